@@ -1,0 +1,21 @@
+// Declarations of the per-ISA kernels. Each lives in its own translation unit
+// under cpu/<isa>/, compiled with that ISA's flags; only registry.cpp takes
+// their addresses, after checking the CPU.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace kernels::avx512 {
+void convert_f32_to_f16(const float* src, uint16_t* dst, size_t n);
+void convert_f16_to_f32(const uint16_t* src, float* dst, size_t n);
+void convert_f32_to_bf16(const float* src, uint16_t* dst, size_t n);
+void convert_bf16_to_f32(const uint16_t* src, float* dst, size_t n);
+}  // namespace kernels::avx512
+
+namespace kernels::avx2 {
+void convert_f32_to_f16(const float* src, uint16_t* dst, size_t n);
+void convert_f16_to_f32(const uint16_t* src, float* dst, size_t n);
+void convert_f32_to_bf16(const float* src, uint16_t* dst, size_t n);
+void convert_bf16_to_f32(const uint16_t* src, float* dst, size_t n);
+}  // namespace kernels::avx2

@@ -1,0 +1,79 @@
+#include <cstdlib>
+#include <stdexcept>
+#include <string_view>
+
+#include "kernel_decls.h"
+#include "kernels/convert.h"
+#include "kernels/cpu_features.h"
+#include "kernels/table.h"
+
+namespace kernels {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+  }
+  return "?";
+}
+
+namespace {
+
+bool cpu_supports(Isa isa) {
+  const CpuFeatures& f = cpu_features();
+  switch (isa) {
+    case Isa::Scalar: return true;
+    case Isa::Avx2: return f.has_avx2_fma();
+    case Isa::Avx512: return f.has_avx512() && f.has_avx2_fma();
+  }
+  return false;
+}
+
+}  // namespace
+
+Isa best_isa() {
+  Isa best = cpu_supports(Isa::Avx512) ? Isa::Avx512
+             : cpu_supports(Isa::Avx2) ? Isa::Avx2
+                                       : Isa::Scalar;
+  if (const char* cap = std::getenv("SAM_ISA")) {
+    const std::string_view c(cap);
+    Isa wanted = best;
+    if (c == "scalar") wanted = Isa::Scalar;
+    else if (c == "avx2") wanted = Isa::Avx2;
+    else if (c == "avx512") wanted = Isa::Avx512;
+    if (static_cast<int>(wanted) < static_cast<int>(best)) best = wanted;
+  }
+  return best;
+}
+
+KernelTable table_for(Isa isa) {
+  if (!cpu_supports(isa)) {
+    throw std::runtime_error(std::string("this CPU does not support ") + isa_name(isa));
+  }
+  KernelTable t;
+  t.isa = isa;
+  t.convert_f32_to_f16 = ref::convert_f32_to_f16;
+  t.convert_f16_to_f32 = ref::convert_f16_to_f32;
+  t.convert_f32_to_bf16 = ref::convert_f32_to_bf16;
+  t.convert_bf16_to_f32 = ref::convert_bf16_to_f32;
+  if (isa == Isa::Avx2) {
+    t.convert_f32_to_f16 = avx2::convert_f32_to_f16;
+    t.convert_f16_to_f32 = avx2::convert_f16_to_f32;
+    t.convert_f32_to_bf16 = avx2::convert_f32_to_bf16;
+    t.convert_bf16_to_f32 = avx2::convert_bf16_to_f32;
+  } else if (isa == Isa::Avx512) {
+    t.convert_f32_to_f16 = avx512::convert_f32_to_f16;
+    t.convert_f16_to_f32 = avx512::convert_f16_to_f32;
+    t.convert_f32_to_bf16 = avx512::convert_f32_to_bf16;
+    t.convert_bf16_to_f32 = avx512::convert_bf16_to_f32;
+  }
+  return t;
+}
+
+const KernelTable& table() {
+  static const KernelTable t = table_for(best_isa());
+  return t;
+}
+
+}  // namespace kernels

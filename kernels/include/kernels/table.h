@@ -1,0 +1,32 @@
+// The kernel table: one function pointer per kernel, filled once at start-up
+// with the best implementation the CPU supports (AVX-512, AVX2+FMA or the
+// scalar reference). Callers go through kernels::table(); nothing else in the
+// code base branches on the ISA.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace kernels {
+
+enum class Isa { Scalar, Avx2, Avx512 };
+const char* isa_name(Isa isa);
+
+struct KernelTable {
+  Isa isa = Isa::Scalar;
+  void (*convert_f32_to_f16)(const float* src, uint16_t* dst, size_t n) = nullptr;
+  void (*convert_f16_to_f32)(const uint16_t* src, float* dst, size_t n) = nullptr;
+  void (*convert_f32_to_bf16)(const float* src, uint16_t* dst, size_t n) = nullptr;
+  void (*convert_bf16_to_f32)(const uint16_t* src, float* dst, size_t n) = nullptr;
+};
+
+// The table for this CPU (chosen on first use; thread-safe).
+const KernelTable& table();
+// A table restricted to `isa` (for tests and benchmarks); throws
+// std::runtime_error if the CPU lacks it.
+KernelTable table_for(Isa isa);
+// Best ISA the CPU supports; SAM_ISA=scalar|avx2|avx512 in the environment caps it.
+Isa best_isa();
+
+}  // namespace kernels

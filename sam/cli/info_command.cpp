@@ -1,0 +1,40 @@
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/commands.h"
+#include "kernels/cpu_features.h"
+#include "kernels/table.h"
+#include "sam/model_file.h"
+
+namespace sam::cli {
+
+Command add_info_command(CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand("info", "Describe a converted model file (and this machine's kernels)");
+  sub->add_option("-m,--model", *model, "converted model (.safetensors from sam-convert)")->required();
+  return {sub, [model]() {
+            const ModelFile m = ModelFile::open(*model);
+            const auto& meta = m.file.metadata();
+            auto get = [&](const char* k) {
+              auto it = meta.find(k);
+              return it == meta.end() ? std::string("-") : it->second;
+            };
+            fmt::print("model        {}\n", *model);
+            fmt::print("variant      {} (encoder width {}, depth {}, heads {}, global blocks {})\n", m.config->name,
+                       m.config->encoder_embed_dim, m.config->encoder_depth, m.config->encoder_num_heads,
+                       fmt::join(m.config->global_attn_indexes, ","));
+            fmt::print("tensors      {}\n", m.file.entries().size());
+            fmt::print("parameters   {}\n", m.parameter_count());
+            for (const auto& [dtype, bytes] : m.bytes_by_dtype())
+              fmt::print("bytes {:<6} {}\n", dtype, bytes);
+            fmt::print("converter    {}\n", get("converter"));
+            fmt::print("source       {} ({}), sha256 {}\n", get("source_file"), get("source_format"),
+                       get("source_sha256"));
+            fmt::print("cpu          {} -> kernels {}\n", kernels::cpu_features().str(),
+                       kernels::isa_name(kernels::table().isa));
+            return 0;
+          }};
+}
+
+}  // namespace sam::cli

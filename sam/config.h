@@ -1,0 +1,44 @@
+// Hyper-parameters of the SAM variants, as segment_anything/build_sam.py
+// builds them (vit_b, vit_l, vit_h), plus "tiny": a small config used only by
+// the tests (same code paths, including window padding: grid 16, window 6).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sam {
+
+struct SamConfig {
+  std::string name;
+  // image_encoder (modeling/image_encoder.py: ImageEncoderViT)
+  int img_size = 1024;
+  int patch_size = 16;
+  int encoder_embed_dim = 768;
+  int encoder_depth = 12;
+  int encoder_num_heads = 12;
+  int mlp_ratio = 4;
+  int window_size = 14;
+  std::vector<int> global_attn_indexes;
+  // prompt_encoder (modeling/prompt_encoder.py: PromptEncoder)
+  int prompt_embed_dim = 256;
+  int mask_in_chans = 16;
+  // mask_decoder (modeling/mask_decoder.py, modeling/transformer.py)
+  int decoder_depth = 2;
+  int decoder_mlp_dim = 2048;
+  int decoder_num_heads = 8;
+  int attention_downsample_rate = 2;
+  int num_multimask_outputs = 3;
+  int iou_head_depth = 3;
+  int iou_head_hidden_dim = 256;
+
+  int embedding_grid() const { return img_size / patch_size; }  // 64 for the real models
+  int num_mask_tokens() const { return num_multimask_outputs + 1; }
+  bool is_global_block(int block) const;
+};
+
+// vit_b, vit_l, vit_h, tiny.
+const std::vector<SamConfig>& known_configs();
+// nullptr when `name` is not one of known_configs().
+const SamConfig* find_config(const std::string& name);
+
+}  // namespace sam

@@ -1,0 +1,39 @@
+#include "model_file.h"
+
+#include "engine/error.h"
+#include "weight_schema.h"
+
+namespace sam {
+
+ModelFile ModelFile::open(const std::string& path) {
+  ModelFile m{engine::SafetensorsFile::open(path), nullptr};
+  const auto& meta = m.file.metadata();
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& e : m.file.entries()) {
+    engine::check(engine::is_floating(e.dtype), "{}: tensor '{}' has dtype {}; expected f32, f16 or bf16", path,
+                  e.name, engine::dtype_name(e.dtype));
+    shapes[e.name] = e.shape.to_vector();
+  }
+  const SamConfig& detected = engine::with_context(path, [&]() -> const SamConfig& { return detect_variant(shapes); });
+  if (auto it = meta.find("variant"); it != meta.end())
+    engine::check(it->second == detected.name, "{}: metadata says variant {} but the tensors are {}", path, it->second,
+                  detected.name);
+  const SchemaReport report = check_weights(detected, shapes);
+  engine::check(report.ok(), "{}: does not match the SAM {} layout: {}", path, detected.name, report.summary());
+  m.config = &detected;
+  return m;
+}
+
+int64_t ModelFile::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& e : file.entries()) n += e.shape.numel();
+  return n;
+}
+
+std::map<std::string, uint64_t> ModelFile::bytes_by_dtype() const {
+  std::map<std::string, uint64_t> out;
+  for (const auto& e : file.entries()) out[std::string(engine::dtype_name(e.dtype))] += e.end - e.begin;
+  return out;
+}
+
+}  // namespace sam

@@ -1,0 +1,44 @@
+// The state_dict a SAM checkpoint must hold: every key of the official
+// modeling/ modules with its shape, for a given config. Used by the converter
+// to validate input and by the model loader to validate converted files.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace sam {
+
+struct WeightSpec {
+  std::string name;               // state_dict key, e.g. "image_encoder.blocks.0.attn.qkv.weight"
+  std::vector<int64_t> shape;
+};
+
+// Keys in the order the official Sam.state_dict() lists them.
+std::vector<WeightSpec> expected_weights(const SamConfig& config);
+
+// Which tensors a 16-bit conversion turns into f16/bf16: the weight matrices
+// of Linear / Conv / ConvTranspose layers (".weight", rank >= 2). Biases, norm
+// parameters, positional tables and nn.Embedding tables stay f32: they are a
+// fraction of a percent of the bytes and feed additions and sin/cos directly.
+bool is_large_matrix(const std::string& name, size_t rank);
+
+struct SchemaReport {
+  std::vector<std::string> missing;
+  std::vector<std::string> unexpected;
+  std::vector<std::string> wrong_shape;  // "name [got] (expected [want])"
+  bool ok() const { return missing.empty() && unexpected.empty() && wrong_shape.empty(); }
+  // One line: "missing 2 (a, b); unexpected 1 (c); wrong shape 1 (d [1] (expected [2]))"
+  std::string summary(size_t max_names = 4) const;
+};
+
+SchemaReport check_weights(const SamConfig& config, const std::map<std::string, std::vector<int64_t>>& shapes);
+
+// Picks the variant from the shapes (image encoder width and depth). Throws
+// engine::Error with a one-line reason when the tensors are not a SAM state_dict.
+const SamConfig& detect_variant(const std::map<std::string, std::vector<int64_t>>& shapes);
+
+}  // namespace sam

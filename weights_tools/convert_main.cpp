@@ -1,0 +1,78 @@
+// sam-convert IN.pth|IN.safetensors OUT.safetensors [--dtype f32|f16|bf16]
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <fmt/format.h>
+
+#include "converter.h"
+#include "engine/error.h"
+
+namespace {
+
+std::string human_bytes(uint64_t b) {
+  if (b >= (1ull << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(b) / (1ull << 30));
+  if (b >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1ull << 20));
+  return fmt::format("{} bytes", b);
+}
+
+std::string grouped(int64_t n) {
+  std::string s = std::to_string(n), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A file-size limit must surface as a write error, not kill us mid-file.
+  std::signal(SIGXFSZ, SIG_IGN);
+  CLI::App app{"Convert an official SAM checkpoint (.pth) or a safetensors file into sam-engine's format",
+               "sam-convert"};
+  weights_tools::ConvertOptions options;
+  std::string dtype = "f32";
+  bool quiet = false;
+  app.add_option("input", options.input, "sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth, or a "
+                                         "converted .safetensors")
+      ->required();
+  app.add_option("output", options.output, "output .safetensors file")->required();
+  app.add_option("--dtype", dtype, "dtype of the large weight matrices (biases, norms, embeddings stay f32)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  app.add_flag("-q,--quiet", quiet, "print nothing but errors");
+  app.set_version_flag("--version", std::string("sam-convert ") + weights_tools::kConverterVersion);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "sam-convert: error: %s (see --help)\n", e.what());
+    return 2;
+  }
+  options.dtype = *engine::parse_dtype(dtype);
+  options.show_progress = !quiet;
+  try {
+    const weights_tools::ConvertSummary s = weights_tools::convert_checkpoint(options);
+    if (!quiet) {
+      fmt::print("wrote {}\n", options.output);
+      fmt::print("  variant     {}\n", s.variant);
+      fmt::print("  tensors     {} ({} as {}, {} as f32)\n", s.tensors, s.tensors_16bit,
+                 options.dtype == engine::DType::F32 ? "16-bit" : dtype, s.tensors - s.tensors_16bit);
+      fmt::print("  parameters  {}\n", grouped(s.parameters));
+      fmt::print("  size        {} (input {})\n", human_bytes(s.output_bytes), human_bytes(s.input_bytes));
+      fmt::print("  source      {} ({}), sha256 {}\n", options.input, s.source_format, s.source_sha256);
+      fmt::print("  time        {:.2f} s\n", s.seconds);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sam-convert: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,138 @@
+#include "converter.h"
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "engine/error.h"
+#include "engine/io/mapped_file.h"
+#include "engine/io/safetensors.h"
+#include "progress_bar.h"
+#include "sam/weight_schema.h"
+#include "sha256.h"
+#include "torch_checkpoint.h"
+
+namespace weights_tools {
+namespace {
+
+// One input tensor, whatever the container: its name, shape, dtype and a way
+// to fetch its elements (one tensor in memory at a time).
+struct SourceTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  engine::DType dtype = engine::DType::F32;
+  std::function<engine::Tensor()> load;
+};
+
+bool looks_like_zip(const std::string& path) {
+  auto f = engine::MappedFile::open(path);
+  return f->size() >= 4 && std::memcmp(f->data(), "PK\x03\x04", 4) == 0;
+}
+
+}  // namespace
+
+ConvertSummary convert_checkpoint(const ConvertOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ConvertSummary summary;
+  summary.input_bytes = engine::check_regular_file(o.input);
+  engine::check(summary.input_bytes > 0, "{}: empty file", o.input);
+  engine::check(engine::is_floating(o.dtype), "--dtype must be f32, f16 or bf16");
+  {
+    std::error_code ec;
+    if (std::filesystem::equivalent(o.input, o.output, ec))
+      engine::fail("{}: output would overwrite the input", o.output);
+  }
+
+  // Keep whichever container we opened alive while the loaders run.
+  std::unique_ptr<TorchCheckpoint> pth;
+  std::unique_ptr<engine::SafetensorsFile> st;
+  std::vector<SourceTensor> sources;
+  std::map<std::string, std::string> input_metadata;
+  if (looks_like_zip(o.input)) {
+    summary.source_format = "pytorch";
+    pth = std::make_unique<TorchCheckpoint>(o.input);
+    for (const TensorRecord& r : pth->tensors()) {
+      const auto dtype = to_engine_dtype(r.dtype);
+      engine::check(dtype.has_value(), "{}: tensor '{}' has dtype {}; SAM weights are float32 (or float16/bfloat16)",
+                    o.input, r.name, torch_dtype_name(r.dtype));
+      const TensorRecord* rec = &r;
+      TorchCheckpoint* ck = pth.get();
+      sources.push_back({r.name, r.shape, *dtype, [ck, rec] { return ck->read(*rec); }});
+    }
+  } else {
+    summary.source_format = "safetensors";
+    try {
+      st = std::make_unique<engine::SafetensorsFile>(engine::SafetensorsFile::open(o.input));
+    } catch (const engine::Error& e) {
+      engine::fail("{} (input is neither a PyTorch zip checkpoint nor a valid safetensors file)", e.what());
+    }
+    input_metadata = st->metadata();
+    for (const engine::SafetensorsEntry& e : st->entries()) {
+      engine::check(engine::is_floating(e.dtype), "{}: tensor '{}' has dtype {}; SAM weights are floating point",
+                    o.input, e.name, engine::dtype_name(e.dtype));
+      const engine::SafetensorsFile* file = st.get();
+      const engine::SafetensorsEntry* entry = &e;
+      sources.push_back({e.name, e.shape.to_vector(), e.dtype, [file, entry] { return file->tensor(*entry); }});
+    }
+  }
+
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const SourceTensor& s : sources) shapes[s.name] = s.shape;
+  const sam::SamConfig& config =
+      engine::with_context(o.input, [&]() -> const sam::SamConfig& { return sam::detect_variant(shapes); });
+  const sam::SchemaReport report = sam::check_weights(config, shapes);
+  engine::check(report.ok(), "{}: does not match the SAM {} layout: {}", o.input, config.name, report.summary());
+  summary.variant = config.name;
+
+  // Output order: f32 tensors first, then 16-bit ones, so that every tensor is
+  // naturally aligned in the file (the data section starts 64-byte aligned).
+  std::vector<const SourceTensor*> order;
+  std::map<const SourceTensor*, engine::DType> out_dtype;
+  for (const SourceTensor& s : sources) {
+    const bool narrow = o.dtype != engine::DType::F32 && sam::is_large_matrix(s.name, s.shape.size());
+    out_dtype[&s] = narrow ? o.dtype : engine::DType::F32;
+  }
+  for (int pass = 0; pass < 2; ++pass)
+    for (const SourceTensor& s : sources)
+      if ((out_dtype[&s] == engine::DType::F32) == (pass == 0)) order.push_back(&s);
+
+  summary.source_sha256 = sha256_file(o.input);
+  std::map<std::string, std::string> metadata = {
+      {"format", "sam-engine"},
+      {"format_version", "1"},
+      {"variant", config.name},
+      {"dtype", std::string(engine::dtype_name(o.dtype))},
+      {"converter", std::string("sam-convert ") + kConverterVersion},
+      {"source_file", std::filesystem::path(o.input).filename().string()},
+      {"source_format", summary.source_format},
+      {"source_sha256", summary.source_sha256},
+  };
+  if (auto it = input_metadata.find("source_sha256"); it != input_metadata.end())
+    metadata["origin_sha256"] = input_metadata.count("origin_sha256") ? input_metadata["origin_sha256"] : it->second;
+
+  std::vector<engine::SafetensorsSpec> specs;
+  for (const SourceTensor* s : order)
+    specs.push_back({s->name, out_dtype[s], engine::Shape{std::span<const int64_t>(s->shape)}});
+  engine::SafetensorsWriter writer(o.output, specs, metadata);
+  ProgressBar bar("converting", order.size(), o.show_progress);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const SourceTensor& s = *order[i];
+    const engine::DType want = out_dtype[&s];
+    engine::Tensor t = engine::with_context(o.input + ": tensor '" + s.name + "'", [&] { return s.load(); });
+    if (t.dtype() != want) t = t.to(want);
+    writer.write(t.raw_data(), t.nbytes());
+    summary.tensors++;
+    if (want != engine::DType::F32) summary.tensors_16bit++;
+    summary.parameters += t.numel();
+    bar.update(i + 1);
+  }
+  writer.finish();
+  bar.finish();
+  summary.output_bytes = writer.total_bytes();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return summary;
+}
+
+}  // namespace weights_tools

@@ -1,0 +1,36 @@
+// sam-convert's work: read a SAM state_dict (PyTorch .pth or safetensors),
+// validate it against the official layout of the detected variant, and stream
+// it into a safetensors file, optionally with the large matrices in f16/bf16.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/dtype.h"
+
+namespace weights_tools {
+
+inline constexpr const char* kConverterVersion = "0.1.0";
+
+struct ConvertOptions {
+  std::string input;
+  std::string output;
+  engine::DType dtype = engine::DType::F32;  // dtype of the large matrices
+  bool show_progress = true;
+};
+
+struct ConvertSummary {
+  std::string variant;
+  std::string source_format;  // "pytorch" or "safetensors"
+  std::string source_sha256;
+  size_t tensors = 0;
+  size_t tensors_16bit = 0;
+  int64_t parameters = 0;
+  uint64_t input_bytes = 0;
+  uint64_t output_bytes = 0;
+  double seconds = 0;
+};
+
+ConvertSummary convert_checkpoint(const ConvertOptions& options);
+
+}  // namespace weights_tools
