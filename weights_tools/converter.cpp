@@ -26,9 +26,25 @@ struct SourceTensor {
   std::function<engine::Tensor()> load;
 };
 
-bool looks_like_zip(const std::string& path) {
+enum class InputFormat { PytorchZip, Safetensors };
+
+// A PyTorch zip starts with a local file header ("PK\3\4"); a safetensors file
+// with a u64 header length followed by '{'. Anything else is refused up front
+// with a message that says what the file is not.
+InputFormat sniff_format(const std::string& path) {
   auto f = engine::MappedFile::open(path);
-  return f->size() >= 4 && std::memcmp(f->data(), "PK\x03\x04", 4) == 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(f->data());
+  const size_t n = f->size();
+  if (n >= 4 && std::memcmp(p, "PK\x03\x04", 4) == 0) return InputFormat::PytorchZip;
+  if ((n >= 9 && p[8] == '{') || std::filesystem::path(path).extension() == ".safetensors")
+    return InputFormat::Safetensors;
+  if (n >= 2 && p[0] == 0x80 && p[1] <= 5)
+    engine::fail("{}: a bare pickle (legacy torch.save format from before torch 1.6); re-save it with a current "
+                 "torch.save, which writes the zip format",
+                 path);
+  std::string head;
+  for (size_t i = 0; i < std::min<size_t>(n, 8); ++i) head += fmt::format("{:02x} ", p[i]);
+  engine::fail("{}: not a PyTorch checkpoint (zip) or a safetensors file (starts with {}...)", path, head);
 }
 
 }  // namespace
@@ -50,7 +66,7 @@ ConvertSummary convert_checkpoint(const ConvertOptions& o) {
   std::unique_ptr<engine::SafetensorsFile> st;
   std::vector<SourceTensor> sources;
   std::map<std::string, std::string> input_metadata;
-  if (looks_like_zip(o.input)) {
+  if (sniff_format(o.input) == InputFormat::PytorchZip) {
     summary.source_format = "pytorch";
     pth = std::make_unique<TorchCheckpoint>(o.input);
     for (const TensorRecord& r : pth->tensors()) {
@@ -63,11 +79,7 @@ ConvertSummary convert_checkpoint(const ConvertOptions& o) {
     }
   } else {
     summary.source_format = "safetensors";
-    try {
-      st = std::make_unique<engine::SafetensorsFile>(engine::SafetensorsFile::open(o.input));
-    } catch (const engine::Error& e) {
-      engine::fail("{} (input is neither a PyTorch zip checkpoint nor a valid safetensors file)", e.what());
-    }
+    st = std::make_unique<engine::SafetensorsFile>(engine::SafetensorsFile::open(o.input));
     input_metadata = st->metadata();
     for (const engine::SafetensorsEntry& e : st->entries()) {
       engine::check(engine::is_floating(e.dtype), "{}: tensor '{}' has dtype {}; SAM weights are floating point",

@@ -29,7 +29,7 @@ ZipArchive::ZipArchive(const std::string& path) : path_(path) {
   engine::check(archive_size_ > 0, "{}: empty file", path);
   int code = 0;
   archive_ = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
-  if (!archive_) engine::fail("{}: not a readable zip archive ({})", path, zip_error_text(code));
+  if (!archive_) engine::fail("{}: not a readable zip archive ({}): truncated or corrupt", path, zip_error_text(code));
   const zip_int64_t n = zip_get_num_entries(archive_, 0);
   engine::check(n >= 0 && n < (1 << 20), "{}: bad zip directory", path);
   for (zip_int64_t i = 0; i < n; ++i) {

@@ -17,7 +17,8 @@ Checks:
     no_mask_embed, iou_token or mask_tokens) are stored as F16/BF16 and bit-identical to
     torch's .half()/.bfloat16() of the f32 tensor (raw uint16 compare; two NaNs count as
     equal whatever their payload); every other tensor stays F32, bit-identical;
-  * __metadata__ has "variant" (== --variant when given) and "source_sha256" == sha256
+  * __metadata__ has "variant" (== --variant when given) and "source_sha256" (or, for a
+    file re-converted from a converted file, "origin_sha256") == sha256
     hex of the .pth file;
   * structural sanity of the file (offsets inside the data area, sizes == numel*itemsize,
     no overlapping ranges).
@@ -156,10 +157,12 @@ def check(pth, st_path, mode, variant=None):
         problems.append(f"__metadata__ variant {meta['variant']!r} not one of {VARIANTS}")
     elif variant is not None and meta["variant"] != variant:
         problems.append(f"__metadata__ variant {meta['variant']!r} != expected {variant!r}")
-    if "source_sha256" not in meta:
+    # A file converted from an earlier conversion records the .pth as its origin.
+    sha_key = "origin_sha256" if "origin_sha256" in meta else "source_sha256"
+    if sha_key not in meta:
         problems.append("__metadata__ lacks 'source_sha256'")
-    elif meta["source_sha256"] != src_sha:
-        problems.append(f"__metadata__ source_sha256 {meta['source_sha256']} != sha256(pth) {src_sha}")
+    elif meta[sha_key] != src_sha:
+        problems.append(f"__metadata__ {sha_key} {meta[sha_key]} != sha256(pth) {src_sha}")
 
     keys_pth, keys_st = set(sd.keys()), set(tensors.keys())
     for k in sorted(keys_pth - keys_st):

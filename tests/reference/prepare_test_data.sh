@@ -1,0 +1,29 @@
+#!/bin/sh
+# Prepares everything the reference-based tests need, on demand and idempotently:
+#   tests/reference/prepare_test_data.sh BUILD_DIR [VARIANT ...]
+# installs the official segment-anything into BUILD_DIR/pyref and writes into
+# BUILD_DIR/testdata: VARIANT.pth (seeded random weights, default: tiny vit_b),
+# dtype/ (torch's f16/bf16 conversions) and bad/ (hostile converter inputs).
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=$1
+shift
+[ $# -gt 0 ] || set -- tiny vit_b
+PY=/usr/bin/python3
+"$HERE/setup_reference.sh" "$BUILD/pyref"
+export PYTHONPATH="$BUILD/pyref"
+DATA="$BUILD/testdata"
+mkdir -p "$DATA"
+for v in "$@"; do
+    [ -f "$DATA/$v.pth" ] || "$PY" "$HERE/make_checkpoint.py" --variant "$v" --seed 0 --out "$DATA/$v.pth"
+done
+if [ ! -f "$DATA/dtype/.done" ]; then
+    "$PY" "$HERE/dtype_oracle.py" --out "$DATA/dtype"
+    touch "$DATA/dtype/.done"
+fi
+if [ ! -f "$DATA/bad/.done" ]; then
+    [ -f "$DATA/tiny.pth" ] || "$PY" "$HERE/make_checkpoint.py" --variant tiny --seed 0 --out "$DATA/tiny.pth"
+    "$PY" "$HERE/make_bad_inputs.py" --tiny-pth "$DATA/tiny.pth" --out "$DATA/bad" > /dev/null
+    touch "$DATA/bad/.done"
+fi
+echo "test data ready in $DATA"
