@@ -1,0 +1,27 @@
+// Tensor-level operations: shapes and dtypes are checked here, once, then the
+// raw-pointer kernels run. All take f32 tensors and write into caller-provided
+// outputs (usually from an Arena), so nothing is allocated per call.
+#pragma once
+
+#include "engine/tensor.h"
+
+namespace engine::ops {
+
+// y[..., N] = x[..., K] @ w[N, K]^T + bias[N]   (torch.nn.functional.linear).
+// x's leading dimensions are flattened; x and y must be row-contiguous.
+void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y);
+
+// LayerNorm over the last dimension; x and y may be the same tensor.
+void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& y);
+
+// In place: exact GELU; y += x; softmax over the last dimension.
+void gelu_(Tensor& x);
+void add_(Tensor& y, const Tensor& x);
+void softmax_(Tensor& x);
+
+// C[M,N] = A[M,K] @ B[K,N] (or with either transposed), raw 2-D views with
+// row strides; used by attention and convolutions.
+void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha = 1.f,
+            float beta = 0.f);
+
+}  // namespace engine::ops

@@ -1,0 +1,143 @@
+#include "engine/ops.h"
+
+#include "kernels/eltwise.h"
+#include "kernels/gemm.h"
+#include "kernels/norm.h"
+
+namespace engine::ops {
+namespace {
+
+void require_f32(const Tensor& t, const char* what) {
+  check(t.dtype() == DType::F32, "{}: expected f32, got {}", what, dtype_name(t.dtype()));
+}
+
+// Rows x cols view of a tensor whose last dimension is contiguous and whose
+// leading dimensions collapse into one stride.
+struct Rows {
+  int64_t rows, cols, ld;
+};
+
+Rows as_rows(const Tensor& t, const char* what) {
+  check(t.rank() >= 1, "{}: rank-0 tensor", what);
+  const int r = t.rank();
+  check(t.dim(r - 1) <= 1 || t.stride(r - 1) == 1, "{}: last dimension must be contiguous", what);
+  const int64_t cols = t.dim(r - 1);
+  int64_t rows = 1;
+  for (int i = 0; i < r - 1; ++i) rows *= t.dim(i);
+  int64_t ld = r >= 2 ? t.stride(r - 2) : cols;
+  // Leading dimensions must nest: stride(i) == stride(i+1) * dim(i+1).
+  for (int i = 0; i + 2 < r; ++i)
+    check(t.dim(i) <= 1 || t.stride(i) == t.stride(i + 1) * t.dim(i + 1), "{}: leading dimensions not collapsible",
+          what);
+  if (rows <= 1) ld = std::max<int64_t>(ld, cols);
+  return {rows, cols, ld};
+}
+
+}  // namespace
+
+void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
+  require_f32(x, "linear input");
+  require_f32(w, "linear weight");
+  require_f32(y, "linear output");
+  check(w.rank() == 2 && w.is_contiguous(), "linear: weight must be a contiguous [N, K] matrix, got {}",
+        w.shape().str());
+  const Rows xr = as_rows(x, "linear input");
+  const Rows yr = as_rows(y, "linear output");
+  const int64_t n = w.dim(0), k = w.dim(1);
+  check(xr.cols == k && yr.cols == n && xr.rows == yr.rows, "linear: {} x {}^T -> {} does not fit",
+        x.shape().str(), w.shape().str(), y.shape().str());
+  if (bias) {
+    require_f32(*bias, "linear bias");
+    check(bias->rank() == 1 && bias->dim(0) == n && bias->is_contiguous(), "linear: bias {} for {} outputs",
+          bias->shape().str(), n);
+    const float* b = bias->data<float>();
+    float* out = y.data<float>();
+    for (int64_t r = 0; r < yr.rows; ++r)
+      for (int64_t j = 0; j < n; ++j) out[r * yr.ld + j] = b[j];
+  }
+  kernels::GemmArgs g;
+  g.trans_b = true;
+  g.m = static_cast<int>(xr.rows);
+  g.n = static_cast<int>(n);
+  g.k = static_cast<int>(k);
+  g.a = x.data<float>();
+  g.lda = static_cast<int>(xr.ld);
+  g.b = w.data<float>();
+  g.ldb = static_cast<int>(k);
+  g.beta = bias ? 1.f : 0.f;
+  g.c = y.data<float>();
+  g.ldc = static_cast<int>(yr.ld);
+  kernels::sgemm_openblas(g);
+}
+
+void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha, float beta) {
+  require_f32(a, "matmul A");
+  require_f32(b, "matmul B");
+  require_f32(c, "matmul C");
+  check(a.rank() == 2 && b.rank() == 2 && c.rank() == 2, "matmul: 2-D tensors expected");
+  check(a.stride(1) == 1 && b.stride(1) == 1 && c.stride(1) == 1, "matmul: rows must be contiguous");
+  const int64_t m = trans_a ? a.dim(1) : a.dim(0);
+  const int64_t k = trans_a ? a.dim(0) : a.dim(1);
+  const int64_t kb = trans_b ? b.dim(1) : b.dim(0);
+  const int64_t n = trans_b ? b.dim(0) : b.dim(1);
+  check(k == kb && c.dim(0) == m && c.dim(1) == n, "matmul: {}{} x {}{} -> {} does not fit", a.shape().str(),
+        trans_a ? "^T" : "", b.shape().str(), trans_b ? "^T" : "", c.shape().str());
+  kernels::GemmArgs g;
+  g.trans_a = trans_a;
+  g.trans_b = trans_b;
+  g.m = static_cast<int>(m);
+  g.n = static_cast<int>(n);
+  g.k = static_cast<int>(k);
+  g.alpha = alpha;
+  g.a = a.data<float>();
+  g.lda = static_cast<int>(std::max<int64_t>(a.stride(0), a.dim(1)));
+  g.b = b.data<float>();
+  g.ldb = static_cast<int>(std::max<int64_t>(b.stride(0), b.dim(1)));
+  g.beta = beta;
+  g.c = c.data<float>();
+  g.ldc = static_cast<int>(std::max<int64_t>(c.stride(0), c.dim(1)));
+  kernels::sgemm_openblas(g);
+}
+
+void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, Tensor& y) {
+  require_f32(x, "layer_norm input");
+  require_f32(y, "layer_norm output");
+  const Rows xr = as_rows(x, "layer_norm input");
+  const Rows yr = as_rows(y, "layer_norm output");
+  check(xr.rows == yr.rows && xr.cols == yr.cols, "layer_norm: {} -> {}", x.shape().str(), y.shape().str());
+  check(weight.numel() == xr.cols && bias.numel() == xr.cols && weight.is_contiguous() && bias.is_contiguous(),
+        "layer_norm: weight/bias of {} for {} channels", weight.numel(), xr.cols);
+  kernels::LayerNormArgs a;
+  a.x = x.data<float>();
+  a.ldx = xr.ld;
+  a.y = y.data<float>();
+  a.ldy = yr.ld;
+  a.weight = weight.data<float>();
+  a.bias = bias.data<float>();
+  a.rows = xr.rows;
+  a.cols = xr.cols;
+  a.eps = eps;
+  kernels::ref::layer_norm(a);
+}
+
+void gelu_(Tensor& x) {
+  require_f32(x, "gelu");
+  check(x.is_contiguous(), "gelu: contiguous tensor expected");
+  kernels::ref::gelu(x.data<float>(), x.numel());
+}
+
+void add_(Tensor& y, const Tensor& x) {
+  require_f32(y, "add");
+  require_f32(x, "add");
+  check(x.shape() == y.shape() && x.is_contiguous() && y.is_contiguous(), "add: {} += {}", y.shape().str(),
+        x.shape().str());
+  kernels::ref::add(y.data<float>(), x.data<float>(), y.numel());
+}
+
+void softmax_(Tensor& x) {
+  require_f32(x, "softmax");
+  const Rows r = as_rows(x, "softmax");
+  kernels::ref::softmax_rows(x.data<float>(), r.rows, r.cols, r.ld);
+}
+
+}  // namespace engine::ops
