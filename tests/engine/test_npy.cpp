@@ -283,12 +283,8 @@ TEST_CASE("corrupt npy files throw engine::Error", "[npy]") {
     const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), ";
     require_npy_error(write("unterminated.npy", make_npy(dict, data3, sizeof data3)), "header");
   }
-  {
-    const std::string dict = "{'descr': '<f4, 'fortran_order': False, 'shape': (3,), }";
-    std::string s = dict;
-    s.erase(s.find("'<f4") + 4, 0);
-    require_npy_error(write("quote.npy", make_npy("{'descr': '<f4", data3, sizeof data3)), "header");
-  }
+  // A string that never ends.
+  require_npy_error(write("quote.npy", make_npy("{'descr': '<f4", data3, sizeof data3)), "header");
   {
     const std::vector<int64_t> nine(9, 1);
     require_npy_error(write("ninedims.npy", make_npy(numpy_dict("<f4", nine), data3, 4)), "dimensions");

@@ -26,4 +26,16 @@ if [ ! -f "$DATA/bad/.done" ]; then
     "$PY" "$HERE/make_bad_inputs.py" --tiny-pth "$DATA/tiny.pth" --out "$DATA/bad" > /dev/null
     touch "$DATA/bad/.done"
 fi
+# Official outputs of the tiny model, every layer, on a deterministic 320x213 image:
+# a point prompt (ref_tiny_point) and a box + background point (ref_tiny_box).
+if [ -f "$DATA/tiny.pth" ] && [ ! -f "$DATA/ref_tiny_point/.done" ]; then
+    "$PY" "$HERE/dump_reference.py" --pth "$DATA/tiny.pth" --variant tiny --random-image 320 213 7 \
+        --point 150,100,1 --multimask 1 --layers --out "$DATA/ref_tiny_point" > /dev/null
+    touch "$DATA/ref_tiny_point/.done"
+fi
+if [ -f "$DATA/tiny.pth" ] && [ ! -f "$DATA/ref_tiny_box/.done" ]; then
+    "$PY" "$HERE/dump_reference.py" --pth "$DATA/tiny.pth" --variant tiny --random-image 320 213 7 \
+        --box 40,30,250,190 --point 60,50,0 --multimask 0 --layers --out "$DATA/ref_tiny_box" > /dev/null
+    touch "$DATA/ref_tiny_box/.done"
+fi
 echo "test data ready in $DATA"
