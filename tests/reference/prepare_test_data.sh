@@ -38,4 +38,8 @@ if [ -f "$DATA/tiny.pth" ] && [ ! -f "$DATA/ref_tiny_box/.done" ]; then
         --box 40,30,250,190 --point 60,50,0 --multimask 0 --layers --out "$DATA/ref_tiny_box" > /dev/null
     touch "$DATA/ref_tiny_box/.done"
 fi
+if [ ! -f "$DATA/preprocess/.done" ]; then
+    "$PY" "$HERE/dump_preprocess.py" --out "$DATA/preprocess" > /dev/null
+    touch "$DATA/preprocess/.done"
+fi
 echo "test data ready in $DATA"

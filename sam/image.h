@@ -1,0 +1,32 @@
+// 8-bit RGB images on the host, and their file I/O (stb_image / stb_image_write).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sam {
+
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 3;            // 3 (RGB) or 1 (grey, for masks)
+  std::vector<uint8_t> pixels;  // [height, width, channels], row-major
+
+  uint8_t* row(int y) { return pixels.data() + static_cast<size_t>(y) * width * channels; }
+  const uint8_t* row(int y) const { return pixels.data() + static_cast<size_t>(y) * width * channels; }
+};
+
+// Pixel limit for decoded images (stated memory bound: 3 bytes per pixel for the
+// decoded image plus the model's fixed-size input).
+constexpr int64_t kMaxImagePixels = 100'000'000;
+
+// Loads PNG / JPEG / BMP / ... as 8-bit RGB (grey, grey+alpha, RGBA and 16-bit
+// inputs are converted; alpha is dropped). Throws engine::Error on a missing,
+// unreadable, truncated, empty or oversized image.
+Image load_image(const std::string& path);
+
+// Writes an 8-bit PNG (1 or 3 channels) atomically (temporary name + rename).
+void write_png(const std::string& path, const Image& image);
+
+}  // namespace sam

@@ -1,0 +1,553 @@
+// Mirrors segment_anything/modeling/image_encoder.py (ImageEncoderViT) with
+// MLPBlock and LayerNorm2d from modeling/common.py. Function by function:
+//
+//   PatchEmbed.forward        -> patch_embed(): gather 16x16 patches, one GEMM
+//   Block.forward             -> ImageEncoder::block_forward()
+//   window_partition          -> window_partition() (zero padding to a multiple of ws)
+//   Attention.forward         -> qkv linear + attention_heads() + proj linear
+//   get_rel_pos / add_decomposed_rel_pos -> inside attention_heads()
+//   window_unpartition        -> window_unpartition_add() (crop, fused with the residual)
+//   MLPBlock.forward          -> lin1, gelu_parallel(), lin2
+//   ImageEncoderViT.neck      -> ImageEncoder::neck_forward()
+//
+// Layout: everything between patch embedding and the neck is channels-last,
+// [G, G, C] tokens (row-major [N = G*G, C]), exactly the official BHWC tensors
+// with B = 1, so a linear layer is one GEMM over all tokens and every traced
+// tensor is a plain view. Window attention works on [nW, ws, ws, C] (the output
+// of window_partition), again row-major [nW*ws*ws, C].
+#include "image_encoder.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/thread_pool.h"
+#include "kernels/eltwise.h"
+#include "kernels/gemm.h"
+#include "kernels/norm.h"
+
+namespace sam {
+namespace {
+
+using engine::DType;
+using engine::Shape;
+using engine::Tensor;
+
+// nn.LayerNorm(eps=1e-6) in build_sam.py; LayerNorm2d's default eps in common.py.
+constexpr float kBlockNormEps = 1e-6f;
+constexpr float kNeckNormEps = 1e-6f;
+
+// Query rows per attention work item. Global attention (G*G = 4096 tokens for
+// the real models) never materialises [heads, N, N]: one head and kRowBlock
+// query rows at a time, scores [kRowBlock, N] in a per-worker scratch buffer.
+constexpr int kRowBlock = 256;
+
+constexpr size_t kAlign = engine::kTensorAlignment;
+size_t aligned_bytes(size_t floats) { return (floats * sizeof(float) + kAlign - 1) / kAlign * kAlign; }
+
+// A borrowed f32 view of arena memory.
+Tensor view(float* p, const Shape& shape) { return Tensor::from_blob(p, DType::F32, shape); }
+
+// [1, G, G, C] view of channels-last activations viewed as the official NCHW
+// module output [1, C, G, G] (LayerNorm2d / Conv2d outputs of the neck).
+Tensor nchw_view(float* p, int64_t g, int64_t c) { return view(p, {1, g, g, c}).permute({0, 3, 1, 2}); }
+
+const Tensor& expect(const Weights& w, const std::string& name, const Shape& shape) {
+  const Tensor& t = w.get(name);
+  engine::check(t.shape() == shape && t.dtype() == DType::F32 && t.is_contiguous(),
+                "image encoder: {} has shape {}, expected {}", name, t.shape().str(), shape.str());
+  return t;
+}
+
+// --- element-wise / row kernels, split over the thread pool ---------------------
+
+// nn.LayerNorm over the last dimension of `rows` rows (also LayerNorm2d in
+// channels-last: per pixel over channels). x and y may alias.
+void layer_norm_rows(const float* x, float* y, int64_t rows, int64_t cols, const Tensor& w, const Tensor& b,
+                     float eps) {
+  engine::thread_pool().parallel_for(0, rows, 32, [&](int64_t lo, int64_t hi) {
+    kernels::LayerNormArgs a;
+    a.x = x + lo * cols;
+    a.ldx = cols;
+    a.y = y + lo * cols;
+    a.ldy = cols;
+    a.weight = w.data<float>();
+    a.bias = b.data<float>();
+    a.rows = hi - lo;
+    a.cols = cols;
+    a.eps = eps;
+    kernels::ref::layer_norm(a);
+  });
+}
+
+// nn.GELU() (exact erf form), in place.
+void gelu_parallel(float* x, int64_t n) {
+  engine::thread_pool().parallel_for(0, n, 16384, [&](int64_t lo, int64_t hi) { kernels::ref::gelu(x + lo, hi - lo); });
+}
+
+// y += x
+void add_parallel(float* y, const float* x, int64_t n) {
+  engine::thread_pool().parallel_for(0, n, 16384,
+                                     [&](int64_t lo, int64_t hi) { kernels::ref::add(y + lo, x + lo, hi - lo); });
+}
+
+// Plain linear layer on raw arena rows: y[rows, N] = x[rows, K] @ w^T + b.
+void linear_rows(const float* x, int64_t rows, const Tensor& w, const Tensor* b, float* y) {
+  Tensor xt = view(const_cast<float*>(x), {rows, w.dim(1)});
+  Tensor yt = view(y, {rows, w.dim(0)});
+  engine::ops::linear(xt, w, b, yt);
+}
+
+void gemm(bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float* c,
+          int ldc) {
+  kernels::GemmArgs g;
+  g.trans_b = trans_b;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.alpha = alpha;
+  g.a = a;
+  g.lda = lda;
+  g.b = b;
+  g.ldb = ldb;
+  g.c = c;
+  g.ldc = ldc;
+  kernels::sgemm_openblas(g);
+}
+
+// OpenBLAS must not start its own threads from inside our pool's workers: the
+// attention loop runs its small GEMMs single-threaded, one work item per
+// worker; afterwards BLAS gets back one thread per pool thread.
+struct SingleThreadedBlas {
+  SingleThreadedBlas() { kernels::set_blas_threads(1); }
+  ~SingleThreadedBlas() { kernels::set_blas_threads(engine::thread_pool().num_threads()); }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+};
+
+// --- PatchEmbed ------------------------------------------------------------------
+
+// PatchEmbed.forward: Conv2d(3, C, kernel = stride = p) + permute to BHWC.
+// A stride-p, kernel-p conv is a GEMM over non-overlapping patches: cols[t] holds
+// patch t = (gy, gx) in the conv weight's (cin, ky, kx) order, so
+// out[N, C] = cols[N, 3*p*p] @ W[C, 3*p*p]^T + b is already [1, G, G, C].
+void gather_patches(const Tensor& img, int grid, int p, float* cols) {
+  const float* src = img.data<float>();
+  const int64_t sc = img.stride(1), sy = img.stride(2), sx = img.stride(3);
+  const int64_t k = 3LL * p * p;
+  engine::thread_pool().parallel_for(0, int64_t{grid} * grid, 64, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t gy = t / grid, gx = t % grid;
+      float* dst = cols + t * k;
+      for (int c = 0; c < 3; ++c)
+        for (int ky = 0; ky < p; ++ky) {
+          const float* row = src + c * sc + (gy * p + ky) * sy + gx * p * sx;
+          for (int kx = 0; kx < p; ++kx) *dst++ = row[kx * sx];
+        }
+    }
+  });
+}
+
+// --- window_partition / window_unpartition ----------------------------------------
+
+// window_partition: x [G, G, C] -> windows [nW, ws, ws, C], nW = (Gp/ws)^2 with
+// Gp = G rounded up to a multiple of ws; the padding (F.pad after norm1) is zeros.
+void window_partition(const float* x, int grid, int dim, int ws, float* windows) {
+  const int nw_side = (grid + ws - 1) / ws;
+  const int64_t rows = int64_t{nw_side} * nw_side * ws;  // one (window, row-in-window) each
+  engine::thread_pool().parallel_for(0, rows, 8, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t win = r / ws, wy = win / nw_side, wx = win % nw_side, iy = r % ws;
+      const int64_t y = wy * ws + iy;
+      float* dst = windows + r * ws * dim;
+      const int64_t valid = y < grid ? std::clamp<int64_t>(grid - wx * ws, 0, ws) : 0;
+      if (valid > 0) std::memcpy(dst, x + (y * grid + wx * ws) * dim, static_cast<size_t>(valid * dim) * sizeof(float));
+      std::fill(dst + valid * dim, dst + int64_t{ws} * dim, 0.f);
+    }
+  });
+}
+
+// window_unpartition (crop of the padding) fused with Block's residual:
+// x[y, x] += windows[window of (y, x), position in window].
+void window_unpartition_add(const float* windows, int grid, int dim, int ws, float* x) {
+  const int nw_side = (grid + ws - 1) / ws;
+  engine::thread_pool().parallel_for(0, grid, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t y = lo; y < hi; ++y)
+      for (int64_t wx = 0; wx < nw_side; ++wx) {
+        const int64_t win = (y / ws) * nw_side + wx;
+        const int64_t n = std::min<int64_t>(ws, grid - wx * ws);
+        const float* src = windows + ((win * ws) + y % ws) * ws * dim;
+        kernels::ref::add(x + (y * grid + wx * ws) * dim, src, n * dim);
+      }
+  });
+}
+
+// --- Attention core ----------------------------------------------------------------
+
+struct AttentionArgs {
+  const float* qkv = nullptr;  // [nW * T, 3C], columns (3, heads, head_dim) as qkv.reshape(B, T, 3, nH, -1)
+  float* ctx = nullptr;        // [nW * T, C], columns (heads, head_dim): (attn @ v) permuted back to BHWC
+  int windows = 1, h = 0, w = 0;  // T = h * w tokens per window (q_size = k_size = (h, w))
+  int dim = 0, heads = 0;
+  const Tensor* rel_pos_h = nullptr;  // [2h - 1, head_dim]
+  const Tensor* rel_pos_w = nullptr;  // [2w - 1, head_dim]
+  float* scratch = nullptr;
+  size_t scratch_floats = 0;  // per worker
+};
+
+int row_block(int tokens) { return std::min(kRowBlock, tokens); }
+
+// Floats of scratch one attention worker needs for windows of h x w tokens.
+size_t attention_scratch_floats(int h, int w) {
+  const size_t t = static_cast<size_t>(h) * w, rb = static_cast<size_t>(row_block(h * w));
+  return rb * t + rb * static_cast<size_t>(2 * h - 1 + 2 * w - 1);
+}
+
+// Attention.forward between the qkv and proj linears, for every window and head:
+//   attn = (q * scale) @ k^T + rel_h[q_h, q_w, k_h] + rel_w[q_h, q_w, k_w]
+//   ctx  = softmax(attn) @ v
+// get_rel_pos (q_size == k_size, no interpolation) gives Rh[qh, kh] =
+// rel_pos_h[qh - kh + h - 1], so rel_h[t, kh] = q_t . rel_pos_h[qh - kh + h - 1]:
+// one small GEMM P_h = q @ rel_pos_h^T [rows, 2h - 1] and a gather (same for w).
+// Work item = (window, head, block of query rows); each worker owns its scratch.
+void attention_heads(const AttentionArgs& a) {
+  const int t_len = a.h * a.w, hd = a.dim / a.heads, ld = 3 * a.dim;
+  const int lh = 2 * a.h - 1, lw = 2 * a.w - 1;
+  const int rb = row_block(t_len);
+  const int blocks_per_head = (t_len + rb - 1) / rb;
+  const int64_t items = int64_t{a.windows} * a.heads * blocks_per_head;
+  const float scale = 1.f / std::sqrt(static_cast<float>(hd));  // head_dim ** -0.5
+  const float* rel_h = a.rel_pos_h->data<float>();
+  const float* rel_w = a.rel_pos_w->data<float>();
+
+  SingleThreadedBlas blas_guard;
+  engine::thread_pool().run([&](int worker, int workers) {
+    float* scores = a.scratch + static_cast<size_t>(worker) * a.scratch_floats;  // [rb, T]
+    float* ph = scores + static_cast<size_t>(rb) * t_len;                        // [rb, 2h - 1]
+    float* pw = ph + static_cast<size_t>(rb) * lh;                               // [rb, 2w - 1]
+    const int64_t lo = items * worker / workers, hi = items * (worker + 1) / workers;
+    for (int64_t item = lo; item < hi; ++item) {
+      const int64_t win = item / (int64_t{a.heads} * blocks_per_head);
+      const int head = static_cast<int>(item / blocks_per_head % a.heads);
+      const int r0 = static_cast<int>(item % blocks_per_head) * rb;
+      const int rows = std::min(rb, t_len - r0);
+      const float* base = a.qkv + win * t_len * ld;
+      const float* q = base + static_cast<int64_t>(r0) * ld + head * hd;
+      const float* k = base + a.dim + head * hd;
+      const float* v = base + 2 * a.dim + head * hd;
+
+      gemm(true, rows, t_len, hd, scale, q, ld, k, ld, scores, t_len);  // (q * scale) @ k^T
+      gemm(true, rows, lh, hd, 1.f, q, ld, rel_h, hd, ph, lh);          // q @ rel_pos_h^T
+      gemm(true, rows, lw, hd, 1.f, q, ld, rel_w, hd, pw, lw);          // q @ rel_pos_w^T
+      // add_decomposed_rel_pos: attn.view(qh, qw, kh, kw) + rel_h[..., None] + rel_w[..., None, :]
+      for (int r = 0; r < rows; ++r) {
+        const int tq = r0 + r, qh = tq / a.w, qw = tq % a.w;
+        float* srow = scores + static_cast<int64_t>(r) * t_len;
+        const float* prh = ph + static_cast<int64_t>(r) * lh + qh + a.h - 1;  // prh[-kh] = rel_h[kh]
+        const float* prw = pw + static_cast<int64_t>(r) * lw + qw + a.w - 1;  // prw[-kw] = rel_w[kw]
+        for (int kh = 0; kh < a.h; ++kh) {
+          const float bh = prh[-kh];
+          float* s = srow + kh * a.w;
+          for (int kw = 0; kw < a.w; ++kw) s[kw] = (s[kw] + bh) + prw[-kw];
+        }
+      }
+      kernels::ref::softmax_rows(scores, rows, t_len, t_len);
+      float* out = a.ctx + (win * t_len + r0) * a.dim + head * hd;
+      gemm(false, rows, hd, t_len, 1.f, scores, t_len, v, ld, out, a.dim);  // attn @ v
+    }
+  });
+}
+
+}  // namespace
+
+// --- construction -------------------------------------------------------------------
+
+ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(std::move(weights)) {
+  engine::check(weights_ != nullptr, "image encoder: no weights");
+  config_ = weights_->config();
+  const SamConfig& c = config_;
+  const Weights& w = *weights_;
+  grid_ = c.embedding_grid();
+  dim_ = c.encoder_embed_dim;
+  heads_ = c.encoder_num_heads;
+  hidden_ = dim_ * c.mlp_ratio;  // MLPBlock(mlp_dim = int(dim * mlp_ratio))
+  out_dim_ = c.prompt_embed_dim;
+  const int64_t g = grid_, C = dim_, p = c.patch_size, D = out_dim_;
+  engine::check(grid_ > 0 && c.img_size == grid_ * c.patch_size && heads_ > 0 && dim_ % heads_ == 0,
+                "image encoder: unsupported config {}", c.name);
+  const int64_t hd = C / heads_;
+
+  patch_w_ = expect(w, "image_encoder.patch_embed.proj.weight", {C, 3, p, p}).reshape({C, 3 * p * p});
+  patch_b_ = expect(w, "image_encoder.patch_embed.proj.bias", {C});
+  pos_embed_ = expect(w, "image_encoder.pos_embed", {1, g, g, C});
+
+  for (int i = 0; i < c.encoder_depth; ++i) {
+    const std::string pre = fmt::format("image_encoder.blocks.{}.", i);
+    BlockWeights b;
+    b.window = c.is_global_block(i) ? 0 : c.window_size;
+    engine::check(c.is_global_block(i) || c.window_size > 0, "image encoder: block {} has window size {}", i,
+                  c.window_size);
+    b.norm1_w = expect(w, pre + "norm1.weight", {C});
+    b.norm1_b = expect(w, pre + "norm1.bias", {C});
+    b.qkv_w = expect(w, pre + "attn.qkv.weight", {3 * C, C});
+    b.qkv_b = expect(w, pre + "attn.qkv.bias", {3 * C});
+    b.proj_w = expect(w, pre + "attn.proj.weight", {C, C});
+    b.proj_b = expect(w, pre + "attn.proj.bias", {C});
+    // get_rel_pos: max_rel_dist = 2 * max(q_size, k_size) - 1 with q_size = k_size =
+    // the window (or the grid for global blocks). The official code interpolates
+    // rel_pos when its length differs; SAM's own checkpoints always match, so a
+    // mismatch is refused instead.
+    const int64_t size = b.window > 0 ? b.window : g;
+    for (const char* axis : {"h", "w"}) {
+      const std::string name = pre + "attn.rel_pos_" + axis;
+      const Tensor& t = w.get(name);
+      engine::check(t.rank() == 2 && t.dim(1) == hd,
+                    "image encoder: {} has shape {}, expected [L, {}]", name, t.shape().str(), hd);
+      engine::check(t.dim(0) == 2 * size - 1,
+                    "image encoder: {} has {} positions but attention over {} tokens per side needs {} "
+                    "(get_rel_pos interpolation is not supported)",
+                    name, t.dim(0), size, 2 * size - 1);
+      engine::check(t.dtype() == DType::F32 && t.is_contiguous(), "image encoder: {} must be contiguous f32", name);
+      (axis[0] == 'h' ? b.rel_pos_h : b.rel_pos_w) = t;
+    }
+    b.norm2_w = expect(w, pre + "norm2.weight", {C});
+    b.norm2_b = expect(w, pre + "norm2.bias", {C});
+    b.lin1_w = expect(w, pre + "mlp.lin1.weight", {hidden_, C});
+    b.lin1_b = expect(w, pre + "mlp.lin1.bias", {hidden_});
+    b.lin2_w = expect(w, pre + "mlp.lin2.weight", {C, hidden_});
+    b.lin2_b = expect(w, pre + "mlp.lin2.bias", {C});
+    blocks_.push_back(std::move(b));
+  }
+
+  neck0_w_ = expect(w, "image_encoder.neck.0.weight", {D, C, 1, 1}).reshape({D, C});
+  neck1_w_ = expect(w, "image_encoder.neck.1.weight", {D});
+  neck1_b_ = expect(w, "image_encoder.neck.1.bias", {D});
+  // neck.2: Conv2d(D, D, 3, padding=1, bias=False), weight [D, D, 3, 3] (cout, cin, ky, kx).
+  // Repacked once to [D, (ky, kx, cin)] so that the channels-last im2col rows are
+  // nine contiguous copies of D channels.
+  const Tensor& w2 = expect(w, "image_encoder.neck.2.weight", {D, D, 3, 3});
+  neck2_w_ = Tensor::empty(DType::F32, {D, 9 * D});
+  {
+    const float* src = w2.data<float>();
+    float* dst = neck2_w_.data<float>();
+    for (int64_t co = 0; co < D; ++co)
+      for (int64_t ci = 0; ci < D; ++ci)
+        for (int64_t tap = 0; tap < 9; ++tap) dst[co * 9 * D + tap * D + ci] = src[(co * D + ci) * 9 + tap];
+  }
+  neck3_w_ = expect(w, "image_encoder.neck.3.weight", {D});
+  neck3_b_ = expect(w, "image_encoder.neck.3.bias", {D});
+
+  arena_threads_ = engine::thread_pool().num_threads();
+  arena_.reserve(plan_bytes(arena_threads_));
+}
+
+// The arena layout of one forward pass (see Buffers in the header). Sizes in floats:
+//   x, xn    N*C                     residual stream, norm outputs
+//   win      Nw*C                    window_partition output (Nw = nW*ws*ws >= N)
+//   big      max(Tq*3C, N*hidden, N*3p^2, N*9D)  qkv | MLP hidden | patch cols | neck im2col
+//   ctx      max(Tq*C, 2*N*D)        per-head attention results | neck activations
+//   scratch  threads * max over attention kinds of (rb*T + rb*(4*side - 2))
+// where Tq is the largest token count attention runs on (N or Nw).
+size_t ImageEncoder::plan_bytes(int threads) const {
+  const size_t n = static_cast<size_t>(grid_) * grid_, c = static_cast<size_t>(dim_);
+  const size_t p = static_cast<size_t>(config_.patch_size), d = static_cast<size_t>(out_dim_);
+  size_t win_tokens = 0, tq = 0, scratch = 0;
+  for (const BlockWeights& b : blocks_) {
+    const int side = b.window > 0 ? b.window : grid_;
+    size_t tokens = n;
+    if (b.window > 0) {
+      const size_t nw_side = static_cast<size_t>((grid_ + b.window - 1) / b.window);
+      tokens = nw_side * nw_side * static_cast<size_t>(b.window) * static_cast<size_t>(b.window);
+      win_tokens = std::max(win_tokens, tokens);
+    }
+    tq = std::max(tq, tokens);
+    scratch = std::max(scratch, attention_scratch_floats(side, side));
+  }
+  const size_t big = std::max({tq * 3 * c, n * static_cast<size_t>(hidden_), n * 3 * p * p, n * 9 * d});
+  const size_t ctx = std::max(tq * c, 2 * n * d);
+  return aligned_bytes(n * c) * 2 + aligned_bytes(win_tokens * c) + aligned_bytes(big) + aligned_bytes(ctx) +
+         aligned_bytes(scratch) * static_cast<size_t>(std::max(threads, 1)) + kAlign;
+}
+
+size_t ImageEncoder::arena_bytes() const { return arena_.capacity(); }
+size_t ImageEncoder::arena_high_water() const { return arena_.high_water(); }
+
+// --- forward ------------------------------------------------------------------------
+
+// ImageEncoderViT.forward: patch_embed -> + pos_embed -> blocks -> neck(x.permute(0, 3, 1, 2)).
+Tensor ImageEncoder::forward(const Tensor& x, Tracer* tracer) {
+  const int64_t s = config_.img_size, g = grid_, C = dim_, n = g * g;
+  engine::check(x.dtype() == DType::F32 && x.rank() == 4 && x.dim(0) == 1 && x.dim(1) == 3 && x.dim(2) == s &&
+                    x.dim(3) == s,
+                "image encoder: input must be f32 [1, 3, {}, {}], got {} {}", s, s, engine::dtype_name(x.dtype()),
+                x.shape().str());
+
+  // The attention scratch is per pool thread; a larger pool (set_num_threads
+  // between passes) needs a larger reservation, made here once.
+  arena_.reset();
+  const int threads = engine::thread_pool().num_threads();
+  if (threads > arena_threads_) {
+    arena_.reserve(plan_bytes(threads));
+    arena_threads_ = threads;
+  }
+  size_t win_tokens = 0, tq = static_cast<size_t>(n), scratch = 0;
+  for (const BlockWeights& b : blocks_) {
+    const int side = b.window > 0 ? b.window : grid_;
+    if (b.window > 0) {
+      const size_t nw_side = static_cast<size_t>((grid_ + b.window - 1) / b.window);
+      win_tokens = std::max(win_tokens, nw_side * nw_side * static_cast<size_t>(b.window * b.window));
+    }
+    tq = std::max(tq, std::max(win_tokens, static_cast<size_t>(n)));
+    scratch = std::max(scratch, attention_scratch_floats(side, side));
+  }
+  auto take = [&](size_t floats) { return static_cast<float*>(arena_.allocate(floats * sizeof(float))); };
+  const size_t un = static_cast<size_t>(n), uc = static_cast<size_t>(C), ud = static_cast<size_t>(out_dim_);
+  const size_t p = static_cast<size_t>(config_.patch_size);
+  buf_.x = take(un * uc);
+  buf_.xn = take(un * uc);
+  buf_.win = take(win_tokens * uc);
+  buf_.big = take(std::max({tq * 3 * uc, un * static_cast<size_t>(hidden_), un * 3 * p * p, un * 9 * ud}));
+  buf_.ctx = take(std::max(tq * uc, 2 * un * ud));
+  buf_.scratch_floats = aligned_bytes(scratch) / sizeof(float);
+  buf_.scratch = take(buf_.scratch_floats * static_cast<size_t>(threads));
+
+  // PatchEmbed: conv as GEMM -> [1, G, G, C] (the official output, already BHWC).
+  gather_patches(x, grid_, config_.patch_size, buf_.big);
+  linear_rows(buf_.big, n, patch_w_, &patch_b_, buf_.x);
+  if (tracer) {
+    trace(tracer, "image_encoder.patch_embed.proj", nchw_view(buf_.x, g, C));
+    trace(tracer, "image_encoder.patch_embed", view(buf_.x, {1, g, g, C}));
+  }
+  // x = x + self.pos_embed ([1, G, G, C], same layout).
+  add_parallel(buf_.x, pos_embed_.data<float>(), n * C);
+
+  for (int i = 0; i < static_cast<int>(blocks_.size()); ++i) block_forward(i, buf_.x, tracer);
+
+  Tensor out = Tensor::empty(DType::F32, {1, out_dim_, g, g});
+  neck_forward(buf_.x, out, tracer);
+  trace(tracer, "image_encoder", out);
+  return out;
+}
+
+// Block.forward on x [1, G, G, C] (in place):
+//   shortcut = x; x = norm1(x); [window_partition]; x = attn(x); [window_unpartition];
+//   x = shortcut + x; x = x + mlp(norm2(x))
+void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
+  const BlockWeights& b = blocks_[static_cast<size_t>(index)];
+  const int64_t g = grid_, C = dim_, n = g * g;
+  const std::string path = tracer ? fmt::format("image_encoder.blocks.{}", index) : std::string();
+
+  // norm1 -> xn [1, G, G, C]
+  layer_norm_rows(x, buf_.xn, n, C, b.norm1_w, b.norm1_b, kBlockNormEps);
+  if (tracer) trace(tracer, path + ".norm1", view(buf_.xn, {1, g, g, C}));
+
+  // Attention input: windows [nW, ws, ws, C] (zero padded) or the whole grid [1, G, G, C].
+  // Its output goes back into the same buffer (the input is dead once qkv exists).
+  const int ws = b.window;
+  const int64_t nw_side = ws > 0 ? (g + ws - 1) / ws : 1;
+  const int64_t nwin = nw_side * nw_side, side = ws > 0 ? ws : g, tokens = nwin * side * side;
+  float* attn_io = buf_.xn;
+  if (ws > 0) {
+    window_partition(buf_.xn, grid_, dim_, ws, buf_.win);
+    attn_io = buf_.win;
+  }
+  const Shape attn_shape{nwin, side, side, C};  // official Attention input/output shape
+
+  // Attention.forward: qkv = self.qkv(x) -> [nW, ws, ws, 3C]
+  linear_rows(attn_io, tokens, b.qkv_w, &b.qkv_b, buf_.big);
+  if (tracer) trace(tracer, path + ".attn.qkv", view(buf_.big, {nwin, side, side, 3 * C}));
+  AttentionArgs a;
+  a.qkv = buf_.big;
+  a.ctx = buf_.ctx;
+  a.windows = static_cast<int>(nwin);
+  a.h = a.w = static_cast<int>(side);
+  a.dim = dim_;
+  a.heads = heads_;
+  a.rel_pos_h = &b.rel_pos_h;
+  a.rel_pos_w = &b.rel_pos_w;
+  a.scratch = buf_.scratch;
+  a.scratch_floats = buf_.scratch_floats;
+  attention_heads(a);
+  // x = self.proj(x)
+  linear_rows(buf_.ctx, tokens, b.proj_w, &b.proj_b, attn_io);
+  if (tracer) {
+    trace(tracer, path + ".attn.proj", view(attn_io, attn_shape));
+    trace(tracer, path + ".attn", view(attn_io, attn_shape));
+  }
+
+  // window_unpartition + crop, then x = shortcut + x.
+  if (ws > 0)
+    window_unpartition_add(attn_io, grid_, dim_, ws, x);
+  else
+    add_parallel(x, attn_io, n * C);
+
+  // x = x + self.mlp(self.norm2(x)); MLPBlock: lin2(act(lin1(x)))
+  layer_norm_rows(x, buf_.xn, n, C, b.norm2_w, b.norm2_b, kBlockNormEps);
+  if (tracer) trace(tracer, path + ".norm2", view(buf_.xn, {1, g, g, C}));
+  float* hidden = buf_.big;
+  linear_rows(buf_.xn, n, b.lin1_w, &b.lin1_b, hidden);
+  if (tracer) trace(tracer, path + ".mlp.lin1", view(hidden, {1, g, g, hidden_}));
+  gelu_parallel(hidden, n * hidden_);
+  if (tracer) trace(tracer, path + ".mlp.act", view(hidden, {1, g, g, hidden_}));
+  linear_rows(hidden, n, b.lin2_w, &b.lin2_b, buf_.xn);
+  if (tracer) {
+    trace(tracer, path + ".mlp.lin2", view(buf_.xn, {1, g, g, C}));
+    trace(tracer, path + ".mlp", view(buf_.xn, {1, g, g, C}));
+  }
+  add_parallel(x, buf_.xn, n * C);
+  if (tracer) trace(tracer, path, view(x, {1, g, g, C}));
+}
+
+// ImageEncoderViT.neck on x.permute(0, 3, 1, 2), computed channels-last:
+//   neck.0 Conv2d(C, D, 1, bias=False)        = linear over tokens
+//   neck.1 LayerNorm2d(D)                     = layer norm over each token's channels
+//   neck.2 Conv2d(D, D, 3, padding=1, bias=False) = im2col [N, 9D] + GEMM
+//   neck.3 LayerNorm2d(D)
+// then one transpose into the official [1, D, G, G] output.
+void ImageEncoder::neck_forward(const float* x, Tensor& out, Tracer* tracer) {
+  const int64_t g = grid_, d = out_dim_, n = g * g;
+  float* y1 = buf_.ctx;       // [N, D]
+  float* y2 = buf_.ctx + n * d;  // [N, D]
+  float* cols = buf_.big;     // [N, 9D], columns (ky, kx, cin) as neck2_w_
+
+  linear_rows(x, n, neck0_w_, nullptr, y1);
+  if (tracer) trace(tracer, "image_encoder.neck.0", nchw_view(y1, g, d));
+  layer_norm_rows(y1, y1, n, d, neck1_w_, neck1_b_, kNeckNormEps);
+  if (tracer) trace(tracer, "image_encoder.neck.1", nchw_view(y1, g, d));
+
+  // im2col, zero padding 1: cols[(i, j)][(ky, kx, :)] = y1[(i + ky - 1, j + kx - 1), :]
+  engine::thread_pool().parallel_for(0, n, 64, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t i = t / g, j = t % g;
+      float* dst = cols + t * 9 * d;
+      for (int64_t ky = 0; ky < 3; ++ky)
+        for (int64_t kx = 0; kx < 3; ++kx, dst += d) {
+          const int64_t yy = i + ky - 1, xx = j + kx - 1;
+          if (yy < 0 || yy >= g || xx < 0 || xx >= g)
+            std::fill(dst, dst + d, 0.f);
+          else
+            std::memcpy(dst, y1 + (yy * g + xx) * d, static_cast<size_t>(d) * sizeof(float));
+        }
+    }
+  });
+  linear_rows(cols, n, neck2_w_, nullptr, y2);
+  if (tracer) trace(tracer, "image_encoder.neck.2", nchw_view(y2, g, d));
+  layer_norm_rows(y2, y2, n, d, neck3_w_, neck3_b_, kNeckNormEps);
+  if (tracer) {
+    trace(tracer, "image_encoder.neck.3", nchw_view(y2, g, d));
+    trace(tracer, "image_encoder.neck", nchw_view(y2, g, d));
+  }
+
+  // [G, G, D] -> [1, D, G, G]
+  float* dst = out.data<float>();
+  engine::thread_pool().parallel_for(0, d, 8, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c)
+      for (int64_t t = 0; t < n; ++t) dst[c * n + t] = y2[t * d + c];
+  });
+}
+
+}  // namespace sam

@@ -1,0 +1,82 @@
+// The SAM image encoder: a plain-kernel C++ mirror of
+// segment_anything/modeling/image_encoder.py (ImageEncoderViT, PatchEmbed,
+// Block, Attention, window_partition / window_unpartition, get_rel_pos,
+// add_decomposed_rel_pos) with MLPBlock and LayerNorm2d from modeling/common.py.
+//
+// Activations are channels-last ([G, G, C] tokens, the official BHWC layout of
+// the blocks) and live in one engine::Arena reserved in the constructor; a
+// forward pass allocates nothing else except the returned embedding.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "config.h"
+#include "engine/arena.h"
+#include "engine/tensor.h"
+#include "tracer.h"
+#include "weights.h"
+
+namespace sam {
+
+// Mirrors modeling/image_encoder.py: ImageEncoderViT.
+class ImageEncoder {
+ public:
+  explicit ImageEncoder(std::shared_ptr<const Weights> weights);
+
+  // x: [1, 3, S, S] f32, S = config.img_size (already normalised and padded as
+  // the official Sam.preprocess does). Returns the image embedding
+  // [1, prompt_embed_dim, G, G] (G = S / patch_size), f32, owning tensor.
+  // With a tracer, every submodule output is reported under its official module
+  // path and in the official layout (views into the arena: the tracer copies).
+  engine::Tensor forward(const engine::Tensor& x, Tracer* tracer = nullptr);
+
+  size_t arena_bytes() const;       // activation memory reserved
+  size_t arena_high_water() const;  // most of it used by a forward pass so far
+
+ private:
+  // Weights of one Block (views into the model's tensors).
+  struct BlockWeights {
+    engine::Tensor norm1_w, norm1_b, qkv_w, qkv_b, proj_w, proj_b, rel_pos_h, rel_pos_w;
+    engine::Tensor norm2_w, norm2_b, lin1_w, lin1_b, lin2_w, lin2_b;
+    int window = 0;  // Block.window_size: 0 = global attention
+  };
+
+  // Bytes of arena a forward pass needs with `threads` attention workers.
+  size_t plan_bytes(int threads) const;
+  void block_forward(int index, float* x, Tracer* tracer);
+  void neck_forward(const float* x, engine::Tensor& out, Tracer* tracer);
+
+  std::shared_ptr<const Weights> weights_;
+  SamConfig config_;
+  int grid_ = 0;     // G
+  int dim_ = 0;      // C (encoder_embed_dim)
+  int heads_ = 0;
+  int hidden_ = 0;   // MLP hidden width
+  int out_dim_ = 0;  // neck out_chans (prompt_embed_dim)
+
+  engine::Tensor patch_w_;  // [C, 3 * p * p]: the conv kernel as a GEMM matrix
+  engine::Tensor patch_b_, pos_embed_;
+  std::vector<BlockWeights> blocks_;
+  engine::Tensor neck0_w_;  // [D, C]: 1x1 conv as a linear
+  engine::Tensor neck1_w_, neck1_b_, neck3_w_, neck3_b_;
+  engine::Tensor neck2_w_;  // [D, 9 * D]: 3x3 conv repacked to (ky, kx, cin) columns
+
+  engine::Arena arena_;
+  int arena_threads_ = 0;  // attention workers the arena has scratch for
+
+  // Regions carved from the arena at the start of each forward pass.
+  struct Buffers {
+    float* x = nullptr;        // [N, C] residual stream
+    float* xn = nullptr;       // [N, C] norm outputs; global attention output
+    float* win = nullptr;      // [nW*ws*ws, C] partitioned windows; window attention output
+    float* big = nullptr;      // qkv, MLP hidden, patch / neck im2col (never live together)
+    float* ctx = nullptr;      // [tokens, C] per-head attention results; neck activations
+    float* scratch = nullptr;  // per worker: scores + rel-pos projections
+    size_t scratch_floats = 0; // per worker
+  };
+  Buffers buf_;
+};
+
+}  // namespace sam

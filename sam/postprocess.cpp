@@ -1,0 +1,109 @@
+#include "postprocess.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/thread_pool.h"
+
+namespace sam {
+namespace {
+
+// One output index of a bilinear resize: two source indices and their weights,
+// computed as aten/src/ATen/native/UpSample.h does for align_corners=False
+// (area_pixel_compute_source_index + guard_index_and_lambda), in float.
+struct Tap {
+  int i0, i1;
+  float w0, w1;
+};
+
+std::vector<Tap> taps(int in_size, int out_size) {
+  std::vector<Tap> t(static_cast<size_t>(out_size));
+  const float scale = static_cast<float>(in_size) / static_cast<float>(out_size);
+  for (int o = 0; o < out_size; ++o) {
+    float src = scale * (static_cast<float>(o) + 0.5f) - 0.5f;
+    if (src < 0.f) src = 0.f;
+    const int i0 = std::min(static_cast<int>(std::floor(src)), in_size - 1);
+    const float l1 = std::min(std::max(src - static_cast<float>(i0), 0.f), 1.f);
+    t[static_cast<size_t>(o)] = {i0, i0 + (i0 < in_size - 1 ? 1 : 0), 1.f - l1, l1};
+  }
+  return t;
+}
+
+}  // namespace
+
+void resize_bilinear_plane(const float* in, int in_h, int in_w, float* out, int out_h, int out_w) {
+  const std::vector<Tap> ty = taps(in_h, out_h), tx = taps(in_w, out_w);
+  for (int y = 0; y < out_h; ++y) {
+    const Tap& a = ty[static_cast<size_t>(y)];
+    const float* r0 = in + static_cast<size_t>(a.i0) * in_w;
+    const float* r1 = in + static_cast<size_t>(a.i1) * in_w;
+    for (int x = 0; x < out_w; ++x) {
+      const Tap& b = tx[static_cast<size_t>(x)];
+      out[static_cast<size_t>(y) * out_w + x] =
+          a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
+    }
+  }
+}
+
+engine::Tensor postprocess_masks(const engine::Tensor& low_res, int img_size, int input_h, int input_w,
+                                 int original_h, int original_w) {
+  engine::check(low_res.dtype() == engine::DType::F32 && low_res.rank() == 4 && low_res.dim(2) == low_res.dim(3),
+                "postprocess_masks: expected f32 [N, C, L, L], got {}", low_res.shape().str());
+  engine::check(input_h > 0 && input_w > 0 && input_h <= img_size && input_w <= img_size && original_h > 0 &&
+                    original_w > 0,
+                "postprocess_masks: bad sizes (input {}x{}, image {}x{})", input_w, input_h, original_w, original_h);
+  const engine::Tensor src = low_res.contiguous();
+  const int n = static_cast<int>(src.dim(0) * src.dim(1));
+  const int L = static_cast<int>(src.dim(2));
+  engine::Tensor out = engine::Tensor::empty(engine::DType::F32, {src.dim(0), src.dim(1), original_h, original_w});
+
+  // Stage 1: L -> img_size (only rows/columns < input_h / input_w survive the crop).
+  const std::vector<Tap> s1y = taps(L, img_size), s1x = taps(L, img_size);
+  // Stage 2: cropped [input_h, input_w] -> original size.
+  const std::vector<Tap> s2y = taps(input_h, original_h), s2x = taps(input_w, original_w);
+
+  engine::thread_pool().parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    // Cache of intermediate (stage-1) rows, restricted to the cropped width.
+    std::vector<float> rows(static_cast<size_t>(2) * input_w);
+    int cached[2] = {-1, -1};
+    auto stage1_row = [&](const float* plane, int r, int slot) {
+      float* dst = rows.data() + static_cast<size_t>(slot) * input_w;
+      const Tap& a = s1y[static_cast<size_t>(r)];
+      const float* r0 = plane + static_cast<size_t>(a.i0) * L;
+      const float* r1 = plane + static_cast<size_t>(a.i1) * L;
+      for (int x = 0; x < input_w; ++x) {
+        const Tap& b = s1x[static_cast<size_t>(x)];
+        dst[x] = a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
+      }
+      cached[slot] = r;
+    };
+    auto get_row = [&](const float* plane, int r) -> const float* {
+      for (int s = 0; s < 2; ++s)
+        if (cached[s] == r) return rows.data() + static_cast<size_t>(s) * input_w;
+      // Evict the slot holding the smaller row index (rows are visited in order).
+      const int slot = cached[0] < cached[1] ? 0 : 1;
+      stage1_row(plane, r, slot);
+      return rows.data() + static_cast<size_t>(slot) * input_w;
+    };
+    for (int64_t m = begin; m < end; ++m) {
+      const float* plane = src.data<float>() + static_cast<size_t>(m) * L * L;
+      float* dst = out.data<float>() + static_cast<size_t>(m) * original_h * original_w;
+      cached[0] = cached[1] = -1;
+      for (int y = 0; y < original_h; ++y) {
+        const Tap& a = s2y[static_cast<size_t>(y)];
+        const float* r0 = get_row(plane, a.i0);
+        const float* r1 = get_row(plane, a.i1);
+        float* o = dst + static_cast<size_t>(y) * original_w;
+        for (int x = 0; x < original_w; ++x) {
+          const Tap& b = s2x[static_cast<size_t>(x)];
+          o[x] = a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace sam
