@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "converter.h"
+#include "random_checkpoint.h"
+#include "sam/config.h"
 #include "engine/error.h"
 
 namespace {
@@ -36,10 +38,19 @@ int main(int argc, char** argv) {
   weights_tools::ConvertOptions options;
   std::string dtype = "f32";
   bool quiet = false;
-  app.add_option("input", options.input, "sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth, or a "
-                                         "converted .safetensors")
-      ->required();
-  app.add_option("output", options.output, "output .safetensors file")->required();
+  std::vector<std::string> files;
+  std::string random_variant;
+  uint64_t seed = 0;
+  app.add_option("files", files,
+                 "IN OUT: IN is sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth or a converted "
+                 ".safetensors; OUT the .safetensors to write (with --random: OUT only)")
+      ->required()
+      ->expected(1, 2);
+  app.add_option("--random", random_variant,
+                 "write seeded random weights at the real shapes of VARIANT instead of converting (meaningless masks; "
+                 "for benchmarks and demos)")
+      ->check(CLI::IsMember({"vit_b", "vit_l", "vit_h", "tiny"}));
+  app.add_option("--seed", seed, "seed for --random (default 0)");
   app.add_option("--dtype", dtype, "dtype of the large weight matrices (biases, norms, embeddings stay f32)")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   app.add_flag("-q,--quiet", quiet, "print nothing but errors");
@@ -56,18 +67,31 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sam-convert: error: %s (see --help)\n", e.what());
     return 2;
   }
+  if (random_variant.empty() != (files.size() == 2)) {
+    std::fprintf(stderr, "sam-convert: error: %s (see --help)\n",
+                 random_variant.empty() ? "expected IN and OUT" : "with --random give only OUT");
+    return 2;
+  }
+  options.input = files.size() == 2 ? files[0] : "";
+  options.output = files.back();
   options.dtype = *engine::parse_dtype(dtype);
   options.show_progress = !quiet;
   try {
-    const weights_tools::ConvertSummary s = weights_tools::convert_checkpoint(options);
+    const weights_tools::ConvertSummary s =
+        random_variant.empty() ? weights_tools::convert_checkpoint(options)
+                               : weights_tools::write_random_checkpoint(*sam::find_config(random_variant), seed,
+                                                                        options.output, options.dtype, !quiet);
     if (!quiet) {
       fmt::print("wrote {}\n", options.output);
       fmt::print("  variant     {}\n", s.variant);
       fmt::print("  tensors     {} ({} as {}, {} as f32)\n", s.tensors, s.tensors_16bit,
                  options.dtype == engine::DType::F32 ? "16-bit" : dtype, s.tensors - s.tensors_16bit);
       fmt::print("  parameters  {}\n", grouped(s.parameters));
-      fmt::print("  size        {} (input {})\n", human_bytes(s.output_bytes), human_bytes(s.input_bytes));
-      fmt::print("  source      {} ({}), sha256 {}\n", options.input, s.source_format, s.source_sha256);
+      fmt::print("  size        {}\n", human_bytes(s.output_bytes));
+      if (random_variant.empty())
+        fmt::print("  source      {} ({}), sha256 {}\n", options.input, s.source_format, s.source_sha256);
+      else
+        fmt::print("  source      seeded random weights (seed {}): the masks will be meaningless\n", seed);
       fmt::print("  time        {:.2f} s\n", s.seconds);
     }
     return 0;
