@@ -341,6 +341,19 @@ ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(st
   neck3_w_ = expect(w, "image_encoder.neck.3.weight", {D});
   neck3_b_ = expect(w, "image_encoder.neck.3.bias", {D});
 
+  // Token counts the attention runs on: N for global blocks, nW*ws*ws (padded) for windowed ones.
+  const size_t n = static_cast<size_t>(g * g);
+  attn_tokens_ = n;
+  for (const BlockWeights& b : blocks_) {
+    const int side = b.window > 0 ? b.window : grid_;
+    if (b.window > 0) {
+      const size_t nw_side = static_cast<size_t>((grid_ + b.window - 1) / b.window);
+      window_tokens_ = std::max(window_tokens_, nw_side * nw_side * static_cast<size_t>(b.window * b.window));
+    }
+    scratch_floats_ = std::max(scratch_floats_, attention_scratch_floats(side, side));
+  }
+  attn_tokens_ = std::max(attn_tokens_, window_tokens_);
+
   arena_threads_ = engine::thread_pool().num_threads();
   arena_.reserve(plan_bytes(arena_threads_));
 }
@@ -355,22 +368,10 @@ ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(st
 size_t ImageEncoder::plan_bytes(int threads) const {
   const size_t n = static_cast<size_t>(grid_) * grid_, c = static_cast<size_t>(dim_);
   const size_t p = static_cast<size_t>(config_.patch_size), d = static_cast<size_t>(out_dim_);
-  size_t win_tokens = 0, tq = 0, scratch = 0;
-  for (const BlockWeights& b : blocks_) {
-    const int side = b.window > 0 ? b.window : grid_;
-    size_t tokens = n;
-    if (b.window > 0) {
-      const size_t nw_side = static_cast<size_t>((grid_ + b.window - 1) / b.window);
-      tokens = nw_side * nw_side * static_cast<size_t>(b.window) * static_cast<size_t>(b.window);
-      win_tokens = std::max(win_tokens, tokens);
-    }
-    tq = std::max(tq, tokens);
-    scratch = std::max(scratch, attention_scratch_floats(side, side));
-  }
-  const size_t big = std::max({tq * 3 * c, n * static_cast<size_t>(hidden_), n * 3 * p * p, n * 9 * d});
-  const size_t ctx = std::max(tq * c, 2 * n * d);
-  return aligned_bytes(n * c) * 2 + aligned_bytes(win_tokens * c) + aligned_bytes(big) + aligned_bytes(ctx) +
-         aligned_bytes(scratch) * static_cast<size_t>(std::max(threads, 1)) + kAlign;
+  const size_t big = std::max({attn_tokens_ * 3 * c, n * static_cast<size_t>(hidden_), n * 3 * p * p, n * 9 * d});
+  const size_t ctx = std::max(attn_tokens_ * c, 2 * n * d);
+  return aligned_bytes(n * c) * 2 + aligned_bytes(window_tokens_ * c) + aligned_bytes(big) + aligned_bytes(ctx) +
+         aligned_bytes(scratch_floats_) * static_cast<size_t>(std::max(threads, 1)) + kAlign;
 }
 
 size_t ImageEncoder::arena_bytes() const { return arena_.capacity(); }
@@ -394,25 +395,15 @@ Tensor ImageEncoder::forward(const Tensor& x, Tracer* tracer) {
     arena_.reserve(plan_bytes(threads));
     arena_threads_ = threads;
   }
-  size_t win_tokens = 0, tq = static_cast<size_t>(n), scratch = 0;
-  for (const BlockWeights& b : blocks_) {
-    const int side = b.window > 0 ? b.window : grid_;
-    if (b.window > 0) {
-      const size_t nw_side = static_cast<size_t>((grid_ + b.window - 1) / b.window);
-      win_tokens = std::max(win_tokens, nw_side * nw_side * static_cast<size_t>(b.window * b.window));
-    }
-    tq = std::max(tq, std::max(win_tokens, static_cast<size_t>(n)));
-    scratch = std::max(scratch, attention_scratch_floats(side, side));
-  }
   auto take = [&](size_t floats) { return static_cast<float*>(arena_.allocate(floats * sizeof(float))); };
   const size_t un = static_cast<size_t>(n), uc = static_cast<size_t>(C), ud = static_cast<size_t>(out_dim_);
   const size_t p = static_cast<size_t>(config_.patch_size);
   buf_.x = take(un * uc);
   buf_.xn = take(un * uc);
-  buf_.win = take(win_tokens * uc);
-  buf_.big = take(std::max({tq * 3 * uc, un * static_cast<size_t>(hidden_), un * 3 * p * p, un * 9 * ud}));
-  buf_.ctx = take(std::max(tq * uc, 2 * un * ud));
-  buf_.scratch_floats = aligned_bytes(scratch) / sizeof(float);
+  buf_.win = take(window_tokens_ * uc);
+  buf_.big = take(std::max({attn_tokens_ * 3 * uc, un * static_cast<size_t>(hidden_), un * 3 * p * p, un * 9 * ud}));
+  buf_.ctx = take(std::max(attn_tokens_ * uc, 2 * un * ud));
+  buf_.scratch_floats = aligned_bytes(scratch_floats_) / sizeof(float);
   buf_.scratch = take(buf_.scratch_floats * static_cast<size_t>(threads));
 
   // PatchEmbed: conv as GEMM -> [1, G, G, C] (the official output, already BHWC).

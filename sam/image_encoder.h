@@ -63,6 +63,10 @@ class ImageEncoder {
   engine::Tensor neck1_w_, neck1_b_, neck3_w_, neck3_b_;
   engine::Tensor neck2_w_;  // [D, 9 * D]: 3x3 conv repacked to (ky, kx, cin) columns
 
+  size_t window_tokens_ = 0;   // largest window_partition output, tokens (0: no windowed block)
+  size_t attn_tokens_ = 0;     // largest token count attention runs on (N or nW*ws*ws)
+  size_t scratch_floats_ = 0;  // attention scratch per worker
+
   engine::Arena arena_;
   int arena_threads_ = 0;  // attention workers the arena has scratch for
 

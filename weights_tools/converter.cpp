@@ -11,7 +11,7 @@
 #include "engine/io/safetensors.h"
 #include "progress_bar.h"
 #include "sam/weight_schema.h"
-#include "sha256.h"
+#include "engine/io/sha256.h"
 #include "torch_checkpoint.h"
 
 namespace weights_tools {
@@ -110,7 +110,7 @@ ConvertSummary convert_checkpoint(const ConvertOptions& o) {
     for (const SourceTensor& s : sources)
       if ((out_dtype[&s] == engine::DType::F32) == (pass == 0)) order.push_back(&s);
 
-  summary.source_sha256 = sha256_file(o.input);
+  summary.source_sha256 = engine::sha256_file(o.input);
   std::map<std::string, std::string> metadata = {
       {"format", "sam-engine"},
       {"format_version", "1"},

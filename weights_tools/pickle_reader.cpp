@@ -32,6 +32,7 @@ struct Value {
   std::vector<ValuePtr> items;       // Tuple, List
   std::vector<std::pair<ValuePtr, ValuePtr>> entries;  // Dict
   TensorRecord tensor;               // Storage (storage fields) and Tensor
+  bool tracked = false;              // container registered with its Unpickler
 };
 
 const char* kind_name(Kind k) {
@@ -73,6 +74,17 @@ const std::set<std::string>& allowed_globals() {
 class Unpickler {
  public:
   Unpickler(const std::byte* data, size_t size) : p_(reinterpret_cast<const uint8_t*>(data)), size_(size) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+  // Containers may nest as deep as the stack allows, or contain themselves
+  // through the memo. Drop their children while containers_ still holds every
+  // one of them: nothing is freed recursively and reference cycles are broken.
+  ~Unpickler() {
+    for (const ValuePtr& c : containers_) {
+      c->items.clear();
+      c->entries.clear();
+    }
+  }
 
   ValuePtr run() {
     for (;;) {
@@ -240,6 +252,10 @@ class Unpickler {
   size_t base() const { return marks_.empty() ? 0 : marks_.back(); }
   void push(ValuePtr v) {
     if (stack_.size() >= kMaxStackDepth) bad("pickle stack too deep");
+    if (!v->tracked && (v->kind == Kind::Tuple || v->kind == Kind::List || v->kind == Kind::Dict)) {
+      v->tracked = true;
+      containers_.push_back(v);
+    }
     stack_.push_back(std::move(v));
   }
   ValuePtr pop() {
@@ -379,6 +395,7 @@ class Unpickler {
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::map<uint32_t, ValuePtr> memo_;
+  std::vector<ValuePtr> containers_;  // every tuple, list and dict built so far
 };
 
 // Checks that the view (offset, shape, strides) stays inside its storage.

@@ -66,6 +66,9 @@ int Tensor::normalize_dim(int i) const {
 }
 
 bool Tensor::is_contiguous() const {
+  // No elements: any strides will do. (contiguous_strides() counts a 0 extent
+  // as 1, which the loop below would reject for dimensions left of the 0.)
+  if (numel() == 0) return true;
   int64_t expected = 1;
   for (int i = rank() - 1; i >= 0; --i) {
     if (shape_[i] == 1) continue;  // any stride is fine for an extent of 1

@@ -101,7 +101,7 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain,
   if (end <= begin) return;
   const int64_t n = end - begin;
   grain = std::max<int64_t>(grain, 1);
-  const int64_t max_chunks = (n + grain - 1) / grain;
+  const int64_t max_chunks = std::max<int64_t>(n / grain, 1);  // every chunk keeps at least `grain` items
   const int64_t chunks = std::min<int64_t>(max_chunks, t_inside_pool_job ? 1 : n_threads_);
   if (chunks <= 1) {
     fn(begin, end);

@@ -42,4 +42,11 @@ if [ ! -f "$DATA/preprocess/.done" ]; then
     "$PY" "$HERE/dump_preprocess.py" --out "$DATA/preprocess" > /dev/null
     touch "$DATA/preprocess/.done"
 fi
+# The forward-pass fidelity suite (every prompt kind, odd image sizes) per variant.
+for v in "$@"; do
+    if [ -f "$DATA/$v.pth" ] && [ ! -f "$DATA/suite_$v/.done" ]; then
+        "$PY" "$HERE/dump_suite.py" --pth "$DATA/$v.pth" --variant "$v" --out "$DATA/suite_$v" > /dev/null
+        touch "$DATA/suite_$v/.done"
+    fi
+done
 echo "test data ready in $DATA"

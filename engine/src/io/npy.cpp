@@ -16,7 +16,7 @@ class HeaderParser {
  public:
   explicit HeaderParser(std::string_view s) : s_(s) {}
 
-  void parse(std::string& descr, bool& fortran, std::vector<int64_t>& shape) {
+  void parse(std::string& descr, bool& fortran, std::vector<int64_t>& shape, std::string& comment) {
     bool have_descr = false, have_fortran = false, have_shape = false;
     expect('{');
     for (;;) {
@@ -45,6 +45,14 @@ class HeaderParser {
       check(peek() == '}', ".npy header: expected ',' or '}}' at {}", pos_);
     }
     check(have_descr && have_fortran && have_shape, ".npy header lacks descr, fortran_order or shape");
+    ++pos_;  // '}'
+    skip_ws();
+    if (peek() == '#') {
+      const size_t end = s_.find('\n', pos_);
+      comment = std::string(s_.substr(pos_ + 1, (end == std::string_view::npos ? s_.size() : end) - pos_ - 1));
+      while (!comment.empty() && comment.back() == ' ') comment.pop_back();
+      if (!comment.empty() && comment.front() == ' ') comment.erase(0, 1);
+    }
   }
 
  private:
@@ -147,7 +155,7 @@ NpyArray read_npy_raw(const std::string& path) {
     std::string descr;
     bool fortran = false;
     std::vector<int64_t> dims;
-    HeaderParser(std::string_view(reinterpret_cast<const char*>(p + prefix), header_len)).parse(descr, fortran, dims);
+    HeaderParser(std::string_view(reinterpret_cast<const char*>(p + prefix), header_len)).parse(descr, fortran, dims, a.comment);
     check(!fortran, "Fortran-ordered .npy arrays are not supported");
     a.descr = descr;
     a.item_size = item_size_of(descr);
@@ -162,8 +170,11 @@ NpyArray read_npy_raw(const std::string& path) {
   return a;
 }
 
-Tensor read_npy(const std::string& path) {
+Tensor read_npy(const std::string& path) { return read_npy(path, nullptr); }
+
+Tensor read_npy(const std::string& path, std::string* comment) {
   NpyArray a = read_npy_raw(path);
+  if (comment) *comment = a.comment;
   DType dtype;
   const std::string d = a.descr.substr(1);
   if (d == "f4") dtype = DType::F32;
@@ -177,12 +188,14 @@ Tensor read_npy(const std::string& path) {
 }
 
 void write_npy_raw(const std::string& path, const std::string& descr, const Shape& shape, const void* data,
-                   size_t bytes) {
+                   size_t bytes, const std::string& comment) {
+  check(comment.find('\n') == std::string::npos, "{}: .npy header comment must be one line", path);
   // NumPy's tuple syntax: () for rank 0, (n,) for rank 1, (a, b) otherwise.
   std::string dims;
   for (int i = 0; i < shape.rank(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
   if (shape.rank() == 1) dims += ",";
   std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+  if (!comment.empty()) header += " # " + comment;
   // Pad so that magic + version + length + header + '\n' is a multiple of 64.
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
@@ -198,7 +211,7 @@ void write_npy_raw(const std::string& path, const std::string& descr, const Shap
   out.commit();
 }
 
-void write_npy(const std::string& path, const Tensor& tensor) {
+void write_npy(const std::string& path, const Tensor& tensor, const std::string& comment) {
   std::string descr;
   switch (tensor.dtype()) {
     case DType::F32: descr = "<f4"; break;
@@ -208,7 +221,7 @@ void write_npy(const std::string& path, const Tensor& tensor) {
     case DType::BF16: fail("{}: bf16 has no NumPy dtype; convert the tensor to f32 first", path);
   }
   const Tensor c = tensor.contiguous();
-  write_npy_raw(path, descr, c.shape(), c.raw_data(), c.nbytes());
+  write_npy_raw(path, descr, c.shape(), c.raw_data(), c.nbytes(), comment);
 }
 
 }  // namespace engine

@@ -173,7 +173,12 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Safete
     sizes_.push_back(bytes);
     offset += bytes;
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {  // e.g. a name or metadata value that is not UTF-8
+    fail("{}: cannot write the safetensors header: {}", path, e.what());
+  }
   // Pad with spaces so that the data section starts 64-byte aligned.
   const size_t total = 8 + text.size();
   text.append((64 - total % 64) % 64, ' ');
@@ -210,11 +215,18 @@ void SafetensorsWriter::finish() {
 
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
+  // Larger elements first: with the data section 64-byte aligned, every tensor
+  // then starts at a multiple of its element size (zero-copy views stay aligned).
+  std::vector<size_t> order(tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return dtype_size(tensors[a].second.dtype()) > dtype_size(tensors[b].second.dtype());
+  });
   std::vector<SafetensorsSpec> specs;
-  for (const auto& [name, t] : tensors) specs.push_back({name, t.dtype(), t.shape()});
+  for (size_t i : order) specs.push_back({tensors[i].first, tensors[i].second.dtype(), tensors[i].second.shape()});
   SafetensorsWriter w(path, std::move(specs), metadata);
-  for (const auto& [name, t] : tensors) {
-    const Tensor c = t.contiguous();
+  for (size_t i : order) {
+    const Tensor c = tensors[i].second.contiguous();
     w.write(c.raw_data(), c.nbytes());
   }
   w.finish();

@@ -18,6 +18,9 @@ struct NpyArray {
   Shape shape;
   size_t item_size = 0;
   std::vector<std::byte> data;  // numel x item_size bytes, C order
+  // Text of a Python comment after the header dict ("# ..."), without the '#';
+  // NumPy ignores it. sam-engine uses it to tag cached embeddings.
+  std::string comment;
 };
 
 // Headers above this size are refused (NumPy writes a few hundred bytes).
@@ -25,12 +28,14 @@ constexpr size_t kMaxNpyHeader = 1u << 20;
 
 NpyArray read_npy_raw(const std::string& path);
 Tensor read_npy(const std::string& path);
+// read_npy plus the header comment.
+Tensor read_npy(const std::string& path, std::string* comment);
 
 // Writes a tensor (any strides; bf16 is refused since NumPy has no such type).
 // The file appears only when complete.
-void write_npy(const std::string& path, const Tensor& tensor);
+void write_npy(const std::string& path, const Tensor& tensor, const std::string& comment = "");
 // Writes raw bytes with the given descr (e.g. "<u2") and shape.
 void write_npy_raw(const std::string& path, const std::string& descr, const Shape& shape, const void* data,
-                   size_t bytes);
+                   size_t bytes, const std::string& comment = "");
 
 }  // namespace engine
