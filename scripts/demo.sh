@@ -1,8 +1,8 @@
 #!/bin/sh
-# The main job (for now): build, then convert a SAM checkpoint and describe it.
-#   scripts/demo.sh                      # no checkpoint at hand: a seeded random vit_b
-#   scripts/demo.sh sam_vit_b_01ec64.pth # a real checkpoint
-# Writes build/demo/<name>.safetensors (f32) and <name>.bf16.safetensors.
+# The main job: build, then segment an image with a point prompt.
+#   scripts/demo.sh                                  # nothing at hand: random-weight vit_b + a generated image
+#   scripts/demo.sh sam_vit_b_01ec64.pth photo.jpg X,Y   # a real checkpoint, your image, your point
+# Outputs land in build/demo/out/ (mask_K.png, overlay.png, result.json).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
@@ -11,18 +11,23 @@ BIN=build/release/bin
 OUT=build/demo
 mkdir -p "$OUT"
 if [ $# -ge 1 ]; then
-    PTH=$1
+    NAME=$(basename "$1" .pth)
+    MODEL=$OUT/$NAME.safetensors
+    [ -f "$MODEL" ] || "$BIN/sam-convert" "$1" "$MODEL"
 else
-    PTH=$OUT/random_vit_b.pth
-    if [ ! -f "$PTH" ]; then
-        echo "demo: no checkpoint given; making a seeded random-weight vit_b with the official code"
-        tests/reference/setup_reference.sh build/release/pyref
-        PYTHONPATH=build/release/pyref /usr/bin/python3 tests/reference/make_checkpoint.py \
-            --variant vit_b --seed 0 --out "$PTH"
+    MODEL=$OUT/random_vit_b.safetensors
+    if [ ! -f "$MODEL" ]; then
+        echo "demo: no checkpoint given: writing a seeded random-weight vit_b (real shapes, MEANINGLESS masks)"
+        "$BIN/sam-convert" --random vit_b "$MODEL"
     fi
 fi
-NAME=$(basename "$PTH" .pth)
-"$BIN/sam-convert" "$PTH" "$OUT/$NAME.safetensors"
-"$BIN/sam-convert" "$PTH" "$OUT/$NAME.bf16.safetensors" --dtype bf16
-"$BIN/sam" info -m "$OUT/$NAME.safetensors"
-echo "demo: converted files are in $OUT/"
+IMAGE=${2:-$OUT/demo.png}
+[ -f "$IMAGE" ] || "$BIN/sam" demo-image "$IMAGE"
+POINT=${3:-540,460}
+"$BIN/sam" segment -m "$MODEL" -i "$IMAGE" -p "$POINT" -o "$OUT/out" --save-logits "$OUT/out/low_res_logits.npy" --threads "$(nproc)"
+echo
+echo "demo: outputs in $OUT/out/: mask_0.png (best) .. mask_2.png, overlay.png, result.json, low_res_logits.npy"
+if [ $# -eq 0 ]; then
+    echo "demo: the model has RANDOM weights, so the masks are meaningless; run"
+    echo "      scripts/demo.sh sam_vit_b_01ec64.pth your_photo.jpg X,Y   for real results"
+fi

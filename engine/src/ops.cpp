@@ -39,16 +39,16 @@ void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
   require_f32(x, "linear input");
   require_f32(w, "linear weight");
   require_f32(y, "linear output");
-  check(w.rank() == 2 && w.is_contiguous(), "linear: weight must be a contiguous [N, K] matrix, got {}",
+  if (!(w.rank() == 2 && w.is_contiguous())) fail("linear: weight must be a contiguous [N, K] matrix, got {}",
         w.shape().str());
   const Rows xr = as_rows(x, "linear input");
   const Rows yr = as_rows(y, "linear output");
   const int64_t n = w.dim(0), k = w.dim(1);
-  check(xr.cols == k && yr.cols == n && xr.rows == yr.rows, "linear: {} x {}^T -> {} does not fit",
+  if (!(xr.cols == k && yr.cols == n && xr.rows == yr.rows)) fail("linear: {} x {}^T -> {} does not fit",
         x.shape().str(), w.shape().str(), y.shape().str());
   if (bias) {
     require_f32(*bias, "linear bias");
-    check(bias->rank() == 1 && bias->dim(0) == n && bias->is_contiguous(), "linear: bias {} for {} outputs",
+    if (!(bias->rank() == 1 && bias->dim(0) == n && bias->is_contiguous())) fail("linear: bias {} for {} outputs",
           bias->shape().str(), n);
     const float* b = bias->data<float>();
     float* out = y.data<float>();
@@ -80,7 +80,7 @@ void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor
   const int64_t k = trans_a ? a.dim(0) : a.dim(1);
   const int64_t kb = trans_b ? b.dim(1) : b.dim(0);
   const int64_t n = trans_b ? b.dim(0) : b.dim(1);
-  check(k == kb && c.dim(0) == m && c.dim(1) == n, "matmul: {}{} x {}{} -> {} does not fit", a.shape().str(),
+  if (!(k == kb && c.dim(0) == m && c.dim(1) == n)) fail("matmul: {}{} x {}{} -> {} does not fit", a.shape().str(),
         trans_a ? "^T" : "", b.shape().str(), trans_b ? "^T" : "", c.shape().str());
   kernels::GemmArgs g;
   g.trans_a = trans_a;
@@ -104,7 +104,7 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float
   require_f32(y, "layer_norm output");
   const Rows xr = as_rows(x, "layer_norm input");
   const Rows yr = as_rows(y, "layer_norm output");
-  check(xr.rows == yr.rows && xr.cols == yr.cols, "layer_norm: {} -> {}", x.shape().str(), y.shape().str());
+  if (!(xr.rows == yr.rows && xr.cols == yr.cols)) fail("layer_norm: {} -> {}", x.shape().str(), y.shape().str());
   check(weight.numel() == xr.cols && bias.numel() == xr.cols && weight.is_contiguous() && bias.is_contiguous(),
         "layer_norm: weight/bias of {} for {} channels", weight.numel(), xr.cols);
   kernels::LayerNormArgs a;
@@ -129,7 +129,7 @@ void gelu_(Tensor& x) {
 void add_(Tensor& y, const Tensor& x) {
   require_f32(y, "add");
   require_f32(x, "add");
-  check(x.shape() == y.shape() && x.is_contiguous() && y.is_contiguous(), "add: {} += {}", y.shape().str(),
+  if (!(x.shape() == y.shape() && x.is_contiguous() && y.is_contiguous())) fail("add: {} += {}", y.shape().str(),
         x.shape().str());
   kernels::ref::add(y.data<float>(), x.data<float>(), y.numel());
 }

@@ -29,7 +29,7 @@ int64_t checked_add(int64_t a, int64_t b) {
 int64_t Shape::numel() const {
   int64_t n = 1;
   for (int i = 0; i < rank_; ++i) {
-    check(dims_[i] >= 0, "negative extent {} in shape {}", dims_[i], str());
+    if (dims_[i] < 0) fail("negative extent {} in shape {}", dims_[i], str());  // formats only on failure
     n = checked_mul(n, dims_[i]);
   }
   return n;

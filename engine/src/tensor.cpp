@@ -24,7 +24,7 @@ Tensor Tensor::empty(DType dtype, const Shape& shape) {
   const size_t padded = std::max<size_t>((bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment,
                                          kTensorAlignment);
   void* p = std::aligned_alloc(kTensorAlignment, padded);
-  check(p != nullptr, "out of memory allocating {} bytes for a tensor of shape {}", bytes, shape.str());
+  if (!(p != nullptr)) fail("out of memory allocating {} bytes for a tensor of shape {}", bytes, shape.str());
   std::shared_ptr<void> owner(p, [](void* q) { std::free(q); });
   Tensor t;
   t.owner_ = owner;
@@ -47,7 +47,7 @@ Tensor Tensor::from_blob(void* data, DType dtype, const Shape& shape, std::share
 
 Tensor Tensor::from_blob(void* data, DType dtype, const Shape& shape, const Shape& strides,
                          std::shared_ptr<const void> owner) {
-  check(strides.rank() == shape.rank(), "strides {} do not match shape {}", strides.str(), shape.str());
+  if (!(strides.rank() == shape.rank())) fail("strides {} do not match shape {}", strides.str(), shape.str());
   shape.numel();  // validates extents
   Tensor t;
   t.owner_ = std::move(owner);
@@ -79,25 +79,25 @@ bool Tensor::is_contiguous() const {
 }
 
 Tensor Tensor::reshape(const Shape& new_shape) const {
-  check(is_contiguous(), "reshape of a non-contiguous tensor {} (call contiguous() first)", shape_.str());
+  if (!(is_contiguous())) fail("reshape of a non-contiguous tensor {} (call contiguous() first)", shape_.str());
   Shape s = new_shape;
   int infer = -1;
   int64_t known = 1;
   for (int i = 0; i < s.rank(); ++i) {
     if (s[i] == -1) {
-      check(infer < 0, "reshape to {}: more than one -1", new_shape.str());
+      if (!(infer < 0)) fail("reshape to {}: more than one -1", new_shape.str());
       infer = i;
     } else {
-      check(s[i] >= 0, "reshape to {}: negative extent", new_shape.str());
+      if (!(s[i] >= 0)) fail("reshape to {}: negative extent", new_shape.str());
       known = checked_mul(known, s[i]);
     }
   }
   const int64_t n = numel();
   if (infer >= 0) {
-    check(known != 0 && n % known == 0, "cannot reshape {} to {}", shape_.str(), new_shape.str());
+    if (!(known != 0 && n % known == 0)) fail("cannot reshape {} to {}", shape_.str(), new_shape.str());
     s[infer] = n / known;
   }
-  check(s.numel() == n, "cannot reshape {} ({} elements) to {}", shape_.str(), n, new_shape.str());
+  if (!(s.numel() == n)) fail("cannot reshape {} ({} elements) to {}", shape_.str(), n, new_shape.str());
   Tensor t = *this;
   t.shape_ = s;
   t.strides_ = contiguous_strides(s);
@@ -184,7 +184,7 @@ void strided_copy(std::byte* dst, const int64_t* dst_strides, const std::byte* s
 }  // namespace
 
 void Tensor::copy_from(const Tensor& src) {
-  check(src.shape_ == shape_, "copy_from: shape {} into {}", src.shape_.str(), shape_.str());
+  if (!(src.shape_ == shape_)) fail("copy_from: shape {} into {}", src.shape_.str(), shape_.str());
   check(src.dtype_ == dtype_, "copy_from: dtype {} into {}", dtype_name(src.dtype_), dtype_name(dtype_));
   if (numel() == 0) return;
   strided_copy(static_cast<std::byte*>(data_), strides_.data(), static_cast<const std::byte*>(src.data_),

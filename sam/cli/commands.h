@@ -14,4 +14,13 @@ struct Command {
 // sam info -m MODEL.safetensors: variant, tensors, parameters, dtypes, provenance.
 Command add_info_command(CLI::App& app);
 
+// sam segment -m MODEL -i IMAGE [-p X,Y[,L]]... [-b X0,Y0,X1,Y1]... -o OUTDIR ...
+Command add_segment_command(CLI::App& app);
+
+// sam demo-image OUT.png [--width W --height H]
+Command add_demo_image_command(CLI::App& app);
+
+// sam trace -m MODEL -i IMAGE [prompts] -o DIR [--compare REF_DIR]
+Command add_trace_command(CLI::App& app);
+
 }  // namespace sam::cli

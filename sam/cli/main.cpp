@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   CLI::App app{"sam-engine: Segment Anything in C++", "sam"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "sam-engine 0.1.0");
-  sam::cli::Command info = sam::cli::add_info_command(app);
+  const sam::cli::Command commands[] = {sam::cli::add_segment_command(app), sam::cli::add_trace_command(app),
+                                        sam::cli::add_info_command(app),
+                                        sam::cli::add_demo_image_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -25,7 +27,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    for (const sam::cli::Command& c : {info})
+    for (const sam::cli::Command& c : commands)
       if (c.sub->parsed()) return c.run();
     return 2;
   } catch (const std::exception& e) {

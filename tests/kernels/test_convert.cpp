@@ -386,7 +386,7 @@ TEST_CASE("engine::convert_floats converts between every float pair", "[convert]
 
 // Compares against torch's own conversions (tests/reference/dtype_oracle.py).
 // Run through ctest, which generates the oracle and sets SAM_DTYPE_ORACLE_DIR.
-TEST_CASE("conversions match torch bit for bit", "[torch]") {
+TEST_CASE("conversions match torch bit for bit", "[.][torch]") {
   const char* dir_env = std::getenv("SAM_DTYPE_ORACLE_DIR");
   if (dir_env == nullptr || *dir_env == '\0') {
     FAIL("SAM_DTYPE_ORACLE_DIR is not set: this test must be run through ctest (its ctest entry runs "

@@ -42,6 +42,21 @@ if [ ! -f "$DATA/preprocess/.done" ]; then
     "$PY" "$HERE/dump_preprocess.py" --out "$DATA/preprocess" > /dev/null
     touch "$DATA/preprocess/.done"
 fi
+# A batch of three boxes, and mask input from ref_tiny_point's best low-res logits.
+if [ -f "$DATA/tiny.pth" ] && [ ! -f "$DATA/ref_tiny_boxes/.done" ]; then
+    "$PY" "$HERE/dump_reference.py" --pth "$DATA/tiny.pth" --variant tiny --random-image 320 213 7 \
+        --box 40,30,250,190 --box 10,10,120,100 --box 150,60,310,200 --multimask 1 --layers \
+        --out "$DATA/ref_tiny_boxes" > /dev/null
+    touch "$DATA/ref_tiny_boxes/.done"
+fi
+if [ -f "$DATA/tiny.pth" ] && [ ! -f "$DATA/ref_tiny_mask/.done" ]; then
+    mkdir -p "$DATA/ref_tiny_mask"
+    "$PY" -c "import numpy as np,sys; d=sys.argv[1]; l=np.load(d+'/ref_tiny_point/low_res_logits.npy'); i=np.load(d+'/ref_tiny_point/iou_predictions.npy'); np.save(d+'/ref_tiny_mask/mask_input.npy', l[0,i[0].argmax()][None].astype(np.float32))" "$DATA"
+    "$PY" "$HERE/dump_reference.py" --pth "$DATA/tiny.pth" --variant tiny --random-image 320 213 7 \
+        --point 150,100,1 --point 60,50,0 --mask-input "$DATA/ref_tiny_mask/mask_input.npy" --multimask 0 \
+        --layers --out "$DATA/ref_tiny_mask" > /dev/null
+    touch "$DATA/ref_tiny_mask/.done"
+fi
 # The forward-pass fidelity suite (every prompt kind, odd image sizes) per variant.
 for v in "$@"; do
     if [ -f "$DATA/$v.pth" ] && [ ! -f "$DATA/suite_$v/.done" ]; then

@@ -79,7 +79,7 @@ struct RecordingTracer : sam::Tracer {
 
 }  // namespace
 
-TEST_CASE("image encoder matches the official ImageEncoderViT layer by layer (tiny)", "[reference]") {
+TEST_CASE("image encoder matches the official ImageEncoderViT layer by layer (tiny)", "[.][reference]") {
   const fs::path data = testdata_dir();
   const fs::path ref = data / "ref_tiny_point";
   REQUIRE(fs::exists(ref / "image_embedding.npy"));
@@ -128,7 +128,7 @@ TEST_CASE("image encoder matches the official ImageEncoderViT layer by layer (ti
                                << encoder.arena_high_water() << " used");
 }
 
-TEST_CASE("image encoder: repeated forward passes reuse the arena and agree bit for bit", "[reference]") {
+TEST_CASE("image encoder: repeated forward passes reuse the arena and agree bit for bit", "[.][reference]") {
   const fs::path data = testdata_dir();
   const fs::path ref = data / "ref_tiny_point";
   test_util::TempDir tmp;
@@ -168,7 +168,7 @@ TEST_CASE("image encoder: repeated forward passes reuse the arena and agree bit 
   CHECK_THROWS_AS(encoder.forward(engine::Tensor::zeros(engine::DType::F32, {3, 256, 256})), engine::Error);
 }
 
-TEST_CASE("image encoder runs from a bf16-converted model", "[reference]") {
+TEST_CASE("image encoder runs from a bf16-converted model", "[.][reference]") {
   const fs::path data = testdata_dir();
   const fs::path ref = data / "ref_tiny_point";
   test_util::TempDir tmp;
@@ -191,7 +191,7 @@ TEST_CASE("image encoder runs from a bf16-converted model", "[reference]") {
   WARN("bf16 tiny image encoder: embedding rel L2 " << err);
 }
 
-TEST_CASE("image encoder matches the official ImageEncoderViT (vit_b)", "[reference][vit_b]") {
+TEST_CASE("image encoder matches the official ImageEncoderViT (vit_b)", "[.][reference][vit_b]") {
   const fs::path data = testdata_dir();
   const fs::path ref = data / "ref_vit_b_point";
   if (!fs::exists(ref / "image_embedding.npy") || !fs::exists(data / "vit_b.pth")) {

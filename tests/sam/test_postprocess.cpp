@@ -54,7 +54,7 @@ TEST_CASE("fused mask upscaling equals the two-stage reference", "[sam]") {
   }
 }
 
-TEST_CASE("mask upscaling equals the official postprocess_masks", "[reference]") {
+TEST_CASE("mask upscaling equals the official postprocess_masks", "[.][reference]") {
   const char* d = std::getenv("SAM_TESTDATA");
   if (!d) FAIL("SAM_TESTDATA is not set: run this test through ctest (it needs the reference fixture)");
   for (const char* name : {"ref_tiny_point", "ref_tiny_box"}) {

@@ -28,7 +28,7 @@ TEST_CASE("preprocess_shape follows ResizeLongestSide.get_preprocess_shape", "[s
   CHECK(sam::preprocess_shape(1, 1, 1024) == std::pair<int, int>(1024, 1024));
 }
 
-TEST_CASE("resize and normalisation equal the official preprocessing", "[reference]") {
+TEST_CASE("resize and normalisation equal the official preprocessing", "[.][reference]") {
   const std::string dir = testdata() + "/preprocess";
   REQUIRE(std::filesystem::is_directory(dir));
   int cases = 0;

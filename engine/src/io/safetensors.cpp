@@ -114,7 +114,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
       e.begin = static_cast<size_t>(begin);
       e.end = static_cast<size_t>(end);
       const int64_t expected = checked_mul(e.shape.numel(), static_cast<int64_t>(dtype_size(e.dtype)));
-      check(expected == end - begin, "{}: {} bytes of data for shape {} {} (expected {})", where, end - begin,
+      if (!(expected == end - begin)) fail("{}: {} bytes of data for shape {} {} (expected {})", where, end - begin,
             e.shape.str(), dtype_name(e.dtype), expected);
       f.entries_.push_back(std::move(e));
     }

@@ -1,0 +1,181 @@
+// sam segment: one image, point / box / mask prompts -> binary masks, overlay, JSON.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "cli/commands.h"
+#include "cli/output_dir.h"
+#include "cli/overlay.h"
+#include "cli/prompt_args.h"
+#include "engine/error.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/npy.h"
+#include "engine/thread_pool.h"
+#include "kernels/gemm.h"
+#include "sam/embedding_cache.h"
+#include "sam/predictor.h"
+
+namespace sam::cli {
+namespace {
+
+struct SegmentArgs {
+  std::string model, image, outdir, save_logits, save_embedding, load_embedding;
+  PromptArgs prompts;
+  int threads = 0;
+};
+
+class Stopwatch {
+ public:
+  double lap_ms() {
+    const auto now = std::chrono::steady_clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+void write_text(const std::string& path, const std::string& text) {
+  engine::AtomicFile f(path);
+  f.write(text.data(), text.size());
+  f.commit();
+}
+
+int run_segment(const SegmentArgs& a) {
+  Stopwatch total, sw;
+  nlohmann::json timing;
+  if (a.threads > 0) {
+    engine::set_num_threads(a.threads);
+    kernels::set_blas_threads(a.threads);
+  }
+  const auto weights = Weights::load(a.model);
+  timing["load_model_ms"] = sw.lap_ms();
+  const Image image = load_image(a.image);
+  timing["load_image_ms"] = sw.lap_ms();
+  // Validate every prompt before the expensive encoder runs.
+  const std::vector<PromptSet> sets = a.prompts.build(image.width, image.height, weights->config().embedding_grid());
+
+  Predictor predictor(weights);
+  if (!a.load_embedding.empty()) {
+    int w = 0, h = 0;
+    const engine::Tensor emb = load_embedding(a.load_embedding, *weights, &image, &w, &h);
+    predictor.set_embedding(emb, h, w);
+    timing["encoder_ms"] = 0.0;
+    timing["embedding_loaded_from"] = a.load_embedding;
+  } else {
+    predictor.set_image(image);
+    timing["encoder_ms"] = sw.lap_ms();
+  }
+  const bool multimask = !a.prompts.single_mask;
+  const Prediction pred = predictor.predict(sets, multimask);
+  timing["decoder_ms"] = sw.lap_ms();
+
+  const int N = static_cast<int>(pred.masks.dim(0)), C = static_cast<int>(pred.masks.dim(1));
+  const int H = image.height, W = image.width;
+  const size_t plane = static_cast<size_t>(H) * W;
+  OutputDir out(a.outdir);
+  nlohmann::json masks_json = nlohmann::json::array();
+  std::vector<OverlayMask> overlay_masks;
+  std::vector<std::pair<float, OverlayMask>> by_score;
+  int k = 0;
+  for (int n = 0; n < N; ++n) {
+    std::vector<int> order(static_cast<size_t>(C));
+    std::iota(order.begin(), order.end(), 0);
+    const float* iou = pred.iou_predictions.data<float>() + static_cast<size_t>(n) * C;
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return iou[x] > iou[y]; });
+    for (int c : order) {
+      const uint8_t* m = pred.masks.data<uint8_t>() + (static_cast<size_t>(n) * C + c) * plane;
+      Image png;
+      png.width = W;
+      png.height = H;
+      png.channels = 1;
+      png.pixels.resize(plane);
+      int64_t area = 0;
+      int x0 = W, y0 = H, x1 = -1, y1 = -1;
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x) {
+          const uint8_t v = m[static_cast<size_t>(y) * W + x];
+          png.pixels[static_cast<size_t>(y) * W + x] = v ? 255 : 0;
+          if (!v) continue;
+          ++area;
+          x0 = std::min(x0, x);
+          y0 = std::min(y0, y);
+          x1 = std::max(x1, x);
+          y1 = std::max(y1, y);
+        }
+      const std::string name = fmt::format("mask_{}.png", k);
+      write_png(out.staged(name), png);
+      nlohmann::json bbox = area ? nlohmann::json::array({x0, y0, x1 - x0 + 1, y1 - y0 + 1}) : nlohmann::json::array();
+      masks_json.push_back({{"file", name},
+                            {"prompt_set", n},
+                            {"mask_index", c},
+                            {"score", iou[c]},
+                            {"area", area},
+                            {"bbox_xywh", bbox}});
+      by_score.push_back({iou[c], {m, n * C + c}});
+      ++k;
+    }
+  }
+  // Overlay: the best mask of the whole call drawn last.
+  std::stable_sort(by_score.begin(), by_score.end(), [](const auto& p, const auto& q) { return p.first < q.first; });
+  for (const auto& [score, om] : by_score) overlay_masks.push_back({om.mask, static_cast<int>(overlay_masks.size())});
+  std::vector<std::array<float, 4>> boxes;
+  std::vector<std::array<float, 3>> points;
+  nlohmann::json prompts_json = {{"points", nlohmann::json::array()}, {"boxes", nlohmann::json::array()}};
+  for (size_t i = 0; i < sets[0].points.size(); ++i) {
+    points.push_back({sets[0].points[i][0], sets[0].points[i][1], static_cast<float>(sets[0].labels[i])});
+    prompts_json["points"].push_back({sets[0].points[i][0], sets[0].points[i][1], sets[0].labels[i]});
+  }
+  for (const PromptSet& s : sets)
+    if (s.box) {
+      boxes.push_back(*s.box);
+      prompts_json["boxes"].push_back(*s.box);
+    }
+  if (!a.prompts.mask_input.empty()) prompts_json["mask_input"] = a.prompts.mask_input;
+  write_png(out.staged("overlay.png"), draw_overlay(image, overlay_masks, boxes, points));
+
+  if (!a.save_logits.empty()) write_npy(a.save_logits, pred.low_res_logits);
+  if (!a.save_embedding.empty()) save_embedding(a.save_embedding, predictor.embedding(), *weights, image);
+  timing["write_ms"] = sw.lap_ms();
+  timing["total_ms"] = total.lap_ms();
+  nlohmann::json result = {{"model", a.model},
+                           {"variant", weights->config().name},
+                           {"image", a.image},
+                           {"image_size", {W, H}},
+                           {"multimask_output", multimask},
+                           {"prompts", prompts_json},
+                           {"masks", masks_json},
+                           {"timing", timing}};
+  if (weights->metadata().count("source_format") && weights->metadata().at("source_format") == "random")
+    result["note"] = "random-weight model: the masks are meaningless";
+  write_text(out.staged("result.json"), result.dump(2) + "\n");
+  out.commit();
+  fmt::print("wrote {} mask(s), overlay.png and result.json to {} (encoder {:.0f} ms, decoder {:.0f} ms)\n", k,
+             a.outdir, timing["encoder_ms"].get<double>(), timing["decoder_ms"].get<double>());
+  if (result.contains("note")) fmt::print("note: {}\n", result["note"].get<std::string>());
+  return 0;
+}
+
+}  // namespace
+
+Command add_segment_command(CLI::App& app) {
+  auto a = std::make_shared<SegmentArgs>();
+  CLI::App* sub = app.add_subcommand("segment", "Segment one image from point / box / mask prompts");
+  sub->add_option("-m,--model", a->model, "converted model (.safetensors from sam-convert)")->required();
+  sub->add_option("-i,--image", a->image, "image file (PNG, JPEG, BMP, ...)")->required();
+  a->prompts.add_to(sub);
+  sub->add_option("-o,--output", a->outdir, "output folder: mask_K.png, overlay.png, result.json")->required();
+  sub->add_option("--save-logits", a->save_logits, "write the low-res logits [N,C,256,256] float32 .npy");
+  auto* save = sub->add_option("--save-embedding", a->save_embedding, "cache the image embedding in this .npy");
+  auto* load = sub->add_option("--load-embedding", a->load_embedding, "reuse a cached embedding (skips the encoder)");
+  save->excludes(load);
+  sub->add_option("--threads", a->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  return {sub, [a] { return run_segment(*a); }};
+}
+
+}  // namespace sam::cli

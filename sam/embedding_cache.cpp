@@ -1,0 +1,75 @@
+#include "embedding_cache.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+#include "engine/io/npy.h"
+#include "engine/io/sha256.h"
+#include "weight_schema.h"
+
+namespace sam {
+
+namespace {
+constexpr const char* kTag = "sam-engine-embedding ";
+}
+
+std::string model_identity(const Weights& weights) {
+  std::string text;
+  for (const auto& [k, v] : weights.metadata()) text += k + "=" + v + "\n";
+  const auto specs = expected_weights(weights.config());
+  for (const auto& s : specs) {
+    const engine::Tensor& t = weights.get(s.name);
+    text += fmt::format("{} {}\n", s.name, t.shape().str());
+  }
+  // Different weights converted from the same source share all of the above only
+  // if they are the same checkpoint; add a sample of the values to tell apart
+  // files whose metadata was edited or stripped.
+  const engine::Tensor& probe = weights.get("mask_decoder.iou_token.weight");
+  text += engine::sha256_bytes(probe.raw_data(), probe.nbytes());
+  return engine::sha256_bytes(text.data(), text.size());
+}
+
+std::string image_identity(const Image& image) {
+  std::string head = fmt::format("{}x{}x{}:", image.width, image.height, image.channels);
+  std::string all = head;
+  all.append(reinterpret_cast<const char*>(image.pixels.data()), image.pixels.size());
+  return engine::sha256_bytes(all.data(), all.size());
+}
+
+void save_embedding(const std::string& path, const engine::Tensor& embedding, const Weights& weights,
+                    const Image& image) {
+  nlohmann::json j = {{"model", model_identity(weights)},
+                      {"image", image_identity(image)},
+                      {"width", image.width},
+                      {"height", image.height},
+                      {"variant", weights.config().name}};
+  engine::write_npy(path, embedding, kTag + j.dump());
+}
+
+engine::Tensor load_embedding(const std::string& path, const Weights& weights, const Image* image, int* width,
+                              int* height) {
+  std::string comment;
+  engine::Tensor t = engine::read_npy(path, &comment);
+  engine::check(comment.rfind(kTag, 0) == 0, "{}: not an embedding written by sam segment --save-embedding", path);
+  const nlohmann::json j = nlohmann::json::parse(comment.substr(std::string(kTag).size()), nullptr, false);
+  engine::check(j.is_object() && j.contains("model") && j.contains("image") && j.contains("width") &&
+                    j.contains("height") && j["width"].is_number_integer() && j["height"].is_number_integer(),
+                "{}: damaged embedding header", path);
+  engine::check(j["model"] == model_identity(weights), "{}: embedding was computed with another model (variant {}), "
+                "not {}",
+                path, j.value("variant", "?"), weights.path());
+  if (image)
+    engine::check(j["image"] == image_identity(*image), "{}: embedding was computed for another image", path);
+  const int D = weights.config().prompt_embed_dim, G = weights.config().embedding_grid();
+  engine::check(t.dtype() == engine::DType::F32 && t.shape() == engine::Shape({1, D, G, G}),
+                "{}: embedding of shape {}, expected [1, {}, {}, {}]", path, t.shape().str(), D, G, G);
+  *width = j["width"].get<int>();
+  *height = j["height"].get<int>();
+  engine::check(*width > 0 && *height > 0 && static_cast<int64_t>(*width) * *height <= kMaxImagePixels,
+                "{}: damaged embedding header (image size)", path);
+  return t;
+}
+
+}  // namespace sam

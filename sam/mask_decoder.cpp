@@ -1,0 +1,383 @@
+// Mirrors segment_anything/modeling/mask_decoder.py (MaskDecoder.forward /
+// predict_masks, MLP) in token layout; see mask_decoder.h.
+#include "mask_decoder.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace sam {
+namespace {
+
+using engine::DType;
+using engine::Shape;
+using engine::Tensor;
+
+constexpr float kLayerNorm2dEps = 1e-6f;  // modeling/common.py: LayerNorm2d
+
+size_t aligned_bytes(const Shape& s) {
+  const size_t b = static_cast<size_t>(s.numel()) * sizeof(float);
+  return (b + engine::kTensorAlignment - 1) / engine::kTensorAlignment * engine::kTensorAlignment;
+}
+
+Tensor view(const Tensor& buf, const Shape& shape) {
+  if (shape.numel() > buf.numel())
+    engine::fail("mask decoder scratch: {} does not fit in {} floats", shape.str(), buf.numel());
+  return Tensor::from_blob(buf.raw_data(), DType::F32, shape);
+}
+
+void relu_(Tensor& x) {
+  // x may be a row-strided view ([rows, cols], last dim contiguous).
+  const int64_t rows = x.dim(0), cols = x.dim(1), ld = x.stride(0);
+  float* p = x.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) p[r * ld + c] = std::max(p[r * ld + c], 0.f);
+}
+
+// ConvTranspose2d(k=2, s=2) weight [Cin, Cout, 2, 2] -> GEMM matrix [4*Cout, Cin]
+// (row (a*2+b)*Cout + co) and bias [Cout] -> [4*Cout]: one input pixel row
+// times the matrix gives its 2x2 output pixels, each Cout wide, in (a, b) order.
+void convt2x2_as_linear(const Tensor& w, const Tensor& bias, Tensor& wt, Tensor& bt) {
+  engine::check(w.rank() == 4 && w.dim(2) == 2 && w.dim(3) == 2 && w.is_contiguous() && bias.numel() == w.dim(1),
+                "output_upscaling: ConvTranspose2d weight {}", w.shape().str());
+  const int64_t cin = w.dim(0), cout = w.dim(1);
+  wt = Tensor::empty(DType::F32, {4 * cout, cin});
+  bt = Tensor::empty(DType::F32, {4 * cout});
+  const float* src = w.data<float>();
+  for (int64_t ab = 0; ab < 4; ++ab)
+    for (int64_t co = 0; co < cout; ++co) {
+      for (int64_t ci = 0; ci < cin; ++ci)
+        wt.data<float>()[(ab * cout + co) * cin + ci] = src[(ci * cout + co) * 4 + ab];
+      bt.data<float>()[ab * cout + co] = bias.data<float>()[co];
+    }
+}
+
+// Scatters `channels` values per row of a sub-pixel ordered pixel list into an
+// NCHW plane stack dst [channels, side, side], side = g * 2^levels (levels 1
+// or 2). After `levels` ConvTranspose2d(k2, s2) steps done as GEMMs, row
+//   (i*g + j) * 4^L + s,   s = (2*a1 + b1) * 4^(L-1) + ... + (2*aL + bL)
+// holds output pixel y = 2^L i + 2^(L-1) a1 + ... + aL, x = 2^L j + 2^(L-1) b1 + ... + bL.
+// value(row, c) = src[row * rs + c * cs].
+void subpixel_to_nchw(const float* src, int64_t rs, int64_t cs, int64_t channels, int64_t g, int levels, float* dst) {
+  const int64_t f = int64_t{1} << levels, side = g * f, sub = f * f;
+  std::array<int64_t, 16> off{};  // offset of sub-pixel s inside its f x f output block
+  for (int64_t s = 0; s < sub; ++s) {
+    int64_t y = 0, x = 0;
+    for (int k = 0; k < levels; ++k) {  // digit pairs (a, b), most significant first
+      const int64_t d = (s >> (2 * (levels - 1 - k))) & 3;
+      y = 2 * y + (d >> 1);
+      x = 2 * x + (d & 1);
+    }
+    off[static_cast<size_t>(s)] = y * side + x;
+  }
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t i = 0; i < g; ++i)
+      for (int64_t j = 0; j < g; ++j) {
+        float* block = dst + c * side * side + i * f * side + j * f;
+        const float* in = src + (i * g + j) * sub * rs + c * cs;
+        for (int64_t s = 0; s < sub; ++s) block[off[static_cast<size_t>(s)]] = in[s * rs];
+      }
+}
+
+// image [1, C, G, G] (any strides) -> tokens [G*G, C] (flatten(2).permute(0, 2, 1)):
+// a transpose in 32 x 32 tiles so that both sides stay in cache.
+void nchw_to_tokens(const Tensor& x, Tensor& out) {
+  const int64_t c = x.dim(1), g = x.dim(3), p = x.dim(2) * g;
+  const int64_t s1 = x.stride(1), s2 = x.stride(2), s3 = x.stride(3);
+  const float* in = x.data<float>();
+  float* o = out.data<float>();
+  constexpr int64_t kTile = 32;
+  std::array<int64_t, kTile> pix{};
+  for (int64_t p0 = 0; p0 < p; p0 += kTile) {
+    const int64_t pn = std::min(kTile, p - p0);
+    for (int64_t i = 0; i < pn; ++i) pix[static_cast<size_t>(i)] = ((p0 + i) / g) * s2 + ((p0 + i) % g) * s3;
+    for (int64_t c0 = 0; c0 < c; c0 += kTile) {
+      const int64_t cn = std::min(kTile, c - c0);
+      for (int64_t i = 0; i < pn; ++i) {
+        const float* src = in + pix[static_cast<size_t>(i)] + c0 * s1;
+        float* dst = o + (p0 + i) * c + c0;
+        for (int64_t k = 0; k < cn; ++k) dst[k] = src[k * s1];
+      }
+    }
+  }
+}
+
+// Debug-only full-batch copy of a per-prompt stage for tracing (NCHW).
+struct StageTrace {
+  Tensor t;  // [N, C, side, side]
+  void init(bool on, int64_t n, int64_t c, int64_t side) {
+    if (on) t = Tensor::empty(DType::F32, {n, c, side, side});
+  }
+  void put(int64_t b, const Tensor& rows, int64_t g, int levels) {
+    if (!t.defined()) return;
+    const int64_t c = t.dim(1);
+    subpixel_to_nchw(rows.data<float>(), c, 1, c, g, levels, t.data<float>() + b * t.numel() / t.dim(0));
+  }
+};
+
+}  // namespace
+
+// Scratch of one forward pass (the transformer's own scratch follows it).
+struct MaskDecoder::Workspace {
+  Tensor tokens;        // [N, T, D]   cat(iou_token, mask_tokens, sparse)
+  Tensor queries;       // [N, T, D]   transformer output hs
+  Tensor keys;          // [N, P, D]   src = image + dense, then transformer output
+  Tensor hyper;         // [N, M, D/8] hyper_in
+  Tensor iou;           // [N, M]      iou_pred (all mask tokens)
+  Tensor mlp_a, mlp_b;  // N * widest MLP layer
+  Tensor up1;           // [4P, D/4]   output_upscaling.0-.2 of one prompt set
+  Tensor up2;           // [16P, D/8]  output_upscaling.3-.4 of one prompt set
+  Tensor masks;         // [M, 16P]    hyper_in @ upscaled (sub-pixel order) of one prompt set
+};
+
+template <class Alloc>
+MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, Alloc&& alloc) const {
+  const int64_t p = static_cast<int64_t>(grid_) * grid_, m = num_mask_tokens_;
+  int64_t width = iou_head_.max_width();
+  for (const Mlp& h : hyper_mlps_) width = std::max(width, h.max_width());
+  Workspace w;
+  w.tokens = alloc(Shape{n, t, dim_});
+  w.queries = alloc(Shape{n, t, dim_});
+  w.keys = alloc(Shape{n, p, dim_});
+  w.hyper = alloc(Shape{n, m, dim_ / 8});
+  w.iou = alloc(Shape{n, m});
+  w.mlp_a = alloc(Shape{n * width});
+  w.mlp_b = alloc(Shape{n * width});
+  w.up1 = alloc(Shape{4 * p, dim_ / 4});
+  w.up2 = alloc(Shape{16 * p, dim_ / 8});
+  w.masks = alloc(Shape{m, 16 * p});
+  return w;
+}
+
+size_t MaskDecoder::workspace_bytes(int64_t n, int64_t s) const {
+  const int64_t t = 1 + num_mask_tokens_ + s;
+  size_t bytes = 0;
+  plan(n, t, [&](const Shape& sh) {
+    bytes += aligned_bytes(sh);
+    return Tensor();
+  });
+  return bytes + transformer_.workspace_bytes(n, t, static_cast<int64_t>(grid_) * grid_);
+}
+
+int64_t MaskDecoder::Mlp::max_width() const {
+  int64_t w = 0;
+  for (const LinearWeights& l : layers) w = std::max(w, l.out_features());
+  return w;
+}
+
+MaskDecoder::Mlp MaskDecoder::load_mlp(const std::string& prefix, int num_layers) const {
+  Mlp m;
+  for (int j = 0; j < num_layers; ++j) m.layers.emplace_back(*weights_, prefix + ".layers." + std::to_string(j));
+  return m;
+}
+
+void MaskDecoder::mlp_forward(const Mlp& m, const Tensor& x, Tensor& out, const Tensor& scratch_a,
+                              const Tensor& scratch_b, Tracer* t, const std::string& path) const {
+  // MLP.forward: x = relu(layer(x)) for all but the last layer (sigmoid_output is False in SAM).
+  const int64_t rows = x.dim(0);
+  Tensor in = x;
+  for (size_t j = 0; j < m.layers.size(); ++j) {
+    const LinearWeights& l = m.layers[j];
+    const bool last = j + 1 == m.layers.size();
+    Tensor y = last ? out : view(j % 2 ? scratch_b : scratch_a, {rows, l.out_features()});
+    engine::ops::linear(in, *l.weight, l.bias, y);
+    if (t) trace(t, path + ".layers." + std::to_string(j), y);
+    if (!last) relu_(y);
+    in = y;
+  }
+  if (t) trace(t, path, out);
+}
+
+MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w, int max_batch)
+    : weights_(std::move(w)), transformer_(weights_, "mask_decoder.transformer") {
+  const SamConfig& c = weights_->config();
+  dim_ = c.prompt_embed_dim;
+  grid_ = c.embedding_grid();
+  num_mask_tokens_ = c.num_mask_tokens();
+  no_mask_embed_ = weights_->get("prompt_encoder.no_mask_embed.weight").data<float>();
+  engine::check(dim_ % 8 == 0, "MaskDecoder: transformer_dim {} not divisible by 8", dim_);
+  const std::string p = "mask_decoder";
+
+  // predict_masks: output_tokens = cat([iou_token.weight, mask_tokens.weight]).
+  output_tokens_ = Tensor::empty(DType::F32, {1 + num_mask_tokens_, dim_});
+  output_tokens_.slice(0, 0, 1).copy_from(weights_->get(p + ".iou_token.weight"));
+  output_tokens_.slice(0, 1, 1 + num_mask_tokens_).copy_from(weights_->get(p + ".mask_tokens.weight"));
+
+  convt2x2_as_linear(weights_->get(p + ".output_upscaling.0.weight"), weights_->get(p + ".output_upscaling.0.bias"),
+                     up0_w_, up0_b_);
+  convt2x2_as_linear(weights_->get(p + ".output_upscaling.3.weight"), weights_->get(p + ".output_upscaling.3.bias"),
+                     up3_w_, up3_b_);
+  up1_norm_ = NormWeights(*weights_, p + ".output_upscaling.1");
+  // output_hypernetworks_mlps: MLP(D, D, D/8, 3) per mask token; iou head MLP(D, hidden, M, depth).
+  for (int i = 0; i < num_mask_tokens_; ++i)
+    hyper_mlps_.push_back(load_mlp(p + ".output_hypernetworks_mlps." + std::to_string(i), 3));
+  iou_head_ = load_mlp(p + ".iou_prediction_head", c.iou_head_depth);
+
+  arena_ = std::make_unique<engine::Arena>();
+  arena_->reserve(workspace_bytes(std::max(max_batch, 1), kReservedSparseTokens));
+}
+
+MaskDecoder::ImageInputs MaskDecoder::prepare(const Tensor& image_embedding, const Tensor& image_pe) const {
+  const int64_t g = grid_, p = g * g;
+  // src.flatten(2).permute(0, 2, 1) of a [1, D, G, G] tensor -> [G*G, D].
+  auto tokens = [&](const Tensor& x, const char* what) {
+    Tensor out = Tensor::empty(DType::F32, {p, dim_});
+    if (x.rank() == 2) {
+      if (x.dim(0) != p || x.dim(1) != dim_)
+        engine::fail("MaskDecoder: {} {} is not [{}, {}]", what, x.shape().str(), p, dim_);
+      out.copy_from(x);
+    } else {
+      engine::check(x.rank() == 4 && x.dim(0) == 1 && x.dim(1) == dim_ && x.dim(2) == g && x.dim(3) == g,
+                    "MaskDecoder: {} {} is not [1, {}, {}, {}]", what, x.shape().str(), dim_, g, g);
+      engine::check(x.dtype() == DType::F32, "MaskDecoder: {} must be f32", what);
+      nchw_to_tokens(x, out);
+    }
+    return out;
+  };
+  ImageInputs in{tokens(image_embedding, "image_embedding"), tokens(image_pe, "image_pe"), {}};
+  // src = image + no_mask_embed (as forward() builds it), then the first
+  // layer's prompt-independent projections.
+  Tensor src0 = Tensor::empty(DType::F32, {p, dim_});
+  const float* emb = in.embedding.data<float>();
+  float* dst = src0.data<float>();
+  for (int64_t r = 0; r < p; ++r)
+    for (int64_t c = 0; c < dim_; ++c) dst[r * dim_ + c] = emb[r * dim_ + c] + no_mask_embed_[c];
+  in.no_mask = transformer_.precompute_first_layer(src0, in.pe);
+  return in;
+}
+
+bool MaskDecoder::is_no_mask(const Tensor& dense) const {
+  // [N|1, D, G, G] with every prompt set and pixel reading the same D values,
+  // equal to no_mask_embed: PromptEncoder's expand() view without mask inputs.
+  if ((dense.dim(0) != 1 && dense.stride(0) != 0) || dense.stride(2) != 0 || dense.stride(3) != 0) return false;
+  const float* d = dense.data<float>();
+  for (int64_t c = 0; c < dim_; ++c)
+    if (d[c * dense.stride(1)] != no_mask_embed_[c]) return false;
+  return true;
+}
+
+MaskDecoder::Output MaskDecoder::forward(const Tensor& image_embedding, const Tensor& image_pe, const Tensor& sparse,
+                                         const Tensor& dense, bool multimask_output, Tracer* t) {
+  return forward(prepare(image_embedding, image_pe), sparse, dense, multimask_output, t);
+}
+
+MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor& sparse, const Tensor& dense,
+                                         bool multimask_output, Tracer* t) {
+  const int64_t g = grid_, p = g * g, m = num_mask_tokens_, c1 = dim_ / 4, c2 = dim_ / 8;
+  if (!(sparse.rank() == 3 && sparse.dim(2) == dim_ && sparse.dtype() == DType::F32))
+    engine::fail("MaskDecoder: sparse embeddings {} are not [N, S, {}]", sparse.shape().str(), dim_);
+  const int64_t n = sparse.dim(0), s = sparse.dim(1), nt = 1 + m + s;
+  engine::check(n > 0, "MaskDecoder: empty batch");
+  if (!(dense.rank() == 4 && (dense.dim(0) == n || dense.dim(0) == 1) && dense.dim(1) == dim_ && dense.dim(2) == g &&
+        dense.dim(3) == g && dense.dtype() == DType::F32))
+    engine::fail("MaskDecoder: dense embeddings {} are not [{}, {}, {}, {}]", dense.shape().str(), n, dim_, g, g);
+  engine::check(image.embedding.numel() == p * dim_ && image.pe.numel() == p * dim_,
+                "MaskDecoder: image inputs not prepared for this model");
+
+  // The arena only grows between passes (reserve() needs it empty).
+  arena_->reset();
+  const size_t need = workspace_bytes(n, s);
+  if (need > arena_->capacity()) arena_->reserve(need);
+  const Workspace ws = plan(n, nt, [&](const Shape& sh) { return arena_->tensor(DType::F32, sh); });
+
+  // tokens = cat((output_tokens.expand(N, -1, -1), sparse_prompt_embeddings), dim=1)
+  for (int64_t b = 0; b < n; ++b) {
+    Tensor tb = detail::select(ws.tokens, 0, b);
+    tb.slice(0, 0, 1 + m).copy_from(output_tokens_);
+    if (s > 0) tb.slice(0, 1 + m, nt).copy_from(detail::select(sparse, 0, b));
+  }
+  // src = repeat_interleave(image_embeddings, N) + dense_prompt_embeddings, in
+  // token layout: keys[b, y*G + x, c] = image[y*G + x, c] + dense[b, c, y, x].
+  {
+    const int64_t s0 = dense.dim(0) == 1 ? 0 : dense.stride(0), s1 = dense.stride(1), s2 = dense.stride(2),
+                  s3 = dense.stride(3);
+    const float* img = image.embedding.data<float>();
+    const float* dn = dense.data<float>();
+    float* k = ws.keys.data<float>();
+    detail::parallel_rows(n * g, g * dim_, [&](int64_t begin, int64_t end) {
+      for (int64_t by = begin; by < end; ++by) {  // one image row y of prompt set b
+        const int64_t b = by / g, y = by % g;
+        for (int64_t x = 0; x < g; ++x) {
+          const int64_t row = y * g + x;
+          const float* d = dn + b * s0 + y * s2 + x * s3;
+          float* out = k + (b * p + row) * dim_;
+          const float* in = img + row * dim_;
+          for (int64_t c = 0; c < dim_; ++c) out[c] = in[c] + d[c * s1];
+        }
+      }
+    });
+  }
+
+  // hs, src = transformer(src, pos_src, tokens)
+  Tensor queries = ws.queries, keys = ws.keys;
+  const bool cached = image.no_mask.k.defined() && is_no_mask(dense);
+  transformer_.forward(ws.tokens, image.pe, queries, keys, *arena_, t, cached ? &image.no_mask : nullptr);
+
+  // Hypernetwork MLPs on the mask tokens hs[:, 1 + i, :] -> hyper_in[:, i, :]
+  // ([N, D] row-strided views), and the IoU head on hs[:, 0, :].
+  const std::string p0 = "mask_decoder";
+  for (int64_t i = 0; i < m; ++i) {
+    Tensor out = detail::select(ws.hyper, 1, i);
+    mlp_forward(hyper_mlps_[static_cast<size_t>(i)], detail::select(queries, 1, 1 + i), out, ws.mlp_a, ws.mlp_b, t,
+                detail::subpath(t, p0, ".output_hypernetworks_mlps.", static_cast<int>(i)));
+  }
+  Tensor iou = ws.iou;
+  mlp_forward(iou_head_, detail::select(queries, 1, 0), iou, ws.mlp_a, ws.mlp_b, t,
+              detail::subpath(t, p0, ".iou_prediction_head"));
+
+  // Mask slice: masks[:, 1:] for multimask_output, else masks[:, 0:1].
+  const int64_t first = multimask_output ? 1 : 0, nsel = multimask_output ? m - 1 : 1;
+  Output o;
+  o.low_res_masks = Tensor::empty(DType::F32, {n, nsel, 4 * g, 4 * g});
+  o.iou_predictions = Tensor::empty(DType::F32, {n, nsel});
+  o.iou_predictions.copy_from(iou.slice(1, first, first + nsel));
+
+  // output_upscaling + masks, one prompt set at a time (bounded scratch):
+  //   ConvT(D, D/4) -> LayerNorm2d -> GELU -> ConvT(D/4, D/8) -> GELU, as
+  //   [P, D] x [D, 4*D/4] and [4P, D/4] x [D/4, 4*D/8] GEMMs in sub-pixel row order;
+  //   masks = hyper_in @ upscaled.view(c, h*w), then one scatter to [4G, 4G].
+  const bool tr = t != nullptr;
+  StageTrace tr0, tr1, tr2, tr3, tr4;
+  tr0.init(tr, n, c1, 2 * g);
+  tr1.init(tr, n, c1, 2 * g);
+  tr2.init(tr, n, c1, 2 * g);
+  tr3.init(tr, n, c2, 4 * g);
+  tr4.init(tr, n, c2, 4 * g);
+  Tensor up1 = ws.up1.reshape({p, 4 * c1});
+  Tensor up1_px = ws.up1;  // [4P, D/4]
+  Tensor up2 = ws.up2.reshape({4 * p, 4 * c2});
+  Tensor up2_px = ws.up2;  // [16P, D/8]
+  Tensor masks = view(ws.masks, {nsel, 16 * p});
+  for (int64_t b = 0; b < n; ++b) {
+    engine::ops::linear(detail::select(keys, 0, b), up0_w_, &up0_b_, up1);
+    tr0.put(b, up1_px, g, 1);
+    detail::layer_norm_(up1_px, up1_norm_, kLayerNorm2dEps);
+    tr1.put(b, up1_px, g, 1);
+    detail::gelu_(up1_px);
+    tr2.put(b, up1_px, g, 1);
+    engine::ops::linear(up1_px, up3_w_, &up3_b_, up2);
+    tr3.put(b, up2_px, g, 2);
+    detail::gelu_(up2_px);
+    tr4.put(b, up2_px, g, 2);
+
+    engine::ops::matmul(detail::select(ws.hyper, 0, b).slice(0, first, first + nsel), false, up2_px, true, masks);
+    subpixel_to_nchw(masks.data<float>(), 1, 16 * p, nsel, g, 2, o.low_res_masks.data<float>() + b * nsel * 16 * p);
+  }
+  if (tr) {
+    const std::string u = p0 + ".output_upscaling";
+    trace(t, u + ".0", tr0.t);
+    trace(t, u + ".1", tr1.t);
+    trace(t, u + ".2", tr2.t);
+    trace(t, u + ".3", tr3.t);
+    trace(t, u + ".4", tr4.t);
+    trace(t, u, tr4.t);
+  }
+  detail::trace_sub(t, p0, ".0", o.low_res_masks);
+  detail::trace_sub(t, p0, ".1", o.iou_predictions);
+  return o;
+}
+
+}  // namespace sam

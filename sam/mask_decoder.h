@@ -1,0 +1,104 @@
+// SAM's mask decoder: segment_anything/modeling/mask_decoder.py (MaskDecoder,
+// MLP) around the TwoWayTransformer of transformer.h, mirrored one to one.
+//
+// Internally everything is channels-last / token layout: the image embedding
+// as [G*G, D] tokens, output_upscaling's transposed convolutions as GEMMs over
+// pixels in "sub-pixel" row order (each k2/s2 ConvTranspose2d turns a pixel row
+// into 4 rows), and the final masks scattered into [4G, 4G] once at the end.
+//
+// Memory: an engine::Arena, reserved in the constructor for `max_batch` prompt
+// sets and re-reserved (between calls, never during one) when a call needs
+// more. This code allocates only the two outputs of a pass from the heap (the
+// engine's Tensor::from_blob / empty still format their check messages eagerly).
+// forward() is not reentrant (one arena); use one MaskDecoder per thread.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/arena.h"
+#include "engine/tensor.h"
+#include "tracer.h"
+#include "transformer.h"
+#include "weights.h"
+
+namespace sam {
+
+class MaskDecoder {
+ public:
+  // max_batch: prompt sets per call the arena is first sized for (with up to
+  // kReservedSparseTokens sparse tokens each); larger calls grow it.
+  static constexpr int kReservedSparseTokens = 6;
+  explicit MaskDecoder(std::shared_ptr<const Weights> w, int max_batch = 1);
+
+  struct Output {
+    engine::Tensor low_res_masks;    // [N, C, 4G, 4G] logits, C = 3 (multimask) or 1
+    engine::Tensor iou_predictions;  // [N, C]
+  };
+
+  // The prompt-independent inputs of predict_masks in token layout, computed
+  // once per image and reused by every forward() on that image:
+  //   embedding: image_embeddings[0].flatten(1).T   [G*G, D]
+  //   pe:        image_pe[0].flatten(1).T           [G*G, D]
+  //   no_mask:   the transformer's first-layer key/value projections of
+  //              src = embedding + no_mask_embed, used for every prompt set
+  //              without a mask input (dense = PromptEncoder's broadcast view).
+  struct ImageInputs {
+    engine::Tensor embedding;
+    engine::Tensor pe;
+    TwoWayTransformer::FirstLayerCache no_mask;
+  };
+  // image_embedding [1, D, G, G] (any strides); image_pe [1, D, G, G] (any
+  // strides) or already in token layout [G*G, D] (PromptEncoder::dense_pe_tokens()).
+  ImageInputs prepare(const engine::Tensor& image_embedding, const engine::Tensor& image_pe) const;
+
+  // MaskDecoder.forward(image_embeddings, image_pe, sparse_prompt_embeddings,
+  // dense_prompt_embeddings, multimask_output) for one image and N prompt sets:
+  //   sparse [N, S, D] (any strides), dense [N, D, G, G] or [1, D, G, G] (any
+  //   strides: PromptEncoder's channels-last and broadcast views are read as is).
+  // multimask_output selects masks[:, 1:] (3 masks) else masks[:, 0:1].
+  // Traced (official module paths): mask_decoder.transformer.* (see
+  // TwoWayTransformer), mask_decoder.output_upscaling{,.0-.4} [N, C, 2G|4G, 2G|4G],
+  // mask_decoder.output_hypernetworks_mlps.K{,.layers.J}, mask_decoder.iou_prediction_head{,.layers.J}
+  // and the output tuple as mask_decoder.0 / mask_decoder.1. Traced tensors
+  // may be arena views that are overwritten later: a Tracer copies what it keeps.
+  Output forward(const ImageInputs& image, const engine::Tensor& sparse, const engine::Tensor& dense,
+                 bool multimask_output, Tracer* t = nullptr);
+  // Convenience: prepare() + forward(). Prefer the above for several prompts per image.
+  Output forward(const engine::Tensor& image_embedding, const engine::Tensor& image_pe, const engine::Tensor& sparse,
+                 const engine::Tensor& dense, bool multimask_output, Tracer* t = nullptr);
+
+  // Arena bytes a forward pass over n prompt sets of s sparse tokens needs.
+  size_t workspace_bytes(int64_t n, int64_t s) const;
+  size_t arena_capacity() const { return arena_->capacity(); }
+
+ private:
+  // modeling/mask_decoder.py: MLP(input_dim, hidden_dim, output_dim, num_layers):
+  // ReLU after every layer but the last.
+  struct Mlp {
+    std::vector<LinearWeights> layers;
+    int64_t max_width() const;
+  };
+  Mlp load_mlp(const std::string& prefix, int num_layers) const;
+  void mlp_forward(const Mlp& m, const engine::Tensor& x, engine::Tensor& out, const engine::Tensor& scratch_a,
+                   const engine::Tensor& scratch_b, Tracer* t, const std::string& path) const;
+  struct Workspace;
+  template <class Alloc>
+  Workspace plan(int64_t n, int64_t t, Alloc&& alloc) const;
+  bool is_no_mask(const engine::Tensor& dense) const;
+
+  std::shared_ptr<const Weights> weights_;
+  TwoWayTransformer transformer_;
+  int dim_ = 0, grid_ = 0, num_mask_tokens_ = 0;
+  engine::Tensor output_tokens_;          // cat([iou_token, mask_tokens]) [1 + M, D]
+  const float* no_mask_embed_ = nullptr;  // prompt_encoder.no_mask_embed.weight [D]
+  // output_upscaling ConvTranspose2d(k2, s2) weights as GEMM matrices: row
+  // (a*2 + b)*Cout + co, column ci = weight[ci, co, a, b]; bias repeated 4x.
+  engine::Tensor up0_w_, up0_b_, up3_w_, up3_b_;
+  NormWeights up1_norm_;  // output_upscaling.1 LayerNorm2d (eps 1e-6)
+  std::vector<Mlp> hyper_mlps_;
+  Mlp iou_head_;
+  std::unique_ptr<engine::Arena> arena_;
+};
+
+}  // namespace sam

@@ -1,0 +1,97 @@
+#include "predictor.h"
+
+#include "engine/error.h"
+#include "postprocess.h"
+#include "preprocess.h"
+
+namespace sam {
+
+Predictor::Predictor(std::shared_ptr<const Weights> weights)
+    : weights_(weights), encoder_(weights), prompt_encoder_(weights), decoder_(weights) {}
+
+void Predictor::set_image(const Image& image, Tracer* tracer) {
+  engine::check(image.channels == 3 && image.width > 0 && image.height > 0, "set_image: empty or non-RGB image");
+  const int S = config().img_size;
+  const auto [h, w] = preprocess_shape(image.height, image.width, S);
+  const Image resized = resize_bilinear_pil(image, w, h);
+  input_ = normalize_and_pad(resized, S);
+  embedding_ = encoder_.forward(input_, tracer);
+  image_inputs_ = decoder_.prepare(embedding_, prompt_encoder_.dense_pe());
+  original_h_ = image.height;
+  original_w_ = image.width;
+  input_h_ = h;
+  input_w_ = w;
+}
+
+void Predictor::set_embedding(const engine::Tensor& embedding, int original_h, int original_w) {
+  const int D = config().prompt_embed_dim, G = config().embedding_grid();
+  engine::check(embedding.dtype() == engine::DType::F32 && embedding.shape() == engine::Shape({1, D, G, G}),
+                "embedding of shape {} {}, expected f32 [1, {}, {}, {}]", embedding.shape().str(),
+                engine::dtype_name(embedding.dtype()), D, G, G);
+  engine::check(original_h > 0 && original_w > 0, "set_embedding: bad image size {}x{}", original_w, original_h);
+  embedding_ = embedding.contiguous();
+  image_inputs_ = decoder_.prepare(embedding_, prompt_encoder_.dense_pe());
+  input_ = engine::Tensor();
+  original_h_ = original_h;
+  original_w_ = original_w;
+  std::tie(input_h_, input_w_) = preprocess_shape(original_h, original_w, config().img_size);
+}
+
+std::array<float, 2> Predictor::to_input_frame(float x, float y) const {
+  // apply_coords works on float64 numpy arrays: coords * (new / old) per axis.
+  const double sx = static_cast<double>(input_w_) / original_w_;
+  const double sy = static_cast<double>(input_h_) / original_h_;
+  return {static_cast<float>(x * sx), static_cast<float>(y * sy)};
+}
+
+Prediction Predictor::predict(const std::vector<PromptSet>& sets, bool multimask_output, bool return_logits,
+                              Tracer* tracer) {
+  engine::check(has_image(), "predict: no image set (call set_image first)");
+  engine::check(!sets.empty(), "predict: no prompts");
+  const int G = config().embedding_grid();
+  std::vector<Prompt> prompts;
+  for (const PromptSet& s : sets) {
+    engine::check(s.points.size() == s.labels.size(), "predict: {} points but {} labels", s.points.size(),
+                  s.labels.size());
+    engine::check(!s.points.empty() || s.box || s.mask_input, "predict: a prompt set needs a point, a box or a mask");
+    Prompt p;
+    for (size_t i = 0; i < s.points.size(); ++i) {
+      const auto [x, y] = to_input_frame(s.points[i][0], s.points[i][1]);
+      p.point_coords.push_back(x);
+      p.point_coords.push_back(y);
+      p.point_labels.push_back(s.labels[i]);
+    }
+    if (s.box) {
+      const auto a = to_input_frame((*s.box)[0], (*s.box)[1]);
+      const auto b = to_input_frame((*s.box)[2], (*s.box)[3]);
+      p.box = std::array<float, 4>{a[0], a[1], b[0], b[1]};
+    }
+    if (s.mask_input) {
+      engine::check(s.mask_input->numel() == static_cast<int64_t>(4 * G) * 4 * G,
+                    "mask input of shape {}; expected [1, 1, {}, {}] low-res logits", s.mask_input->shape().str(),
+                    4 * G, 4 * G);
+      p.mask_input = s.mask_input->contiguous().reshape({1, 1, 4 * G, 4 * G});
+    }
+    prompts.push_back(std::move(p));
+  }
+  engine::Tensor sparse, dense;
+  prompt_encoder_.forward(prompts, sparse, dense, tracer);
+  MaskDecoder::Output out = decoder_.forward(*image_inputs_, sparse, dense, multimask_output, tracer);
+  Prediction r;
+  r.low_res_logits = out.low_res_masks.contiguous();
+  r.iou_predictions = out.iou_predictions.contiguous();
+  engine::Tensor logits =
+      postprocess_masks(r.low_res_logits, config().img_size, input_h_, input_w_, original_h_, original_w_);
+  if (return_logits) {
+    r.masks = logits;
+  } else {
+    r.masks = engine::Tensor::empty(engine::DType::U8, logits.shape());
+    const float* l = logits.data<float>();
+    uint8_t* m = r.masks.data<uint8_t>();
+    const int64_t n = logits.numel();
+    for (int64_t i = 0; i < n; ++i) m[i] = l[i] > 0.f;  // Sam.mask_threshold = 0.0
+  }
+  return r;
+}
+
+}  // namespace sam
