@@ -1,11 +1,19 @@
 #include "model_file.h"
 
+#include <cstring>
+
 #include "engine/error.h"
+#include "engine/io/mapped_file.h"
 #include "weight_schema.h"
 
 namespace sam {
 
 ModelFile ModelFile::open(const std::string& path) {
+  {
+    const auto f = engine::MappedFile::open(path);
+    if (f->size() >= 4 && std::memcmp(f->data(), "PK\x03\x04", 4) == 0)
+      engine::fail("{}: a PyTorch checkpoint; convert it first: sam-convert {} MODEL.safetensors", path, path);
+  }
   ModelFile m{engine::SafetensorsFile::open(path), nullptr};
   const auto& meta = m.file.metadata();
   std::map<std::string, std::vector<int64_t>> shapes;
