@@ -49,6 +49,26 @@ InputFormat sniff_format(const std::string& path) {
 
 }  // namespace
 
+void write_tensors(const std::string& path, const std::vector<engine::SafetensorsSpec>& specs,
+                   const std::map<std::string, std::string>& metadata,
+                   const std::function<engine::Tensor(size_t)>& load, const char* progress_label,
+                   bool show_progress, ConvertSummary& summary) {
+  engine::SafetensorsWriter writer(path, specs, metadata);
+  ProgressBar bar(progress_label, specs.size(), show_progress);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    engine::Tensor t = load(i);
+    if (t.dtype() != specs[i].dtype) t = t.to(specs[i].dtype);
+    writer.write(t.raw_data(), t.nbytes());
+    summary.tensors++;
+    if (specs[i].dtype != engine::DType::F32) summary.tensors_16bit++;
+    summary.parameters += t.numel();
+    bar.update(i + 1);
+  }
+  writer.finish();
+  bar.finish();
+  summary.output_bytes = writer.total_bytes();
+}
+
 ConvertSummary convert_checkpoint(const ConvertOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   ConvertSummary summary;
@@ -127,22 +147,12 @@ ConvertSummary convert_checkpoint(const ConvertOptions& o) {
   std::vector<engine::SafetensorsSpec> specs;
   for (const SourceTensor* s : order)
     specs.push_back({s->name, out_dtype[s], engine::Shape{std::span<const int64_t>(s->shape)}});
-  engine::SafetensorsWriter writer(o.output, specs, metadata);
-  ProgressBar bar("converting", order.size(), o.show_progress);
-  for (size_t i = 0; i < order.size(); ++i) {
-    const SourceTensor& s = *order[i];
-    const engine::DType want = out_dtype[&s];
-    engine::Tensor t = engine::with_context(o.input + ": tensor '" + s.name + "'", [&] { return s.load(); });
-    if (t.dtype() != want) t = t.to(want);
-    writer.write(t.raw_data(), t.nbytes());
-    summary.tensors++;
-    if (want != engine::DType::F32) summary.tensors_16bit++;
-    summary.parameters += t.numel();
-    bar.update(i + 1);
-  }
-  writer.finish();
-  bar.finish();
-  summary.output_bytes = writer.total_bytes();
+  write_tensors(
+      o.output, specs, metadata,
+      [&](size_t i) {
+        return engine::with_context(o.input + ": tensor '" + order[i]->name + "'", [&] { return order[i]->load(); });
+      },
+      "converting", o.show_progress, summary);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary;
 }

@@ -6,7 +6,12 @@
 #include <cstdint>
 #include <string>
 
+#include <functional>
+#include <map>
+#include <vector>
+
 #include "engine/dtype.h"
+#include "engine/io/safetensors.h"
 
 namespace weights_tools {
 
@@ -32,5 +37,14 @@ struct ConvertSummary {
 };
 
 ConvertSummary convert_checkpoint(const ConvertOptions& options);
+
+// Streams tensors into a safetensors file at `path`, one in memory at a time:
+// load(i) returns tensor i (any floating dtype), which is converted to
+// specs[i].dtype and written. Adds the counts, parameters and bytes to
+// `summary`. The file appears only when complete.
+void write_tensors(const std::string& path, const std::vector<engine::SafetensorsSpec>& specs,
+                   const std::map<std::string, std::string>& metadata,
+                   const std::function<engine::Tensor(size_t)>& load, const char* progress_label,
+                   bool show_progress, ConvertSummary& summary);
 
 }  // namespace weights_tools

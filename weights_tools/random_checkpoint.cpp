@@ -6,7 +6,6 @@
 
 #include "engine/error.h"
 #include "engine/io/safetensors.h"
-#include "progress_bar.h"
 #include "sam/weight_schema.h"
 
 namespace weights_tools {
@@ -102,30 +101,22 @@ ConvertSummary write_random_checkpoint(const sam::SamConfig& config, uint64_t se
       {"random_seed", std::to_string(seed)},
       {"note", "seeded random weights: the masks are meaningless"},
   };
-  engine::SafetensorsWriter writer(path, out, metadata);
-  ProgressBar bar("generating", order.size(), show_progress);
   ConvertSummary summary;
   summary.variant = config.name;
   summary.source_format = "random";
   std::vector<float> values;
-  for (size_t i = 0; i < order.size(); ++i) {
-    const sam::WeightSpec& s = *order[i];
-    const Spec sp = spec_for(s.name, s.shape);
-    const engine::Shape shape{std::span<const int64_t>(s.shape)};
-    values.resize(static_cast<size_t>(shape.numel()));
-    Normal rng{fnv1a(s.name, fnv1a(std::to_string(seed)))};
-    for (float& v : values) v = static_cast<float>(sp.mean + sp.std * rng.next());
-    engine::Tensor t = engine::Tensor::from_blob(values.data(), engine::DType::F32, shape);
-    if (out[i].dtype != engine::DType::F32) t = t.to(out[i].dtype);
-    writer.write(t.raw_data(), t.nbytes());
-    summary.tensors++;
-    if (out[i].dtype != engine::DType::F32) summary.tensors_16bit++;
-    summary.parameters += shape.numel();
-    bar.update(i + 1);
-  }
-  writer.finish();
-  bar.finish();
-  summary.output_bytes = writer.total_bytes();
+  write_tensors(
+      path, out, metadata,
+      [&](size_t i) {
+        const sam::WeightSpec& s = *order[i];
+        const Spec sp = spec_for(s.name, s.shape);
+        const engine::Shape shape{std::span<const int64_t>(s.shape)};
+        values.resize(static_cast<size_t>(shape.numel()));
+        Normal rng{fnv1a(s.name, fnv1a(std::to_string(seed)))};
+        for (float& v : values) v = static_cast<float>(sp.mean + sp.std * rng.next());
+        return engine::Tensor::from_blob(values.data(), engine::DType::F32, shape);
+      },
+      "generating", show_progress, summary);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary;
 }

@@ -160,6 +160,28 @@ def main():
             check_against_torch(args, views, st, "f32", "tiny")
             os.remove(st)
 
+        print("== --random: seeded random weights at the real shapes")
+        r1, r2, r3 = (os.path.join(work, f"random_{i}.safetensors") for i in range(3))
+        for path, seed in ((r1, "0"), (r2, "0"), (r3, "1")):
+            rc, out, err = run([convert, "--random", "tiny", "--seed", seed, path, "-q"])
+            if rc != 0:
+                fail(f"--random tiny --seed {seed}: rc {rc}: {err}")
+        if os.path.exists(r3):
+            same = open(r1, "rb").read() == open(r2, "rb").read()
+            differ = open(r1, "rb").read() != open(r3, "rb").read()
+            rc, out, err = run([sam, "info", "-m", r1])
+            if not same or not differ or rc != 0 or "variant      tiny" not in out:
+                fail(f"--random: deterministic {same}, seed changes values {differ}, sam info rc {rc} {err}")
+            else:
+                print("   ok  --random is deterministic per seed and passes the schema check")
+        rc, out, err = run([convert, "--random", "vit_b", "--dtype", "bf16", r1, "-q"])
+        rc2, out2, _ = run([sam, "info", "-m", r1])
+        if rc != 0 or rc2 != 0 or "variant      vit_b" not in out2 or "bytes bf16" not in out2:
+            fail(f"--random vit_b --dtype bf16: rc {rc}/{rc2}: {err} {out2}")
+        for f in os.listdir(work):
+            if f.endswith(".safetensors"):
+                os.remove(os.path.join(work, f))
+
         print("== hostile and broken inputs")
         out_dir = os.path.join(work, "out")
         os.mkdir(out_dir)
@@ -172,6 +194,9 @@ def main():
         print("== command-line misuse")
         tiny = os.path.join(args.data, "tiny.pth")
         expect_error(args, out_dir, [convert], "required", code=2, what="no arguments")
+        expect_error(args, out_dir, [convert, "--random", "vit_x", target], "--random", code=2, what="bad --random")
+        expect_error(args, out_dir, [convert, "--random", "vit_b", tiny, target], "only OUT", code=2,
+                     what="--random with an input")
         expect_error(args, out_dir, [convert, tiny, target, "--dtype", "f64"], "--dtype", code=2, what="bad --dtype")
         expect_error(args, out_dir, [convert, os.path.join(work, "nope.pth"), target], "no such file",
                      what="missing input")
