@@ -26,6 +26,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
+#include "kernels/table.h"
 #include "kernels/eltwise.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
@@ -80,19 +81,19 @@ void layer_norm_rows(const float* x, float* y, int64_t rows, int64_t cols, const
     a.rows = hi - lo;
     a.cols = cols;
     a.eps = eps;
-    kernels::ref::layer_norm(a);
+    kernels::table().layer_norm(a);
   });
 }
 
 // nn.GELU() (exact erf form), in place.
 void gelu_parallel(float* x, int64_t n) {
-  engine::thread_pool().parallel_for(0, n, 16384, [&](int64_t lo, int64_t hi) { kernels::ref::gelu(x + lo, hi - lo); });
+  engine::thread_pool().parallel_for(0, n, 16384, [&](int64_t lo, int64_t hi) { kernels::table().gelu(x + lo, hi - lo); });
 }
 
 // y += x
 void add_parallel(float* y, const float* x, int64_t n) {
   engine::thread_pool().parallel_for(0, n, 16384,
-                                     [&](int64_t lo, int64_t hi) { kernels::ref::add(y + lo, x + lo, hi - lo); });
+                                     [&](int64_t lo, int64_t hi) { kernels::table().add(y + lo, x + lo, hi - lo); });
 }
 
 // Plain linear layer on raw arena rows: y[rows, N] = x[rows, K] @ w^T + b.
@@ -181,7 +182,7 @@ void window_unpartition_add(const float* windows, int grid, int dim, int ws, flo
         const int64_t win = (y / ws) * nw_side + wx;
         const int64_t n = std::min<int64_t>(ws, grid - wx * ws);
         const float* src = windows + ((win * ws) + y % ws) * ws * dim;
-        kernels::ref::add(x + (y * grid + wx * ws) * dim, src, n * dim);
+        kernels::table().add(x + (y * grid + wx * ws) * dim, src, n * dim);
       }
   });
 }
@@ -255,7 +256,7 @@ void attention_heads(const AttentionArgs& a) {
           for (int kw = 0; kw < a.w; ++kw) s[kw] = (s[kw] + bh) + prw[-kw];
         }
       }
-      kernels::ref::softmax_rows(scores, rows, t_len, t_len);
+      kernels::table().softmax_rows(scores, rows, t_len, t_len);
       float* out = a.ctx + (win * t_len + r0) * a.dim + head * hd;
       gemm(false, rows, hd, t_len, 1.f, scores, t_len, v, ld, out, a.dim);  // attn @ v
     }

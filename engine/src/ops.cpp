@@ -1,5 +1,6 @@
 #include "engine/ops.h"
 
+#include "kernels/table.h"
 #include "kernels/eltwise.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
@@ -117,13 +118,13 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float
   a.rows = xr.rows;
   a.cols = xr.cols;
   a.eps = eps;
-  kernels::ref::layer_norm(a);
+  kernels::table().layer_norm(a);
 }
 
 void gelu_(Tensor& x) {
   require_f32(x, "gelu");
   check(x.is_contiguous(), "gelu: contiguous tensor expected");
-  kernels::ref::gelu(x.data<float>(), x.numel());
+  kernels::table().gelu(x.data<float>(), x.numel());
 }
 
 void add_(Tensor& y, const Tensor& x) {
@@ -131,13 +132,13 @@ void add_(Tensor& y, const Tensor& x) {
   require_f32(x, "add");
   if (!(x.shape() == y.shape() && x.is_contiguous() && y.is_contiguous())) fail("add: {} += {}", y.shape().str(),
         x.shape().str());
-  kernels::ref::add(y.data<float>(), x.data<float>(), y.numel());
+  kernels::table().add(y.data<float>(), x.data<float>(), y.numel());
 }
 
 void softmax_(Tensor& x) {
   require_f32(x, "softmax");
   const Rows r = as_rows(x, "softmax");
-  kernels::ref::softmax_rows(x.data<float>(), r.rows, r.cols, r.ld);
+  kernels::table().softmax_rows(x.data<float>(), r.rows, r.cols, r.ld);
 }
 
 }  // namespace engine::ops

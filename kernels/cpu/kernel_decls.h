@@ -6,11 +6,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/norm.h"
+
 namespace kernels::avx512 {
 void convert_f32_to_f16(const float* src, uint16_t* dst, size_t n);
 void convert_f16_to_f32(const uint16_t* src, float* dst, size_t n);
 void convert_f32_to_bf16(const float* src, uint16_t* dst, size_t n);
 void convert_bf16_to_f32(const uint16_t* src, float* dst, size_t n);
+void gelu(float* x, int64_t n);
+void add(float* y, const float* x, int64_t n);
+void softmax_rows(float* x, int64_t rows, int64_t cols, int64_t ld);
+void layer_norm(const LayerNormArgs& a);
 }  // namespace kernels::avx512
 
 namespace kernels::avx2 {
@@ -18,4 +24,8 @@ void convert_f32_to_f16(const float* src, uint16_t* dst, size_t n);
 void convert_f16_to_f32(const uint16_t* src, float* dst, size_t n);
 void convert_f32_to_bf16(const float* src, uint16_t* dst, size_t n);
 void convert_bf16_to_f32(const uint16_t* src, float* dst, size_t n);
+void gelu(float* x, int64_t n);
+void add(float* y, const float* x, int64_t n);
+void softmax_rows(float* x, int64_t rows, int64_t cols, int64_t ld);
+void layer_norm(const LayerNormArgs& a);
 }  // namespace kernels::avx2

@@ -4,6 +4,7 @@
 
 #include "kernel_decls.h"
 #include "kernels/convert.h"
+#include "kernels/eltwise.h"
 #include "kernels/cpu_features.h"
 #include "kernels/table.h"
 
@@ -57,16 +58,28 @@ KernelTable table_for(Isa isa) {
   t.convert_f16_to_f32 = ref::convert_f16_to_f32;
   t.convert_f32_to_bf16 = ref::convert_f32_to_bf16;
   t.convert_bf16_to_f32 = ref::convert_bf16_to_f32;
+  t.gelu = ref::gelu;
+  t.add = ref::add;
+  t.softmax_rows = ref::softmax_rows;
+  t.layer_norm = ref::layer_norm;
   if (isa == Isa::Avx2) {
     t.convert_f32_to_f16 = avx2::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx2::convert_f16_to_f32;
     t.convert_f32_to_bf16 = avx2::convert_f32_to_bf16;
     t.convert_bf16_to_f32 = avx2::convert_bf16_to_f32;
+    t.gelu = avx2::gelu;
+    t.add = avx2::add;
+    t.softmax_rows = avx2::softmax_rows;
+    t.layer_norm = avx2::layer_norm;
   } else if (isa == Isa::Avx512) {
     t.convert_f32_to_f16 = avx512::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx512::convert_f16_to_f32;
     t.convert_f32_to_bf16 = avx512::convert_f32_to_bf16;
     t.convert_bf16_to_f32 = avx512::convert_bf16_to_f32;
+    t.gelu = avx512::gelu;
+    t.add = avx512::add;
+    t.softmax_rows = avx512::softmax_rows;
+    t.layer_norm = avx512::layer_norm;
   }
   return t;
 }

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/norm.h"
+
 namespace kernels {
 
 enum class Isa { Scalar, Avx2, Avx512 };
@@ -19,6 +21,11 @@ struct KernelTable {
   void (*convert_f16_to_f32)(const uint16_t* src, float* dst, size_t n) = nullptr;
   void (*convert_f32_to_bf16)(const float* src, uint16_t* dst, size_t n) = nullptr;
   void (*convert_bf16_to_f32)(const uint16_t* src, float* dst, size_t n) = nullptr;
+  // Element-wise and row kernels (see eltwise.h / norm.h for the contracts).
+  void (*gelu)(float* x, int64_t n) = nullptr;
+  void (*add)(float* y, const float* x, int64_t n) = nullptr;
+  void (*softmax_rows)(float* x, int64_t rows, int64_t cols, int64_t ld) = nullptr;
+  void (*layer_norm)(const LayerNormArgs& a) = nullptr;
 };
 
 // The table for this CPU (chosen on first use; thread-safe).

@@ -1,0 +1,175 @@
+// ISA-generic element-wise math and row kernels, written once over a vector
+// wrapper (VecAvx512 / VecAvx2) and instantiated in each ISA's translation
+// unit. Row tails are handled by running one more full vector over a padded
+// stack copy, so every element takes the same arithmetic path.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace kernels::simd {
+
+// exp(x) for x <= 88: n = round(x / ln2), r = x - n ln2 (two-part ln2, |r| <= 0.35),
+// e^r by its Taylor series to r^7 (relative error < 1e-8 before rounding), times 2^n.
+// Inputs below -87.3 give 0 (exp underflows), -inf included.
+template <class S>
+inline typename S::V exp(typename S::V x) {
+  using V = typename S::V;
+  const V lo = S::set1(-87.33654f);
+  const V xc = S::min(S::max(x, lo), S::set1(88.3762626647949f));
+  const V n = S::round(S::mul(xc, S::set1(1.44269504088896341f)));
+  V r = S::fmadd(n, S::set1(-0.693359375f), xc);
+  r = S::fmadd(n, S::set1(2.12194440e-4f), r);
+  V p = S::set1(1.f / 5040.f);
+  p = S::fmadd(p, r, S::set1(1.f / 720.f));
+  p = S::fmadd(p, r, S::set1(1.f / 120.f));
+  p = S::fmadd(p, r, S::set1(1.f / 24.f));
+  p = S::fmadd(p, r, S::set1(1.f / 6.f));
+  p = S::fmadd(p, r, S::set1(0.5f));
+  p = S::fmadd(p, r, S::set1(1.f));
+  p = S::fmadd(p, r, S::set1(1.f));
+  const V y = S::mul(p, S::pow2i(n));
+  return S::select_lt(x, lo, S::zero(), y);
+}
+
+// erf(x): for |x| < 1 the Maclaurin series 2/sqrt(pi) sum (-1)^k x^(2k+1) / (k! (2k+1))
+// to k = 10 (error < 2e-9); for |x| >= 1 Abramowitz & Stegun 7.1.26,
+// 1 - t (a1 + t (a2 + ...)) e^(-x^2) with t = 1 / (1 + p |x|) (absolute error < 1.5e-7).
+template <class S>
+inline typename S::V erf(typename S::V x) {
+  using V = typename S::V;
+  const V ax = S::abs(x);
+  // series in x^2, Horner from the highest term
+  const V x2 = S::mul(x, x);
+  static constexpr float c[11] = {1.f,
+                                  -1.f / 3.f,
+                                  1.f / 10.f,
+                                  -1.f / 42.f,
+                                  1.f / 216.f,
+                                  -1.f / 1320.f,
+                                  1.f / 9360.f,
+                                  -1.f / 75600.f,
+                                  1.f / 685440.f,
+                                  -1.f / 6894720.f,
+                                  1.f / 76204800.f};
+  V s = S::set1(c[10]);
+  for (int k = 9; k >= 0; --k) s = S::fmadd(s, x2, S::set1(c[k]));
+  const V small = S::mul(S::mul(s, x), S::set1(1.12837916709551257f));
+  const V t = S::div(S::set1(1.f), S::fmadd(ax, S::set1(0.3275911f), S::set1(1.f)));
+  V q = S::set1(1.061405429f);
+  q = S::fmadd(q, t, S::set1(-1.453152027f));
+  q = S::fmadd(q, t, S::set1(1.421413741f));
+  q = S::fmadd(q, t, S::set1(-0.284496736f));
+  q = S::fmadd(q, t, S::set1(0.254829592f));
+  q = S::mul(q, t);
+  const V e = exp<S>(S::sub(S::zero(), x2));
+  const V large = S::copysign(S::sub(S::set1(1.f), S::mul(q, e)), x);
+  return S::select_lt(ax, S::set1(1.f), small, large);
+}
+
+template <class S>
+inline typename S::V gelu(typename S::V x) {
+  const auto half_x = S::mul(x, S::set1(0.5f));
+  return S::fmadd(half_x, erf<S>(S::mul(x, S::set1(0.70710678118654752f))), half_x);
+}
+
+// Applies `op` to n floats in place, vector by vector, the tail through a padded copy.
+template <class S, class Op>
+inline void map_inplace(float* x, int64_t n, Op op) {
+  constexpr int L = S::kLanes;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) S::store(x + i, op(S::load(x + i)));
+  if (i < n) {
+    float buf[L] = {};
+    std::memcpy(buf, x + i, static_cast<size_t>(n - i) * sizeof(float));
+    S::store(buf, op(S::load(buf)));
+    std::memcpy(x + i, buf, static_cast<size_t>(n - i) * sizeof(float));
+  }
+}
+
+template <class S>
+void gelu_inplace(float* x, int64_t n) {
+  map_inplace<S>(x, n, [](typename S::V v) { return gelu<S>(v); });
+}
+
+template <class S>
+void add_inplace(float* y, const float* x, int64_t n) {
+  constexpr int L = S::kLanes;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) S::store(y + i, S::add(S::load(y + i), S::load(x + i)));
+  for (; i < n; ++i) y[i] += x[i];
+}
+
+// Softmax of each row in place: max, exp(x - max) with the sum, scale by 1/sum.
+template <class S>
+void softmax_rows(float* x, int64_t rows, int64_t cols, int64_t ld) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  const int64_t full = cols / L * L;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * ld;
+    V vmax = S::set1(-INFINITY);
+    for (int64_t c = 0; c < full; c += L) vmax = S::max(vmax, S::load(row + c));
+    float m = S::reduce_max(vmax);
+    for (int64_t c = full; c < cols; ++c) m = std::max(m, row[c]);
+    const V vm = S::set1(m);
+    V vsum = S::zero();
+    for (int64_t c = 0; c < full; c += L) {
+      const V e = exp<S>(S::sub(S::load(row + c), vm));
+      S::store(row + c, e);
+      vsum = S::add(vsum, e);
+    }
+    float tail_sum = 0;
+    if (full < cols) {
+      float buf[L];
+      std::fill(buf, buf + L, -INFINITY);
+      std::memcpy(buf, row + full, static_cast<size_t>(cols - full) * sizeof(float));
+      S::store(buf, exp<S>(S::sub(S::load(buf), vm)));
+      for (int64_t c = full; c < cols; ++c) {
+        row[c] = buf[c - full];
+        tail_sum += buf[c - full];
+      }
+    }
+    const float inv_s = 1.f / (S::reduce_add(vsum) + tail_sum);
+    const V inv = S::set1(inv_s);
+    for (int64_t c = 0; c < full; c += L) S::store(row + c, S::mul(S::load(row + c), inv));
+    for (int64_t c = full; c < cols; ++c) row[c] *= inv_s;
+  }
+}
+
+// LayerNorm over rows: two passes (mean, then centred variance), as torch.
+template <class S>
+void layer_norm(const float* x, int64_t ldx, float* y, int64_t ldy, const float* w, const float* b, int64_t rows,
+                int64_t cols, float eps) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  const int64_t full = cols / L * L;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * ldx;
+    float* yr = y + r * ldy;
+    V vs = S::zero();
+    for (int64_t c = 0; c < full; c += L) vs = S::add(vs, S::load(xr + c));
+    float sum = S::reduce_add(vs);
+    for (int64_t c = full; c < cols; ++c) sum += xr[c];
+    const float mean = sum / static_cast<float>(cols);
+    const V vmean = S::set1(mean);
+    V vq = S::zero();
+    for (int64_t c = 0; c < full; c += L) {
+      const V d = S::sub(S::load(xr + c), vmean);
+      vq = S::fmadd(d, d, vq);
+    }
+    float sq = S::reduce_add(vq);
+    for (int64_t c = full; c < cols; ++c) sq += (xr[c] - mean) * (xr[c] - mean);
+    const float rstd = 1.f / std::sqrt(sq / static_cast<float>(cols) + eps);
+    const V vr = S::set1(rstd);
+    for (int64_t c = 0; c < full; c += L) {
+      const V n = S::mul(S::sub(S::load(xr + c), vmean), vr);
+      S::store(yr + c, S::fmadd(n, S::load(w + c), S::load(b + c)));
+    }
+    for (int64_t c = full; c < cols; ++c) yr[c] = (xr[c] - mean) * rstd * w[c] + b[c];
+  }
+}
+
+}  // namespace kernels::simd
