@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <vector>

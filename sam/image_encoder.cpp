@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 #include "engine/error.h"
 #include "engine/ops.h"
@@ -96,11 +97,28 @@ void add_parallel(float* y, const float* x, int64_t n) {
                                      [&](int64_t lo, int64_t hi) { kernels::table().add(y + lo, x + lo, hi - lo); });
 }
 
-// Plain linear layer on raw arena rows: y[rows, N] = x[rows, K] @ w^T + b.
-void linear_rows(const float* x, int64_t rows, const Tensor& w, const Tensor* b, float* y) {
+// Linear layer on raw arena rows: y[rows, N] = x[rows, K] @ w^T + b, through the
+// packed GEMM when the weight was packed (then optionally fused: y += ..., GELU),
+// else through OpenBLAS (plain only).
+void linear_rows(const float* x, int64_t rows, const Tensor& w, const engine::ops::PackedLinear& packed,
+                 const Tensor* b, float* y, bool accumulate = false, bool gelu = false) {
   Tensor xt = view(const_cast<float*>(x), {rows, w.dim(1)});
   Tensor yt = view(y, {rows, w.dim(0)});
+  if (!packed.empty()) {
+    engine::ops::linear(xt, packed, b, yt, accumulate, gelu);
+    return;
+  }
+  engine::check(!accumulate && !gelu, "linear_rows: fused epilogues need packed weights");
   engine::ops::linear(xt, w, b, yt);
+}
+
+// Packs a weight for the GEMM (unless SAM_GEMM=openblas) and lets the OS drop
+// the mapped original (`name`, when the weight is a view of it) from RSS.
+engine::ops::PackedLinear pack(const sam::Weights& weights, const std::string& name, const Tensor& w) {
+  if (!engine::ops::use_packed_gemm()) return {};
+  engine::ops::PackedLinear p = engine::ops::pack_linear(w);
+  weights.release(name);
+  return p;
 }
 
 void gemm(bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float* c,
@@ -123,11 +141,33 @@ void gemm(bool trans_b, int m, int n, int k, float alpha, const float* a, int ld
 // OpenBLAS must not start its own threads from inside our pool's workers: the
 // attention loop runs its small GEMMs single-threaded, one work item per
 // worker; afterwards BLAS gets back one thread per pool thread.
+// OpenBLAS's thread count is process-wide and several encoders (one per
+// Predictor) may run on different threads at once: the count of encoders inside
+// attention is kept under a mutex, the first one in sets one BLAS thread and the
+// last one out restores the pool's count, so that no encoder's attention ever
+// runs with multi-threaded BLAS. (Another encoder's large GEMMs meanwhile run
+// single-threaded: slower, never wrong, as OpenBLAS splits only M and N.)
 struct SingleThreadedBlas {
-  SingleThreadedBlas() { kernels::set_blas_threads(1); }
-  ~SingleThreadedBlas() { kernels::set_blas_threads(engine::thread_pool().num_threads()); }
+  SingleThreadedBlas() {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (users()++ == 0) kernels::set_blas_threads(1);
+  }
+  ~SingleThreadedBlas() {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (--users() == 0) kernels::set_blas_threads(engine::thread_pool().num_threads());
+  }
   SingleThreadedBlas(const SingleThreadedBlas&) = delete;
   SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int& users() {
+    static int n = 0;
+    return n;
+  }
 };
 
 // --- PatchEmbed ------------------------------------------------------------------
@@ -321,6 +361,10 @@ ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(st
     b.lin1_b = expect(w, pre + "mlp.lin1.bias", {hidden_});
     b.lin2_w = expect(w, pre + "mlp.lin2.weight", {C, hidden_});
     b.lin2_b = expect(w, pre + "mlp.lin2.bias", {C});
+    b.qkv_p = pack(w, pre + "attn.qkv.weight", b.qkv_w);
+    b.proj_p = pack(w, pre + "attn.proj.weight", b.proj_w);
+    b.lin1_p = pack(w, pre + "mlp.lin1.weight", b.lin1_w);
+    b.lin2_p = pack(w, pre + "mlp.lin2.weight", b.lin2_w);
     blocks_.push_back(std::move(b));
   }
 
@@ -339,6 +383,9 @@ ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(st
       for (int64_t ci = 0; ci < D; ++ci)
         for (int64_t tap = 0; tap < 9; ++tap) dst[co * 9 * D + tap * D + ci] = src[(co * D + ci) * 9 + tap];
   }
+  patch_p_ = pack(w, "image_encoder.patch_embed.proj.weight", patch_w_);
+  neck0_p_ = pack(w, "image_encoder.neck.0.weight", neck0_w_);
+  neck2_p_ = pack(w, "image_encoder.neck.2.weight", neck2_w_);
   neck3_w_ = expect(w, "image_encoder.neck.3.weight", {D});
   neck3_b_ = expect(w, "image_encoder.neck.3.bias", {D});
 
@@ -409,7 +456,7 @@ Tensor ImageEncoder::forward(const Tensor& x, Tracer* tracer) {
 
   // PatchEmbed: conv as GEMM -> [1, G, G, C] (the official output, already BHWC).
   gather_patches(x, grid_, config_.patch_size, buf_.big);
-  linear_rows(buf_.big, n, patch_w_, &patch_b_, buf_.x);
+  linear_rows(buf_.big, n, patch_w_, patch_p_, &patch_b_, buf_.x);
   if (tracer) {
     trace(tracer, "image_encoder.patch_embed.proj", nchw_view(buf_.x, g, C));
     trace(tracer, "image_encoder.patch_embed", view(buf_.x, {1, g, g, C}));
@@ -450,7 +497,7 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   const Shape attn_shape{nwin, side, side, C};  // official Attention input/output shape
 
   // Attention.forward: qkv = self.qkv(x) -> [nW, ws, ws, 3C]
-  linear_rows(attn_io, tokens, b.qkv_w, &b.qkv_b, buf_.big);
+  linear_rows(attn_io, tokens, b.qkv_w, b.qkv_p, &b.qkv_b, buf_.big);
   if (tracer) trace(tracer, path + ".attn.qkv", view(buf_.big, {nwin, side, side, 3 * C}));
   AttentionArgs a;
   a.qkv = buf_.big;
@@ -464,28 +511,39 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   a.scratch = buf_.scratch;
   a.scratch_floats = buf_.scratch_floats;
   attention_heads(a);
+  // Without a tracer, the residual adds and GELU are fused into the GEMMs'
+  // epilogues (the traced layer outputs are then never materialised).
+  const bool fused = tracer == nullptr && !b.proj_p.empty();
   // x = self.proj(x)
-  linear_rows(buf_.ctx, tokens, b.proj_w, &b.proj_b, attn_io);
-  if (tracer) {
-    trace(tracer, path + ".attn.proj", view(attn_io, attn_shape));
-    trace(tracer, path + ".attn", view(attn_io, attn_shape));
+  if (fused && ws == 0) {
+    linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
+  } else {
+    linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, attn_io);
+    if (tracer) {
+      trace(tracer, path + ".attn.proj", view(attn_io, attn_shape));
+      trace(tracer, path + ".attn", view(attn_io, attn_shape));
+    }
+    // window_unpartition + crop, then x = shortcut + x.
+    if (ws > 0)
+      window_unpartition_add(attn_io, grid_, dim_, ws, x);
+    else
+      add_parallel(x, attn_io, n * C);
   }
-
-  // window_unpartition + crop, then x = shortcut + x.
-  if (ws > 0)
-    window_unpartition_add(attn_io, grid_, dim_, ws, x);
-  else
-    add_parallel(x, attn_io, n * C);
 
   // x = x + self.mlp(self.norm2(x)); MLPBlock: lin2(act(lin1(x)))
   layer_norm_rows(x, buf_.xn, n, C, b.norm2_w, b.norm2_b, kBlockNormEps);
   if (tracer) trace(tracer, path + ".norm2", view(buf_.xn, {1, g, g, C}));
   float* hidden = buf_.big;
-  linear_rows(buf_.xn, n, b.lin1_w, &b.lin1_b, hidden);
+  if (fused) {
+    linear_rows(buf_.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden, false, /*gelu=*/true);
+    linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, x, /*accumulate=*/true);  // x = x + mlp(...)
+    return;
+  }
+  linear_rows(buf_.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden);
   if (tracer) trace(tracer, path + ".mlp.lin1", view(hidden, {1, g, g, hidden_}));
   gelu_parallel(hidden, n * hidden_);
   if (tracer) trace(tracer, path + ".mlp.act", view(hidden, {1, g, g, hidden_}));
-  linear_rows(hidden, n, b.lin2_w, &b.lin2_b, buf_.xn);
+  linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, buf_.xn);
   if (tracer) {
     trace(tracer, path + ".mlp.lin2", view(buf_.xn, {1, g, g, C}));
     trace(tracer, path + ".mlp", view(buf_.xn, {1, g, g, C}));
@@ -506,7 +564,7 @@ void ImageEncoder::neck_forward(const float* x, Tensor& out, Tracer* tracer) {
   float* y2 = buf_.ctx + n * d;  // [N, D]
   float* cols = buf_.big;     // [N, 9D], columns (ky, kx, cin) as neck2_w_
 
-  linear_rows(x, n, neck0_w_, nullptr, y1);
+  linear_rows(x, n, neck0_w_, neck0_p_, nullptr, y1);
   if (tracer) trace(tracer, "image_encoder.neck.0", nchw_view(y1, g, d));
   layer_norm_rows(y1, y1, n, d, neck1_w_, neck1_b_, kNeckNormEps);
   if (tracer) trace(tracer, "image_encoder.neck.1", nchw_view(y1, g, d));
@@ -526,7 +584,7 @@ void ImageEncoder::neck_forward(const float* x, Tensor& out, Tracer* tracer) {
         }
     }
   });
-  linear_rows(cols, n, neck2_w_, nullptr, y2);
+  linear_rows(cols, n, neck2_w_, neck2_p_, nullptr, y2);
   if (tracer) trace(tracer, "image_encoder.neck.2", nchw_view(y2, g, d));
   layer_norm_rows(y2, y2, n, d, neck3_w_, neck3_b_, kNeckNormEps);
   if (tracer) {

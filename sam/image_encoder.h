@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "engine/arena.h"
+#include "engine/ops.h"
 #include "engine/tensor.h"
 #include "tracer.h"
 #include "weights.h"
@@ -40,6 +41,8 @@ class ImageEncoder {
   struct BlockWeights {
     engine::Tensor norm1_w, norm1_b, qkv_w, qkv_b, proj_w, proj_b, rel_pos_h, rel_pos_w;
     engine::Tensor norm2_w, norm2_b, lin1_w, lin1_b, lin2_w, lin2_b;
+    // The four matrices packed for the kernel table's GEMM (empty with SAM_GEMM=openblas).
+    engine::ops::PackedLinear qkv_p, proj_p, lin1_p, lin2_p;
     int window = 0;  // Block.window_size: 0 = global attention
   };
 
@@ -62,6 +65,7 @@ class ImageEncoder {
   engine::Tensor neck0_w_;  // [D, C]: 1x1 conv as a linear
   engine::Tensor neck1_w_, neck1_b_, neck3_w_, neck3_b_;
   engine::Tensor neck2_w_;  // [D, 9 * D]: 3x3 conv repacked to (ky, kx, cin) columns
+  engine::ops::PackedLinear patch_p_, neck0_p_, neck2_p_;  // packed copies (see BlockWeights)
 
   size_t window_tokens_ = 0;   // largest window_partition output, tokens (0: no windowed block)
   size_t attn_tokens_ = 0;     // largest token count attention runs on (N or nW*ws*ws)

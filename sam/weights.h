@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "engine/tensor.h"
+#include "engine/io/mapped_file.h"
 #include "model_file.h"
 
 namespace sam {
@@ -25,6 +26,10 @@ class Weights {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   // The tensor for a state_dict key; throws engine::Error naming the key if absent.
   const engine::Tensor& get(const std::string& name) const;
+  // Tells the OS that the mapped bytes of `name` are not needed for now (the
+  // caller keeps its own copy, e.g. packed GEMM panels): they leave RSS and are
+  // read back from the file only if the tensor is touched again.
+  void release(const std::string& name) const;
   // get(prefix + "." + name)
   const engine::Tensor& get(const std::string& prefix, const std::string& name) const {
     return get(prefix + "." + name);
@@ -35,7 +40,7 @@ class Weights {
   const SamConfig* config_ = nullptr;
   std::map<std::string, std::string> metadata_;
   std::map<std::string, engine::Tensor> tensors_;
-  std::shared_ptr<const void> keep_alive_;
+  std::shared_ptr<const engine::MappedFile> mapping_;
 };
 
 }  // namespace sam

@@ -1,5 +1,10 @@
 #include "engine/ops.h"
 
+#include <cstdlib>
+#include <string_view>
+
+#include "engine/thread_pool.h"
+
 #include "kernels/table.h"
 #include "kernels/eltwise.h"
 #include "kernels/gemm.h"
@@ -69,6 +74,54 @@ void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
   g.c = y.data<float>();
   g.ldc = static_cast<int>(yr.ld);
   kernels::sgemm_openblas(g);
+}
+
+bool use_packed_gemm() {
+  static const bool packed = [] {
+    const char* v = std::getenv("SAM_GEMM");
+    return !(v && std::string_view(v) == "openblas");
+  }();
+  return packed;
+}
+
+PackedLinear pack_linear(const Tensor& weight) {
+  require_f32(weight, "pack_linear");
+  check(weight.rank() == 2 && weight.stride(1) == 1, "pack_linear: weight must be [N, K] with contiguous rows");
+  const kernels::KernelTable& t = kernels::table();
+  PackedLinear p;
+  p.n = static_cast<int>(weight.dim(0));
+  p.k = static_cast<int>(weight.dim(1));
+  p.panels = Tensor::empty(DType::F32, {static_cast<int64_t>(t.gemm_packed_b_floats(p.n, p.k))});
+  t.gemm_pack_b_nk(weight.data<float>(), p.n, p.k, std::max<int64_t>(weight.stride(0), p.k), p.panels.data<float>());
+  return p;
+}
+
+void linear(const Tensor& x, const PackedLinear& w, const Tensor* bias, Tensor& y, bool accumulate, bool gelu) {
+  require_f32(x, "linear input");
+  require_f32(y, "linear output");
+  const Rows xr = as_rows(x, "linear input");
+  const Rows yr = as_rows(y, "linear output");
+  if (xr.cols != w.k || yr.cols != w.n || xr.rows != yr.rows)
+    fail("linear: {} x [{}, {}]^T -> {} does not fit", x.shape().str(), w.n, w.k, y.shape().str());
+  if (bias && (bias->numel() != w.n || !bias->is_contiguous()))
+    fail("linear: bias {} for {} outputs", bias->shape().str(), w.n);
+  const kernels::KernelTable& t = kernels::table();
+  kernels::PackedGemmArgs g;
+  g.m = static_cast<int>(xr.rows);
+  g.n = w.n;
+  g.k = w.k;
+  g.a = x.data<float>();
+  g.lda = xr.ld;
+  g.b_packed = w.panels.data<float>();
+  g.c = y.data<float>();
+  g.ldc = yr.ld;
+  g.epilogue.bias = bias ? bias->data<float>() : nullptr;
+  g.epilogue.accumulate = accumulate;
+  g.epilogue.activation = gelu ? kernels::Activation::Gelu : kernels::Activation::None;
+  ThreadPool& pool = thread_pool();
+  const int threads = pool.num_threads();
+  const int64_t jobs = t.gemm_jobs(g, threads);
+  pool.parallel_for(0, jobs, 1, [&](int64_t j0, int64_t j1) { t.gemm_run(g, threads, j0, j1); });
 }
 
 void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha, float beta) {

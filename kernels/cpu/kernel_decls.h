@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/gemm.h"
 #include "kernels/norm.h"
 
 namespace kernels::avx512 {
@@ -17,6 +18,12 @@ void gelu(float* x, int64_t n);
 void add(float* y, const float* x, int64_t n);
 void softmax_rows(float* x, int64_t rows, int64_t cols, int64_t ld);
 void layer_norm(const LayerNormArgs& a);
+int gemm_mr();
+int gemm_nr();
+size_t gemm_packed_b_floats(int n, int k);
+void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out);
+int64_t gemm_jobs(const PackedGemmArgs& g, int threads);
+void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1);
 }  // namespace kernels::avx512
 
 namespace kernels::avx2 {
@@ -28,4 +35,19 @@ void gelu(float* x, int64_t n);
 void add(float* y, const float* x, int64_t n);
 void softmax_rows(float* x, int64_t rows, int64_t cols, int64_t ld);
 void layer_norm(const LayerNormArgs& a);
+int gemm_mr();
+int gemm_nr();
+size_t gemm_packed_b_floats(int n, int k);
+void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out);
+int64_t gemm_jobs(const PackedGemmArgs& g, int threads);
+void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1);
 }  // namespace kernels::avx2
+
+namespace kernels::scalar {
+int gemm_mr();
+int gemm_nr();
+size_t gemm_packed_b_floats(int n, int k);
+void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out);
+int64_t gemm_jobs(const PackedGemmArgs& g, int threads);
+void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1);
+}  // namespace kernels::scalar

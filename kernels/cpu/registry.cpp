@@ -62,6 +62,12 @@ KernelTable table_for(Isa isa) {
   t.add = ref::add;
   t.softmax_rows = ref::softmax_rows;
   t.layer_norm = ref::layer_norm;
+  t.gemm_mr = scalar::gemm_mr;
+  t.gemm_nr = scalar::gemm_nr;
+  t.gemm_packed_b_floats = scalar::gemm_packed_b_floats;
+  t.gemm_pack_b_nk = scalar::gemm_pack_b_nk;
+  t.gemm_jobs = scalar::gemm_jobs;
+  t.gemm_run = scalar::gemm_run;
   if (isa == Isa::Avx2) {
     t.convert_f32_to_f16 = avx2::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx2::convert_f16_to_f32;
@@ -71,6 +77,12 @@ KernelTable table_for(Isa isa) {
     t.add = avx2::add;
     t.softmax_rows = avx2::softmax_rows;
     t.layer_norm = avx2::layer_norm;
+    t.gemm_mr = avx2::gemm_mr;
+    t.gemm_nr = avx2::gemm_nr;
+    t.gemm_packed_b_floats = avx2::gemm_packed_b_floats;
+    t.gemm_pack_b_nk = avx2::gemm_pack_b_nk;
+    t.gemm_jobs = avx2::gemm_jobs;
+    t.gemm_run = avx2::gemm_run;
   } else if (isa == Isa::Avx512) {
     t.convert_f32_to_f16 = avx512::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx512::convert_f16_to_f32;
@@ -80,6 +92,12 @@ KernelTable table_for(Isa isa) {
     t.add = avx512::add;
     t.softmax_rows = avx512::softmax_rows;
     t.layer_norm = avx512::layer_norm;
+    t.gemm_mr = avx512::gemm_mr;
+    t.gemm_nr = avx512::gemm_nr;
+    t.gemm_packed_b_floats = avx512::gemm_packed_b_floats;
+    t.gemm_pack_b_nk = avx512::gemm_pack_b_nk;
+    t.gemm_jobs = avx512::gemm_jobs;
+    t.gemm_run = avx512::gemm_run;
   }
   return t;
 }

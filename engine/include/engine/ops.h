@@ -19,6 +19,23 @@ void gelu_(Tensor& x);
 void add_(Tensor& y, const Tensor& x);
 void softmax_(Tensor& x);
 
+// A Linear weight [N, K] packed once for the kernel table's GEMM (gemm.h).
+struct PackedLinear {
+  int n = 0, k = 0;
+  Tensor panels;  // f32, table().gemm_packed_b_floats(n, k) elements
+  bool empty() const { return n == 0; }
+};
+PackedLinear pack_linear(const Tensor& weight);
+
+// y[rows, N] = epilogue(x[rows, K] @ W^T + bias): bias, then (accumulate) the
+// previous contents of y, then GELU; one pass over y. x and y row-contiguous.
+void linear(const Tensor& x, const PackedLinear& w, const Tensor* bias, Tensor& y, bool accumulate = false,
+            bool gelu = false);
+
+// True unless SAM_GEMM=openblas: then the model uses OpenBLAS and separate
+// bias / GELU / add passes (for comparisons).
+bool use_packed_gemm();
+
 // C[M,N] = A[M,K] @ B[K,N] (or with either transposed), raw 2-D views with
 // row strides; used by attention and convolutions.
 void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha = 1.f,

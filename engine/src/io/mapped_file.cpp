@@ -49,6 +49,15 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   return m;
 }
 
+void MappedFile::release(const void* p, size_t bytes) const {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(p), end = begin + bytes;
+  const uintptr_t lo = (begin + page - 1) / page * page, hi = end / page * page;
+  const auto base = reinterpret_cast<uintptr_t>(data_);
+  if (hi <= lo || lo < base || hi > base + size_) return;
+  ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_) ::munmap(data_, size_);
 }

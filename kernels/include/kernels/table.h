@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/gemm.h"
 #include "kernels/norm.h"
 
 namespace kernels {
@@ -26,6 +27,15 @@ struct KernelTable {
   void (*add)(float* y, const float* x, int64_t n) = nullptr;
   void (*softmax_rows)(float* x, int64_t rows, int64_t cols, int64_t ld) = nullptr;
   void (*layer_norm)(const LayerNormArgs& a) = nullptr;
+  // Packed GEMM (gemm.h). B packed by this table's pack_b is only valid for this table.
+  int (*gemm_mr)() = nullptr;
+  int (*gemm_nr)() = nullptr;
+  size_t (*gemm_packed_b_floats)(int n, int k) = nullptr;
+  void (*gemm_pack_b_nk)(const float* w, int n, int k, int64_t ldw, float* out) = nullptr;
+  // Work is split into independent jobs (row block x column chunk) for a given
+  // thread count; gemm_run does jobs [j0, j1). Callers spread jobs over threads.
+  int64_t (*gemm_jobs)(const PackedGemmArgs& g, int threads) = nullptr;
+  void (*gemm_run)(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1) = nullptr;
 };
 
 // The table for this CPU (chosen on first use; thread-safe).

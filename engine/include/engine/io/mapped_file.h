@@ -19,6 +19,9 @@ class MappedFile {
   const std::byte* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Drops the resident pages wholly inside [p, p + bytes) (madvise DONTNEED):
+  // they count against RSS no more and are read back from the file if touched.
+  void release(const void* p, size_t bytes) const;
 
  private:
   MappedFile() = default;

@@ -48,6 +48,8 @@ class SafetensorsFile {
   Tensor tensor(const std::string& name) const;
   Tensor tensor(const SafetensorsEntry& entry) const;
   size_t data_bytes() const { return data_size_; }
+  // The mapping itself (e.g. to release pages of tensors copied elsewhere).
+  std::shared_ptr<const MappedFile> mapping() const { return file_; }
 
  private:
   std::shared_ptr<MappedFile> file_;

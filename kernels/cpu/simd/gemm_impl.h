@@ -1,0 +1,181 @@
+// ISA-generic packed GEMM: B packing, the MR x NR micro-kernel with a
+// fused epilogue, and the blocked driver, over a vector wrapper S with
+// NV vectors per tile row (NR = NV * lanes). See kernels/gemm.h for layouts.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "kernels/gemm.h"
+#include "math_impl.h"
+
+namespace kernels::simd {
+
+template <class S, int MR_, int NV_>
+struct Gemm {
+  static constexpr int MR = MR_;
+  static constexpr int NV = NV_;
+  static constexpr int NR = NV * S::kLanes;
+  static constexpr int KC = 256;   // K block: a KC x NR B micro-panel (32 KB at NR = 32) stays in L1
+  static constexpr int kInPlacePanels = 4;  // up to this many NR panels per job, A is not packed
+  static constexpr int MC = MR * 16;  // rows per block: the packed MC x KC block of A stays in L2
+  using V = typename S::V;
+
+  static size_t packed_b_floats(int n, int k) {
+    return static_cast<size_t>((n + NR - 1) / NR) * NR * static_cast<size_t>(k);
+  }
+
+  // w: torch Linear weight [N, K] (row stride ldw), i.e. B = w^T.
+  static void pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out) {
+    const int panels = (n + NR - 1) / NR;
+    for (int p = 0; p < panels; ++p) {
+      float* dst = out + static_cast<size_t>(p) * NR * k;
+      for (int c = 0; c < NR; ++c) {
+        const int col = p * NR + c;
+        if (col < n) {
+          const float* src = w + static_cast<int64_t>(col) * ldw;
+          for (int kk = 0; kk < k; ++kk) dst[static_cast<size_t>(kk) * NR + c] = src[kk];
+        } else {
+          for (int kk = 0; kk < k; ++kk) dst[static_cast<size_t>(kk) * NR + c] = 0.f;
+        }
+      }
+    }
+  }
+
+  // A rows [i0, i0+rows) x k-range [k0, k0+kc) -> MR-row micro-panels, k-major,
+  // zero-padded to a multiple of MR rows.
+  static void pack_a(const float* a, int64_t lda, int i0, int rows, int k0, int kc, float* out) {
+    for (int p = 0; p < rows; p += MR) {
+      float* dst = out + static_cast<size_t>(p) * kc;
+      const int valid = std::min(MR, rows - p);
+      const float* src[MR];
+      for (int r = 0; r < MR; ++r) src[r] = a + static_cast<int64_t>(i0 + p + std::min(r, valid - 1)) * lda + k0;
+      for (int kk = 0; kk < kc; ++kk) {
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) dst[kk * MR + r] = r < valid ? src[r][kk] : 0.f;
+      }
+    }
+  }
+
+  // One MR x NR tile: c = [C and/or bias] + A B over kc, then the activation on
+  // the last K block. kPacked: ap is a packed MR-row micro-panel (k-major) and
+  // `prefetch` the next one; otherwise A rows are read in place with stride lda.
+  template <bool kPacked>
+  static inline void micro_kernel(int kc, const float* ap, int64_t lda, const float* prefetch, const float* bp,
+                                  float* c, int64_t ldc, const float* bias, bool load_c, bool last, Activation act) {
+    V acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        V init = load_c ? S::load(c + r * ldc + v * S::kLanes) : S::zero();
+        if (bias) init = S::add(init, S::load(bias + v * S::kLanes));
+        acc[r][v] = init;
+      }
+    for (int kk = 0; kk < kc; ++kk) {
+      if constexpr (kPacked) __builtin_prefetch(prefetch + kk * MR);
+      V b[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) b[v] = S::load(bp + kk * NR + v * S::kLanes);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        const V a = S::set1(kPacked ? ap[kk * MR + r] : ap[r * lda + kk]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = S::fmadd(a, b[v], acc[r][v]);
+      }
+    }
+    if (last && act == Activation::Gelu) {
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = gelu<S>(acc[r][v]);
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) S::store(c + r * ldc + v * S::kLanes, acc[r][v]);
+  }
+
+  struct Plan {
+    int ic_blocks, jc_chunks, panels;
+  };
+  static Plan plan(const PackedGemmArgs& g, int threads) {
+    Plan p;
+    p.ic_blocks = (g.m + MC - 1) / MC;
+    p.panels = (g.n + NR - 1) / NR;
+    const int want = 2 * std::max(threads, 1);
+    p.jc_chunks = p.ic_blocks >= want ? 1 : std::min(p.panels, (want + p.ic_blocks - 1) / p.ic_blocks);
+    return p;
+  }
+  static int64_t jobs(const PackedGemmArgs& g, int threads) {
+    if (g.m == 0 || g.n == 0) return 0;
+    const Plan p = plan(g, threads);
+    return static_cast<int64_t>(p.ic_blocks) * p.jc_chunks;
+  }
+
+  // Runs jobs [j0, j1) of the plan for `threads` (each job: an MC row block x a
+  // chunk of NR panels; jobs never share C elements).
+  static void run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1) {
+    const Plan p = plan(g, threads);
+    thread_local std::vector<float> a_buf;  // grows once per thread to MC x KC
+    a_buf.resize(static_cast<size_t>(MC) * KC);
+    alignas(64) float tile[MR * NR];
+    alignas(64) float tile_bias[NR];
+    const int nk = std::max(1, (g.k + KC - 1) / KC);
+    for (int64_t job = j0; job < j1; ++job) {
+      const int ic = static_cast<int>(job / p.jc_chunks), jc = static_cast<int>(job % p.jc_chunks);
+      const int i0 = ic * MC, rows = std::min(MC, g.m - i0);
+      const int pan0 = static_cast<int>(static_cast<int64_t>(p.panels) * jc / p.jc_chunks);
+      const int pan1 = static_cast<int>(static_cast<int64_t>(p.panels) * (jc + 1) / p.jc_chunks);
+      for (int kb = 0; kb < nk; ++kb) {
+        const int k0 = kb * KC, kc = std::min(KC, g.k - k0);
+        const bool first = kb == 0, last = kb == nk - 1;
+        // Narrow C (few panels): packing A costs more than it saves; read it in
+        // place, except a ragged last group of rows (packed, zero-padded).
+        const bool packed = pan1 - pan0 > kInPlacePanels;
+        const int in_place_rows = packed ? 0 : rows / MR * MR;
+        if (kc > 0) {
+          if (packed) pack_a(g.a, g.lda, i0, rows, k0, kc, a_buf.data());
+          else if (in_place_rows < rows)
+            pack_a(g.a, g.lda, i0 + in_place_rows, rows - in_place_rows, k0, kc, a_buf.data());
+        }
+        for (int pan = pan0; pan < pan1; ++pan) {
+          const float* bp = g.b_packed + static_cast<size_t>(pan) * NR * g.k + static_cast<size_t>(k0) * NR;
+          const int j = pan * NR, cols = std::min(NR, g.n - j);
+          const float* bias = first && g.epilogue.bias ? g.epilogue.bias + j : nullptr;
+          if (bias && cols < NR) {
+            std::memcpy(tile_bias, bias, sizeof(float) * cols);
+            std::fill(tile_bias + cols, tile_bias + NR, 0.f);
+            bias = tile_bias;
+          }
+          const bool load_c = !first || g.epilogue.accumulate;
+          for (int r = 0; r < rows; r += MR) {
+            const bool use_packed = packed || r >= in_place_rows;
+            const float* ap = packed ? a_buf.data() + static_cast<size_t>(r) * std::max(kc, 0)
+                              : use_packed ? a_buf.data()
+                                           : g.a + static_cast<int64_t>(i0 + r) * g.lda + k0;
+            const float* next = ap + static_cast<size_t>(MR) * std::max(kc, 0);
+            float* c = g.c + static_cast<int64_t>(i0 + r) * g.ldc + j;
+            const int mr = std::min(MR, rows - r);
+            const bool full = mr == MR && cols == NR;
+            float* cc = full ? c : tile;
+            const int64_t ldcc = full ? g.ldc : NR;
+            if (!full && load_c)  // edge tile through a buffer: C outside the matrix is never touched
+              for (int y = 0; y < mr; ++y) std::memcpy(tile + y * NR, c + y * g.ldc, sizeof(float) * cols);
+            if (use_packed)
+              micro_kernel<true>(kc, ap, 0, next, bp, cc, ldcc, bias, load_c, last, g.epilogue.activation);
+            else
+              micro_kernel<false>(kc, ap, g.lda, nullptr, bp, cc, ldcc, bias, load_c, last, g.epilogue.activation);
+            if (!full)
+              for (int y = 0; y < mr; ++y) std::memcpy(c + y * g.ldc, tile + y * NR, sizeof(float) * cols);
+          }
+        }
+      }
+    }
+  }
+};
+
+}  // namespace kernels::simd
