@@ -66,15 +66,13 @@ struct Gemm {
   template <bool kPacked>
   static inline void micro_kernel(int kc, const float* ap, int64_t lda, const float* prefetch, const float* bp,
                                   float* c, int64_t ldc, const float* bias, bool load_c, bool last, Activation act) {
+    // The products are summed from zero and C / bias added once at the end, so
+    // that a large residual in C does not coarsen the rounding of the sum.
     V acc[MR][NV];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        V init = load_c ? S::load(c + r * ldc + v * S::kLanes) : S::zero();
-        if (bias) init = S::add(init, S::load(bias + v * S::kLanes));
-        acc[r][v] = init;
-      }
+      for (int v = 0; v < NV; ++v) acc[r][v] = S::zero();
     for (int kk = 0; kk < kc; ++kk) {
       if constexpr (kPacked) __builtin_prefetch(prefetch + kk * MR);
       V b[NV];
@@ -87,6 +85,13 @@ struct Gemm {
         for (int v = 0; v < NV; ++v) acc[r][v] = S::fmadd(a, b[v], acc[r][v]);
       }
     }
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        if (bias) acc[r][v] = S::add(acc[r][v], S::load(bias + v * S::kLanes));
+        if (load_c) acc[r][v] = S::add(acc[r][v], S::load(c + r * ldc + v * S::kLanes));
+      }
     if (last && act == Activation::Gelu) {
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r)
