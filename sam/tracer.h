@@ -14,6 +14,9 @@ class Tracer {
  public:
   virtual ~Tracer() = default;
   virtual void record(const std::string& module_path, const engine::Tensor& output) = 0;
+  // False for tracers that only want the layer boundaries (timing): modules
+  // then keep their fused fast paths and report the layers they still produce.
+  virtual bool needs_tensors() const { return true; }
 };
 
 inline void trace(Tracer* t, const std::string& path, const engine::Tensor& out) {
