@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/io/mapped_file.h"
 #include "engine/io/npy.h"
 #include "engine/io/sha256.h"
 #include "weight_schema.h"
@@ -50,6 +51,12 @@ void save_embedding(const std::string& path, const engine::Tensor& embedding, co
 
 engine::Tensor load_embedding(const std::string& path, const Weights& weights, const Image* image, int* width,
                               int* height) {
+  const int D = weights.config().prompt_embed_dim, G = weights.config().embedding_grid();
+  // Refuse a file too large to be an embedding before reading it.
+  const size_t max_bytes = sizeof(float) * D * G * G + engine::kMaxNpyHeader + 12;
+  const size_t bytes = engine::check_regular_file(path);
+  engine::check(bytes <= max_bytes, "{}: {} bytes, too large for an embedding of this model (at most {})", path, bytes,
+                max_bytes);
   std::string comment;
   engine::Tensor t = engine::read_npy(path, &comment);
   engine::check(comment.rfind(kTag, 0) == 0, "{}: not an embedding written by sam segment --save-embedding", path);
@@ -62,7 +69,6 @@ engine::Tensor load_embedding(const std::string& path, const Weights& weights, c
                 path, j.value("variant", "?"), weights.path());
   if (image)
     engine::check(j["image"] == image_identity(*image), "{}: embedding was computed for another image", path);
-  const int D = weights.config().prompt_embed_dim, G = weights.config().embedding_grid();
   engine::check(t.dtype() == engine::DType::F32 && t.shape() == engine::Shape({1, D, G, G}),
                 "{}: embedding of shape {}, expected [1, {}, {}, {}]", path, t.shape().str(), D, G, G);
   *width = j["width"].get<int>();

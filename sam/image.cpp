@@ -1,37 +1,229 @@
 #include "image.h"
 
+// stb_image is compiled here, not taken from Debian's libstb: only the PNG, JPEG
+// and BMP decoders are built (less attack surface than stb's nine formats), and
+// sanitizer and fuzzing builds instrument the decoder itself. STB_IMAGE_STATIC
+// keeps its symbols private to this file. Its allocations are zeroed: stb_image
+// 2.27 reads Huffman tables that a broken JPEG never defined from uninitialised
+// memory (found by tests/fuzz/fuzz_image).
+#include <cstdlib>
+#define STBI_MALLOC(size) std::calloc(1, size)
+#define STBI_REALLOC(p, size) std::realloc(p, size)
+#define STBI_FREE(p) std::free(p)
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_NO_STDIO
 #include <stb_image.h>
 #include <stb_image_write.h>
 
+#include <zlib.h>
+
+#include <cstring>
 #include <memory>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/mapped_file.h"
 
 namespace sam {
+namespace {
 
-Image load_image(const std::string& path) {
-  engine::check_regular_file(path);
-  auto file = engine::MappedFile::open(path);
-  engine::check(file->size() > 0, "{}: empty file", path);
-  engine::check(file->size() <= static_cast<size_t>(INT32_MAX), "{}: file too large", path);
-  const auto* bytes = reinterpret_cast<const stbi_uc*>(file->data());
-  const int len = static_cast<int>(file->size());
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// The format from the magic bytes and, where the header holds them, the
+// dimensions, read without stb (so that an oversized or empty image is named as
+// such instead of stb's "unknown image type").
+struct Sniffed {
+  const char* format = nullptr;  // "PNG", "JPEG", "BMP"; nullptr: none of them
+  int64_t width = -1, height = -1;  // -1: not found in the header
+  bool corrupt = false;             // a JPEG Huffman table that stb_image must not see
+};
+
+// Walks a JPEG's marker segments the way stb_image (v2.27) reads them, taking the
+// dimensions from the first start-of-frame, and checks every Huffman table
+// (DHT) before stb_image sees it: stb_image 2.27 does not check that a table
+// holds at most 256 codes and writes past its tables otherwise (found by
+// tests/fuzz/fuzz_image). Returns false for such a table. Bytes between
+// segments and entropy-coded data are skipped up to the next marker, as stb does
+// (FF 00 stuffing, FF fill bytes and RSTn markers do not end a scan).
+bool check_jpeg(const uint8_t* p, size_t n, Sniffed& s) {
+  auto byte = [&](size_t i) -> unsigned { return i < n ? p[i] : 0u; };  // stb reads 0 past the end
+  size_t i = 2;
+  while (i < n) {
+    if (p[i] != 0xFF) {
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < n && p[j] == 0xFF) ++j;  // fill bytes
+    if (j >= n) break;
+    const unsigned m = p[j];
+    i = j + 1;
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;  // stuffing, TEM, RSTn, SOI: no length
+    if (m == 0xD9) break;                                                 // EOI: stb stops here
+    const size_t len = (byte(i) << 8) | byte(i + 1);
+    if (m == 0xC4) {  // DHT: as many tables as the length says; each is checked before stb would use it
+      long left = static_cast<long>(len) - 2;
+      size_t q = i + 2;
+      while (left > 0) {
+        size_t codes = 0;
+        for (size_t k = 0; k < 16; ++k) codes += byte(q + 1 + k);
+        if (codes > 256) return false;
+        q += 17 + codes;
+        left -= static_cast<long>(17 + codes);
+      }
+      if (left != 0) break;  // stb refuses the segment
+      i = q;
+      continue;
+    }
+    if (m >= 0xC0 && m <= 0xCF && m != 0xC8 && m != 0xCC && s.width < 0 && i + 7 <= n) {  // SOFn
+      s.height = (int64_t{p[i + 3]} << 8) | p[i + 4];
+      s.width = (int64_t{p[i + 5]} << 8) | p[i + 6];
+    }
+    i += len;  // a scan header (SOS) is followed by entropy-coded data: skipped by the marker search above
+  }
+  return true;
+}
+
+// Checks a PNG's chunk structure and pixel data before stb_image sees them, so
+// that every allocation stays bounded by the file and the image's dimensions:
+// stb_image 2.27 allocates an IDAT chunk's declared length before reading it
+// (found by tests/fuzz/fuzz_image) and inflates all of the IDAT data, however
+// much that is (a "zlib bomb"). Here every chunk must lie inside the file and
+// the data is inflated once into a small scratch buffer, counting: more output
+// than rows x (filter byte + row bytes) (plus slack for interlacing) or a broken
+// zlib stream is refused. Returns the reason, or nullptr.
+const char* check_png(const uint8_t* p, size_t n, int64_t width, int64_t height) {
+  std::vector<std::pair<size_t, size_t>> idat;  // (offset, length)
+  bool apple = false;                           // "CgBI": raw deflate without the zlib header
+  for (size_t i = 8; i + 8 <= n;) {
+    const uint32_t len = be32(p + i);
+    if (len > n - i - 8) return "a chunk runs past the end of the file";
+    if (std::memcmp(p + i + 4, "IDAT", 4) == 0) idat.emplace_back(i + 8, len);
+    if (std::memcmp(p + i + 4, "CgBI", 4) == 0) apple = true;
+    if (std::memcmp(p + i + 4, "IEND", 4) == 0) break;
+    i += size_t{len} + 12;
+  }
+  if (idat.empty() || n < 29 || width <= 0 || height <= 0) return nullptr;  // stb_image refuses these itself
+  int channels = 0;
+  switch (p[25]) {  // IHDR colour type
+    case 0: case 3: channels = 1; break;
+    case 2: channels = 3; break;
+    case 4: channels = 2; break;
+    case 6: channels = 4; break;
+    default: return nullptr;
+  }
+  const int depth = p[24];
+  if (depth != 1 && depth != 2 && depth != 4 && depth != 8 && depth != 16) return nullptr;
+  const uint64_t row_bytes = 1 + (static_cast<uint64_t>(width) * channels * depth + 7) / 8;
+  const uint64_t limit = static_cast<uint64_t>(height) * row_bytes + 4 * static_cast<uint64_t>(height) + 64;
+  z_stream z{};
+  if (inflateInit2(&z, apple ? -15 : 15) != Z_OK) return "out of memory";
+  std::vector<unsigned char> sink(64 << 10);
+  const char* why = nullptr;
+  int rc = Z_OK;
+  for (size_t k = 0; k < idat.size() && rc != Z_STREAM_END && !why; ++k) {
+    z.next_in = const_cast<Bytef*>(p + idat[k].first);
+    z.avail_in = static_cast<uInt>(idat[k].second);
+    while (z.avail_in > 0 && rc != Z_STREAM_END) {
+      z.next_out = sink.data();
+      z.avail_out = static_cast<uInt>(sink.size());
+      rc = inflate(&z, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        why = "bad zlib data";
+        break;
+      }
+      if (rc == Z_BUF_ERROR && z.avail_out != 0) break;  // no progress possible
+      if (z.total_out > limit) {
+        why = "its pixel data inflates to more than the image's size needs";
+        break;
+      }
+    }
+  }
+  inflateEnd(&z);
+  return why;
+}
+
+Sniffed sniff(const uint8_t* p, size_t n) {
+  Sniffed s;
+  if (n >= 8 && std::memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) {
+    s.format = "PNG";
+    if (n >= 24 && std::memcmp(p + 12, "IHDR", 4) == 0) {
+      s.width = be32(p + 16);
+      s.height = be32(p + 20);
+    }
+  } else if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
+    s.format = "JPEG";
+    s.corrupt = !check_jpeg(p, n, s);
+  } else if (n >= 2 && p[0] == 'B' && p[1] == 'M') {
+    s.format = "BMP";
+    if (n >= 26) {
+      const uint32_t hsz = p[14] | (uint32_t{p[15]} << 8) | (uint32_t{p[16]} << 16) | (uint32_t{p[17]} << 24);
+      if (hsz == 12) {  // BITMAPCOREHEADER: 16-bit extents
+        s.width = p[18] | (p[19] << 8);
+        s.height = p[20] | (p[21] << 8);
+      } else {
+        const auto i32 = [&](size_t o) {
+          return static_cast<int32_t>(p[o] | (uint32_t{p[o + 1]} << 8) | (uint32_t{p[o + 2]} << 16) |
+                                      (uint32_t{p[o + 3]} << 24));
+        };
+        s.width = i32(18);
+        s.height = i32(22);
+        if (s.height < 0) s.height = -int64_t{s.height};  // top-down bitmap
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+Image decode_image(const void* data, size_t size, const std::string& name, int64_t max_pixels) {
+  engine::check(size > 0, "{}: empty file", name);
+  engine::check(size <= static_cast<size_t>(INT32_MAX), "{}: file too large ({} bytes)", name, size);
+  const auto* bytes = static_cast<const stbi_uc*>(data);
+  const int len = static_cast<int>(size);
+  const Sniffed s = sniff(bytes, size);
+  if (!s.format) engine::fail("{}: not a readable image: unknown format (PNG, JPEG and BMP are supported)", name);
+  if (s.corrupt) engine::fail("{}: cannot decode {} image: corrupt (bad Huffman table)", name, s.format);
+  // Refuse by the header's dimensions before anything is decoded or allocated.
+  auto check_size = [&](int64_t w, int64_t h) {
+    engine::check(w > 0 && h > 0, "{}: {} image has no pixels ({}x{})", name, s.format, w, h);
+    // w * h <= max_pixels, without overflow for 32-bit header fields
+    engine::check(w <= max_pixels / h, "{}: {} image of {}x{} pixels exceeds the limit of {} pixels", name, s.format,
+                  w, h, max_pixels);
+  };
+  if (s.width >= 0 && s.height >= 0) check_size(s.width, s.height);
+  if (std::strcmp(s.format, "PNG") == 0)
+    if (const char* why = check_png(bytes, size, s.width, s.height))
+      engine::fail("{}: cannot decode PNG image: truncated or corrupt ({})", name, why);
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(bytes, len, &w, &h, &c))
-    engine::fail("{}: not a readable image ({})", path, stbi_failure_reason());
-  engine::check(w > 0 && h > 0, "{}: image has no pixels ({}x{})", path, w, h);
-  engine::check(static_cast<int64_t>(w) * h <= kMaxImagePixels, "{}: image of {}x{} exceeds the limit of {} pixels",
-                path, w, h, kMaxImagePixels);
-  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load_from_memory(bytes, len, &w, &h, &c, 3), stbi_image_free);
-  if (!data) engine::fail("{}: cannot decode image ({})", path, stbi_failure_reason());
+    engine::fail("{}: not a readable {} image (corrupt header)", name, s.format);
+  check_size(w, h);
+  const int info_w = w, info_h = h;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(bytes, len, &w, &h, &c, 3), stbi_image_free);
+  if (!pixels) engine::fail("{}: cannot decode {} image: truncated or corrupt ({})", name, s.format, stbi_failure_reason());
+  engine::check(w == info_w && h == info_h, "{}: {} image decodes to {}x{} but its header says {}x{}", name, s.format,
+                w, h, info_w, info_h);
   Image img;
   img.width = w;
   img.height = h;
   img.channels = 3;
-  img.pixels.assign(data.get(), data.get() + static_cast<size_t>(w) * h * 3);
+  img.pixels.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * h * 3);
   return img;
+}
+
+Image load_image(const std::string& path) {
+  engine::check_regular_file(path);
+  auto file = engine::MappedFile::open(path);
+  return decode_image(file->data(), file->size(), path);
 }
 
 void write_png(const std::string& path, const Image& image) {

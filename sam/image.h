@@ -17,14 +17,18 @@ struct Image {
   const uint8_t* row(int y) const { return pixels.data() + static_cast<size_t>(y) * width * channels; }
 };
 
-// Pixel limit for decoded images (stated memory bound: 3 bytes per pixel for the
-// decoded image plus the model's fixed-size input).
+// Pixel limit for images, checked on the header's dimensions before decoding
+// (the memory this bounds is worked out in docs/bad_inputs.md).
 constexpr int64_t kMaxImagePixels = 100'000'000;
 
-// Loads PNG / JPEG / BMP / ... as 8-bit RGB (grey, grey+alpha, RGBA and 16-bit
-// inputs are converted; alpha is dropped). Throws engine::Error on a missing,
-// unreadable, truncated, empty or oversized image.
+// Loads a PNG, JPEG or BMP as 8-bit RGB (grey, grey+alpha, RGBA, palette and
+// 16-bit inputs are converted; alpha is dropped). Other formats are refused.
+// Throws engine::Error on a missing, unreadable, truncated, empty or oversized
+// image.
 Image load_image(const std::string& path);
+// The same from bytes in memory; `name` is used in error messages. (A lower
+// `max_pixels` keeps the fuzzer fast.)
+Image decode_image(const void* data, size_t size, const std::string& name, int64_t max_pixels = kMaxImagePixels);
 
 // Writes an 8-bit PNG (1 or 3 channels) atomically (temporary name + rename).
 void write_png(const std::string& path, const Image& image);

@@ -513,7 +513,7 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   attention_heads(a);
   // Without a tracer, the residual adds and GELU are fused into the GEMMs'
   // epilogues (the traced layer outputs are then never materialised).
-  const bool fused = tracer == nullptr && !b.proj_p.empty();
+  const bool fused = (tracer == nullptr || !tracer->needs_tensors()) && !b.proj_p.empty();
   // x = self.proj(x)
   if (fused && ws == 0) {
     linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
@@ -537,6 +537,7 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   if (fused) {
     linear_rows(buf_.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden, false, /*gelu=*/true);
     linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, x, /*accumulate=*/true);  // x = x + mlp(...)
+    if (tracer) trace(tracer, path, view(x, {1, g, g, C}));
     return;
   }
   linear_rows(buf_.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden);

@@ -183,7 +183,7 @@ void MaskDecoder::mlp_forward(const Mlp& m, const Tensor& x, Tensor& out, const 
     const LinearWeights& l = m.layers[j];
     const bool last = j + 1 == m.layers.size();
     Tensor y = last ? out : view(j % 2 ? scratch_b : scratch_a, {rows, l.out_features()});
-    engine::ops::linear(in, *l.weight, l.bias, y);
+    apply_linear(in, l, y);
     if (t) trace(t, path + ".layers." + std::to_string(j), y);
     if (!last) relu_(y);
     in = y;
@@ -210,6 +210,10 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w, int max_batch)
                      up0_w_, up0_b_);
   convt2x2_as_linear(weights_->get(p + ".output_upscaling.3.weight"), weights_->get(p + ".output_upscaling.3.bias"),
                      up3_w_, up3_b_);
+  if (engine::ops::use_packed_gemm()) {
+    up0_p_ = engine::ops::pack_linear(up0_w_);
+    up3_p_ = engine::ops::pack_linear(up3_w_);
+  }
   up1_norm_ = NormWeights(*weights_, p + ".output_upscaling.1");
   // output_hypernetworks_mlps: MLP(D, D, D/8, 3) per mask token; iou head MLP(D, hidden, M, depth).
   for (int i = 0; i < num_mask_tokens_; ++i)
@@ -352,13 +356,15 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
   Tensor up2_px = ws.up2;  // [16P, D/8]
   Tensor masks = view(ws.masks, {nsel, 16 * p});
   for (int64_t b = 0; b < n; ++b) {
-    engine::ops::linear(detail::select(keys, 0, b), up0_w_, &up0_b_, up1);
+    if (up0_p_.empty()) engine::ops::linear(detail::select(keys, 0, b), up0_w_, &up0_b_, up1);
+    else engine::ops::linear(detail::select(keys, 0, b), up0_p_, &up0_b_, up1);
     tr0.put(b, up1_px, g, 1);
     detail::layer_norm_(up1_px, up1_norm_, kLayerNorm2dEps);
     tr1.put(b, up1_px, g, 1);
     detail::gelu_(up1_px);
     tr2.put(b, up1_px, g, 1);
-    engine::ops::linear(up1_px, up3_w_, &up3_b_, up2);
+    if (up3_p_.empty()) engine::ops::linear(up1_px, up3_w_, &up3_b_, up2);
+    else engine::ops::linear(up1_px, up3_p_, &up3_b_, up2);
     tr3.put(b, up2_px, g, 2);
     detail::gelu_(up2_px);
     tr4.put(b, up2_px, g, 2);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/arena.h"
+#include "engine/ops.h"
 #include "engine/tensor.h"
 #include "tracer.h"
 #include "transformer.h"
@@ -95,6 +96,7 @@ class MaskDecoder {
   // output_upscaling ConvTranspose2d(k2, s2) weights as GEMM matrices: row
   // (a*2 + b)*Cout + co, column ci = weight[ci, co, a, b]; bias repeated 4x.
   engine::Tensor up0_w_, up0_b_, up3_w_, up3_b_;
+  engine::ops::PackedLinear up0_p_, up3_p_;  // packed copies of up0_w_ / up3_w_
   NormWeights up1_norm_;  // output_upscaling.1 LayerNorm2d (eps 1e-6)
   std::vector<Mlp> hyper_mlps_;
   Mlp iou_head_;

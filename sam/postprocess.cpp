@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "engine/error.h"
@@ -47,61 +48,95 @@ void resize_bilinear_plane(const float* in, int in_h, int in_w, float* out, int 
   }
 }
 
-engine::Tensor postprocess_masks(const engine::Tensor& low_res, int img_size, int input_h, int input_w,
-                                 int original_h, int original_w) {
+namespace {
+
+// The fused two-stage upscaling of postprocess_masks for n planes, split into
+// jobs of (plane, block of output rows); `emit(plane, y, row_values)` receives
+// each output row of W values.
+template <class Emit>
+void upscale_rows(const engine::Tensor& src, int img_size, int input_h, int input_w, int original_h, int original_w,
+                  Emit emit) {
+  const int n = static_cast<int>(src.dim(0) * src.dim(1));
+  const int L = static_cast<int>(src.dim(2));
+  // Stage 1: L -> img_size (only rows/columns < input_h / input_w survive the crop).
+  const std::vector<Tap> s1y = taps(L, img_size), s1x = taps(L, img_size);
+  // Stage 2: cropped [input_h, input_w] -> original size.
+  const std::vector<Tap> s2y = taps(input_h, original_h), s2x = taps(input_w, original_w);
+  const int threads = engine::thread_pool().num_threads();
+  const int row_blocks = std::max(1, std::min(original_h, (2 * threads + n - 1) / n));
+  engine::thread_pool().parallel_for(0, int64_t{n} * row_blocks, 1, [&](int64_t begin, int64_t end) {
+    // Cache of intermediate (stage-1) rows, restricted to the cropped width.
+    std::vector<float> rows(static_cast<size_t>(2) * input_w), out_row(static_cast<size_t>(original_w));
+    for (int64_t job = begin; job < end; ++job) {
+      const int m = static_cast<int>(job / row_blocks), blk = static_cast<int>(job % row_blocks);
+      const int y_begin = static_cast<int>(int64_t{original_h} * blk / row_blocks);
+      const int y_end = static_cast<int>(int64_t{original_h} * (blk + 1) / row_blocks);
+      const float* plane = src.data<float>() + static_cast<size_t>(m) * L * L;
+      int cached[2] = {-1, -1};
+      auto get_row = [&](int r) -> const float* {
+        for (int s = 0; s < 2; ++s)
+          if (cached[s] == r) return rows.data() + static_cast<size_t>(s) * input_w;
+        // Evict the slot holding the smaller row index (rows are visited in order).
+        const int slot = cached[0] < cached[1] ? 0 : 1;
+        float* dst = rows.data() + static_cast<size_t>(slot) * input_w;
+        const Tap& a = s1y[static_cast<size_t>(r)];
+        const float* r0 = plane + static_cast<size_t>(a.i0) * L;
+        const float* r1 = plane + static_cast<size_t>(a.i1) * L;
+        for (int x = 0; x < input_w; ++x) {
+          const Tap& b = s1x[static_cast<size_t>(x)];
+          dst[x] = a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
+        }
+        cached[slot] = r;
+        return dst;
+      };
+      for (int y = y_begin; y < y_end; ++y) {
+        const Tap& a = s2y[static_cast<size_t>(y)];
+        const float* r0 = get_row(a.i0);
+        const float* r1 = get_row(a.i1);
+        for (int x = 0; x < original_w; ++x) {
+          const Tap& b = s2x[static_cast<size_t>(x)];
+          out_row[static_cast<size_t>(x)] =
+              a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
+        }
+        emit(m, y, out_row.data());
+      }
+    }
+  });
+}
+
+engine::Tensor checked_source(const engine::Tensor& low_res, int img_size, int input_h, int input_w, int original_h,
+                              int original_w) {
   engine::check(low_res.dtype() == engine::DType::F32 && low_res.rank() == 4 && low_res.dim(2) == low_res.dim(3),
                 "postprocess_masks: expected f32 [N, C, L, L], got {}", low_res.shape().str());
   engine::check(input_h > 0 && input_w > 0 && input_h <= img_size && input_w <= img_size && original_h > 0 &&
                     original_w > 0,
                 "postprocess_masks: bad sizes (input {}x{}, image {}x{})", input_w, input_h, original_w, original_h);
-  const engine::Tensor src = low_res.contiguous();
-  const int n = static_cast<int>(src.dim(0) * src.dim(1));
-  const int L = static_cast<int>(src.dim(2));
+  return low_res.contiguous();
+}
+
+}  // namespace
+
+engine::Tensor postprocess_masks(const engine::Tensor& low_res, int img_size, int input_h, int input_w,
+                                 int original_h, int original_w) {
+  const engine::Tensor src = checked_source(low_res, img_size, input_h, input_w, original_h, original_w);
   engine::Tensor out = engine::Tensor::empty(engine::DType::F32, {src.dim(0), src.dim(1), original_h, original_w});
+  float* dst = out.data<float>();
+  const size_t plane = static_cast<size_t>(original_h) * original_w;
+  upscale_rows(src, img_size, input_h, input_w, original_h, original_w, [&](int m, int y, const float* row) {
+    std::memcpy(dst + m * plane + static_cast<size_t>(y) * original_w, row, sizeof(float) * original_w);
+  });
+  return out;
+}
 
-  // Stage 1: L -> img_size (only rows/columns < input_h / input_w survive the crop).
-  const std::vector<Tap> s1y = taps(L, img_size), s1x = taps(L, img_size);
-  // Stage 2: cropped [input_h, input_w] -> original size.
-  const std::vector<Tap> s2y = taps(input_h, original_h), s2x = taps(input_w, original_w);
-
-  engine::thread_pool().parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
-    // Cache of intermediate (stage-1) rows, restricted to the cropped width.
-    std::vector<float> rows(static_cast<size_t>(2) * input_w);
-    int cached[2] = {-1, -1};
-    auto stage1_row = [&](const float* plane, int r, int slot) {
-      float* dst = rows.data() + static_cast<size_t>(slot) * input_w;
-      const Tap& a = s1y[static_cast<size_t>(r)];
-      const float* r0 = plane + static_cast<size_t>(a.i0) * L;
-      const float* r1 = plane + static_cast<size_t>(a.i1) * L;
-      for (int x = 0; x < input_w; ++x) {
-        const Tap& b = s1x[static_cast<size_t>(x)];
-        dst[x] = a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
-      }
-      cached[slot] = r;
-    };
-    auto get_row = [&](const float* plane, int r) -> const float* {
-      for (int s = 0; s < 2; ++s)
-        if (cached[s] == r) return rows.data() + static_cast<size_t>(s) * input_w;
-      // Evict the slot holding the smaller row index (rows are visited in order).
-      const int slot = cached[0] < cached[1] ? 0 : 1;
-      stage1_row(plane, r, slot);
-      return rows.data() + static_cast<size_t>(slot) * input_w;
-    };
-    for (int64_t m = begin; m < end; ++m) {
-      const float* plane = src.data<float>() + static_cast<size_t>(m) * L * L;
-      float* dst = out.data<float>() + static_cast<size_t>(m) * original_h * original_w;
-      cached[0] = cached[1] = -1;
-      for (int y = 0; y < original_h; ++y) {
-        const Tap& a = s2y[static_cast<size_t>(y)];
-        const float* r0 = get_row(plane, a.i0);
-        const float* r1 = get_row(plane, a.i1);
-        float* o = dst + static_cast<size_t>(y) * original_w;
-        for (int x = 0; x < original_w; ++x) {
-          const Tap& b = s2x[static_cast<size_t>(x)];
-          o[x] = a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
-        }
-      }
-    }
+engine::Tensor postprocess_masks_binary(const engine::Tensor& low_res, int img_size, int input_h, int input_w,
+                                        int original_h, int original_w, float threshold) {
+  const engine::Tensor src = checked_source(low_res, img_size, input_h, input_w, original_h, original_w);
+  engine::Tensor out = engine::Tensor::empty(engine::DType::U8, {src.dim(0), src.dim(1), original_h, original_w});
+  uint8_t* dst = out.data<uint8_t>();
+  const size_t plane = static_cast<size_t>(original_h) * original_w;
+  upscale_rows(src, img_size, input_h, input_w, original_h, original_w, [&](int m, int y, const float* row) {
+    uint8_t* o = dst + m * plane + static_cast<size_t>(y) * original_w;
+    for (int x = 0; x < original_w; ++x) o[x] = row[x] > threshold;
   });
   return out;
 }

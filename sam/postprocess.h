@@ -15,6 +15,11 @@ namespace sam {
 engine::Tensor postprocess_masks(const engine::Tensor& low_res, int img_size, int input_h, int input_w,
                                  int original_h, int original_w);
 
+// The same followed by the official threshold (masks > threshold), written
+// straight to u8 0/1: the full-size f32 logits are never materialised.
+engine::Tensor postprocess_masks_binary(const engine::Tensor& low_res, int img_size, int input_h, int input_w,
+                                        int original_h, int original_w, float threshold = 0.f);
+
 // torch.nn.functional.interpolate(mode="bilinear", align_corners=False) of one
 // [in_h, in_w] plane to [out_h, out_w] (the unfused reference, used in tests).
 void resize_bilinear_plane(const float* in, int in_h, int in_w, float* out, int out_h, int out_w);

@@ -1,10 +1,24 @@
 #include "predictor.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
 #include "postprocess.h"
 #include "preprocess.h"
 
 namespace sam {
+namespace {
+
+// An image so elongated that its short side rounds to 0 pixels at the model's
+// input (the official code fails there too) is refused with a clear message.
+void check_input_shape(int input_h, int input_w, int width, int height, int img_size) {
+  engine::check(input_h > 0 && input_w > 0,
+                "image of {}x{} pixels is too elongated: its short side would shrink to 0 pixels at the model's "
+                "{}-pixel input",
+                width, height, img_size);
+}
+
+}  // namespace
 
 Predictor::Predictor(std::shared_ptr<const Weights> weights)
     : weights_(weights), encoder_(weights), prompt_encoder_(weights), decoder_(weights) {}
@@ -13,8 +27,10 @@ void Predictor::set_image(const Image& image, Tracer* tracer) {
   engine::check(image.channels == 3 && image.width > 0 && image.height > 0, "set_image: empty or non-RGB image");
   const int S = config().img_size;
   const auto [h, w] = preprocess_shape(image.height, image.width, S);
+  check_input_shape(h, w, image.width, image.height, S);
   const Image resized = resize_bilinear_pil(image, w, h);
   input_ = normalize_and_pad(resized, S);
+  trace(tracer, "input_image", input_);  // (preprocessing ends here)
   embedding_ = encoder_.forward(input_, tracer);
   image_inputs_ = decoder_.prepare(embedding_, prompt_encoder_.dense_pe());
   original_h_ = image.height;
@@ -29,12 +45,15 @@ void Predictor::set_embedding(const engine::Tensor& embedding, int original_h, i
                 "embedding of shape {} {}, expected f32 [1, {}, {}, {}]", embedding.shape().str(),
                 engine::dtype_name(embedding.dtype()), D, G, G);
   engine::check(original_h > 0 && original_w > 0, "set_embedding: bad image size {}x{}", original_w, original_h);
+  const auto [h, w] = preprocess_shape(original_h, original_w, config().img_size);
+  check_input_shape(h, w, original_w, original_h, config().img_size);
   embedding_ = embedding.contiguous();
   image_inputs_ = decoder_.prepare(embedding_, prompt_encoder_.dense_pe());
   input_ = engine::Tensor();
   original_h_ = original_h;
   original_w_ = original_w;
-  std::tie(input_h_, input_w_) = preprocess_shape(original_h, original_w, config().img_size);
+  input_h_ = h;
+  input_w_ = w;
 }
 
 std::array<float, 2> Predictor::to_input_frame(float x, float y) const {
@@ -80,17 +99,13 @@ Prediction Predictor::predict(const std::vector<PromptSet>& sets, bool multimask
   Prediction r;
   r.low_res_logits = out.low_res_masks.contiguous();
   r.iou_predictions = out.iou_predictions.contiguous();
-  engine::Tensor logits =
-      postprocess_masks(r.low_res_logits, config().img_size, input_h_, input_w_, original_h_, original_w_);
   if (return_logits) {
-    r.masks = logits;
-  } else {
-    r.masks = engine::Tensor::empty(engine::DType::U8, logits.shape());
-    const float* l = logits.data<float>();
-    uint8_t* m = r.masks.data<uint8_t>();
-    const int64_t n = logits.numel();
-    for (int64_t i = 0; i < n; ++i) m[i] = l[i] > 0.f;  // Sam.mask_threshold = 0.0
+    r.masks = postprocess_masks(r.low_res_logits, config().img_size, input_h_, input_w_, original_h_, original_w_);
+    return r;
   }
+  // Binary masks: upscaled and thresholded row by row (Sam.mask_threshold = 0),
+  // so the f32 logits at the original size are never materialised.
+  r.masks = postprocess_masks_binary(r.low_res_logits, config().img_size, input_h_, input_w_, original_h_, original_w_);
   return r;
 }
 

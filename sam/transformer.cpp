@@ -125,7 +125,14 @@ void softmax_(Tensor& x) {
 }  // namespace detail
 
 LinearWeights::LinearWeights(const Weights& w, const std::string& prefix)
-    : weight(&w.get(prefix, "weight")), bias(&w.get(prefix, "bias")) {}
+    : weight(&w.get(prefix, "weight")), bias(&w.get(prefix, "bias")) {
+  if (engine::ops::use_packed_gemm()) packed = engine::ops::pack_linear(*weight);
+}
+
+void apply_linear(const Tensor& x, const LinearWeights& l, Tensor& y) {
+  if (!l.packed.empty()) engine::ops::linear(x, l.packed, l.bias, y);
+  else apply_linear(x, l, y);
+}
 
 NormWeights::NormWeights(const Weights& w, const std::string& prefix)
     : weight(&w.get(prefix, "weight")), bias(&w.get(prefix, "bias")) {}
@@ -150,8 +157,8 @@ Attention::Attention(const Weights& w, const std::string& prefix, int embedding_
 Attention::Projected Attention::project_kv(const Tensor& k, const Tensor& v) const {
   Projected p{Tensor::empty(DType::F32, {k.dim(0), internal_dim_}),
               Tensor::empty(DType::F32, {v.dim(0), internal_dim_})};
-  engine::ops::linear(k, *k_proj_.weight, k_proj_.bias, p.k);
-  engine::ops::linear(v, *v_proj_.weight, v_proj_.bias, p.v);
+  apply_linear(k, k_proj_, p.k);
+  apply_linear(v, v_proj_, p.v);
   return p;
 }
 
@@ -167,7 +174,7 @@ void Attention::forward(const Tensor& q, const Tensor& k, const Tensor& v, Tenso
   // Input projections: one GEMM each over all N*Nq (N*Nk) rows. Precomputed
   // k/v projections are shared by all prompt sets (batch stride 0).
   Tensor qp = view(s.q, {n, nq, di});
-  engine::ops::linear(q, *q_proj_.weight, q_proj_.bias, qp);
+  apply_linear(q, q_proj_, qp);
   Tensor kp, vp;
   int64_t kv_batch_stride = nk * di;
   if (kv) {
@@ -177,8 +184,8 @@ void Attention::forward(const Tensor& q, const Tensor& k, const Tensor& v, Tenso
   } else {
     kp = view(s.k, {n, nk, di});
     vp = view(s.v, {n, nk, di});
-    engine::ops::linear(k, *k_proj_.weight, k_proj_.bias, kp);
-    engine::ops::linear(v, *v_proj_.weight, v_proj_.bias, vp);
+    apply_linear(k, k_proj_, kp);
+    apply_linear(v, v_proj_, vp);
   }
   detail::trace_sub(t, path, ".q_proj", qp);
   detail::trace_sub(t, path, ".k_proj", kp);
@@ -225,7 +232,7 @@ void Attention::forward(const Tensor& q, const Tensor& k, const Tensor& v, Tenso
       kernels::sgemm_openblas(g2);
     }
   }
-  engine::ops::linear(o, *out_proj_.weight, out_proj_.bias, out);
+  apply_linear(o, out_proj_, out);
   detail::trace_sub(t, path, ".out_proj", out);
   trace(t, path, out);
 }
@@ -349,11 +356,11 @@ void TwoWayTransformer::block_forward(const Block& b, const std::string& path, c
 
   // MLP block: lin2(act(lin1(queries))), act = ReLU.
   Tensor hidden = view(ws.hidden, {n, nt, mlp_dim_});
-  engine::ops::linear(queries, *b.lin1.weight, b.lin1.bias, hidden);
+  apply_linear(queries, b.lin1, hidden);
   detail::trace_sub(t, path, ".mlp.lin1", hidden);
   relu_(hidden);
   detail::trace_sub(t, path, ".mlp.act", hidden);
-  engine::ops::linear(hidden, *b.lin2.weight, b.lin2.bias, small_out);
+  apply_linear(hidden, b.lin2, small_out);
   detail::trace_sub(t, path, ".mlp.lin2", small_out);
   detail::trace_sub(t, path, ".mlp", small_out);
   add(queries, queries, small_out);

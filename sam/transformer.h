@@ -17,6 +17,7 @@
 #include "engine/arena.h"
 #include "engine/tensor.h"
 #include "engine/thread_pool.h"
+#include "engine/ops.h"
 #include "tracer.h"
 #include "weights.h"
 
@@ -26,11 +27,15 @@ namespace sam {
 struct LinearWeights {
   const engine::Tensor* weight = nullptr;  // [out, in]
   const engine::Tensor* bias = nullptr;    // [out]
+  engine::ops::PackedLinear packed;        // for the packed GEMM (empty with SAM_GEMM=openblas)
   LinearWeights() = default;
   LinearWeights(const Weights& w, const std::string& prefix);
   int64_t out_features() const { return weight->dim(0); }
   int64_t in_features() const { return weight->dim(1); }
 };
+
+// y = x @ W^T + b through the packed GEMM (or OpenBLAS without packed weights).
+void apply_linear(const engine::Tensor& x, const LinearWeights& l, engine::Tensor& y);
 
 // nn.LayerNorm / LayerNorm2d weights.
 struct NormWeights {

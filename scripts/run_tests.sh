@@ -1,10 +1,36 @@
 #!/bin/sh
 # The test command: installs the Debian packages, builds (Release, -O3) and runs
 # every test with ctest, including the comparisons with the official code (its
-# reference harness installs segment-anything into build/release/pyref on demand).
-# SAM_SLOW_TESTS=1 adds the vit_l / vit_h tests.
+# reference harness installs segment-anything into build/release/pyref on demand)
+# and the table of bad inputs (docs/bad_inputs.md). Then the hardening stages:
+#   * the unit tests, and the tiny model against the official code, under
+#     AddressSanitizer + UndefinedBehaviorSanitizer (preset asan);
+#   * the unit tests under ThreadSanitizer (preset tsan), among them the
+#     concurrency tests (one model, predictors on several threads);
+#   * every libFuzzer target for FUZZ_SECONDS seconds (default 20; scripts/fuzz.sh).
+# SAM_SLOW_TESTS=1 adds the vit_l / vit_h tests; SAM_SKIP_HARDENING=1 skips the
+# three hardening stages.
 set -eu
 cd "$(dirname "$0")/.."
+stage() { echo "== $1 ($(date +%H:%M:%S))"; }
 scripts/install_deps.sh
+stage "release build and ctest"
 scripts/build.sh release
 ctest --preset release -j2
+[ "${SAM_SKIP_HARDENING:-0}" = 1 ] && exit 0
+
+stage "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake --preset asan > /dev/null
+cmake --build --preset asan -j"$(nproc)" --target unit_tests > build/asan-build.log 2>&1 || { tail -50 build/asan-build.log; exit 1; }
+export UBSAN_OPTIONS=print_stacktrace=1
+build/asan/tests/unit_tests
+SAM_TESTDATA="$PWD/build/release/testdata" build/asan/tests/unit_tests "[.][reference]"
+
+stage "unit tests (concurrency tests included) under ThreadSanitizer"
+cmake --preset tsan > /dev/null
+cmake --build --preset tsan -j"$(nproc)" --target unit_tests > build/tsan-build.log 2>&1 || { tail -50 build/tsan-build.log; exit 1; }
+TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/unit_tests
+
+stage "fuzzing, ${FUZZ_SECONDS:-20} s per target"
+scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+stage "done"

@@ -14,8 +14,12 @@ namespace {
 using engine::check;
 
 constexpr size_t kMaxStackDepth = 1u << 20;
-constexpr size_t kMaxMemo = 1u << 22;
-constexpr size_t kMaxContainerItems = 1u << 24;
+constexpr size_t kMaxMemo = 1u << 20;
+// Items in all tuples, lists and dicts together.
+constexpr size_t kMaxContainerItems = 1u << 22;
+// Objects built in all (each a few hundred bytes): vit_h's state_dict needs
+// about 20 thousand; this bounds memory at a few hundred MB whatever the input.
+constexpr size_t kMaxObjects = 1u << 20;
 
 struct Value;
 using ValuePtr = std::shared_ptr<Value>;
@@ -52,7 +56,7 @@ const char* kind_name(Kind k) {
   return "?";
 }
 
-ValuePtr make(Kind k) {
+ValuePtr new_value(Kind k) {
   auto v = std::make_shared<Value>();
   v->kind = k;
   return v;
@@ -102,7 +106,10 @@ class Unpickler {
                 stack_.size());
           return stack_.back();
         }
-        case '(': marks_.push_back(stack_.size()); break;  // MARK
+        case '(':  // MARK
+          if (marks_.size() >= kMaxStackDepth) bad("pickle marks nested too deep");
+          marks_.push_back(stack_.size());
+          break;
         case '}': push(make(Kind::Dict)); break;
         case ']': push(make(Kind::List)); break;
         case ')': push(make(Kind::Tuple)); break;
@@ -134,6 +141,7 @@ class Unpickler {
         case 't': {                               // TUPLE
           auto t = make(Kind::Tuple);
           t->items = pop_to_mark();
+          count_items(t->items.size());
           push(t);
           break;
         }
@@ -249,6 +257,14 @@ class Unpickler {
     return std::string(reinterpret_cast<const char*>(p_ + start), pos_++ - start);
   }
 
+  ValuePtr make(Kind k) {
+    if (++objects_ > kMaxObjects) bad("pickle builds more than {} objects", kMaxObjects);
+    return new_value(k);
+  }
+  void count_items(size_t n) {
+    items_ += n;
+    if (items_ > kMaxContainerItems) bad("pickle containers hold more than {} items", kMaxContainerItems);
+  }
   size_t base() const { return marks_.empty() ? 0 : marks_.back(); }
   void push(ValuePtr v) {
     if (stack_.size() >= kMaxStackDepth) bad("pickle stack too deep");
@@ -315,12 +331,12 @@ class Unpickler {
   }
   void dict_insert(const ValuePtr& d, const ValuePtr& key, const ValuePtr& value) {
     if (d->kind != Kind::Dict) bad("malformed pickle: SETITEM on a {}", kind_name(d->kind));
-    if (d->entries.size() >= kMaxContainerItems) bad("pickle dict too large");
+    count_items(1);
     d->entries.emplace_back(key, value);
   }
   void list_append(const ValuePtr& l, const std::vector<ValuePtr>& items) {
     if (l->kind != Kind::List) bad("malformed pickle: APPEND on a {}", kind_name(l->kind));
-    if (l->items.size() + items.size() > kMaxContainerItems) bad("pickle list too large");
+    count_items(items.size());
     l->items.insert(l->items.end(), items.begin(), items.end());
   }
 
@@ -396,6 +412,8 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::map<uint32_t, ValuePtr> memo_;
   std::vector<ValuePtr> containers_;  // every tuple, list and dict built so far
+  size_t objects_ = 0;                 // values built (make)
+  size_t items_ = 0;                   // container items in all
 };
 
 // Checks that the view (offset, shape, strides) stays inside its storage.

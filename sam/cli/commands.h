@@ -17,6 +17,12 @@ Command add_info_command(CLI::App& app);
 // sam segment -m MODEL -i IMAGE [-p X,Y[,L]]... [-b X0,Y0,X1,Y1]... -o OUTDIR ...
 Command add_segment_command(CLI::App& app);
 
+// sam everything -m MODEL --input IMAGE|DIR --output DIR [amg.py options]
+Command add_everything_command(CLI::App& app);
+
+// sam bench -m MODEL [--runs N] [--json]
+Command add_bench_command(CLI::App& app);
+
 // sam demo-image OUT.png [--width W --height H]
 Command add_demo_image_command(CLI::App& app);
 

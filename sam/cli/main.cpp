@@ -12,8 +12,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "sam-engine 0.1.0");
   const sam::cli::Command commands[] = {sam::cli::add_segment_command(app), sam::cli::add_trace_command(app),
-                                        sam::cli::add_info_command(app),
-                                        sam::cli::add_demo_image_command(app)};
+                                        sam::cli::add_info_command(app), sam::cli::add_bench_command(app),
+                                        sam::cli::add_demo_image_command(app),
+                                        sam::cli::add_everything_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "engine/error.h"
+#include "engine/io/mapped_file.h"
 #include "engine/io/npy.h"
 
 namespace sam::cli {
@@ -60,6 +61,9 @@ std::vector<PromptSet> PromptArgs::build(int image_w, int image_h, int grid) con
     base.labels.push_back(label);
   }
   if (!mask_input.empty()) {
+    const size_t bytes = engine::check_regular_file(mask_input);
+    engine::check(bytes <= kMaxMaskInputBytes, "{}: mask input of {} bytes; low-res logits take at most {}",
+                  mask_input, bytes, kMaxMaskInputBytes);
     std::string ignored;
     engine::Tensor m = engine::read_npy(mask_input, &ignored);
     engine::check(m.dtype() == engine::DType::F32, "{}: mask input must be float32 logits", mask_input);

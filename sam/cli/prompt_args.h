@@ -28,5 +28,11 @@ struct PromptArgs {
 // At most this many points per set and boxes per call (bounded work and memory).
 constexpr size_t kMaxPoints = 64;
 constexpr size_t kMaxBoxes = 64;
+// At most this many mask pixels per call (masks x image pixels): one byte each
+// in memory, so 1 GiB of binary masks at most.
+constexpr int64_t kMaxMaskPixels = int64_t{1} << 30;
+// A --mask-input file larger than this is refused before it is read (the
+// logits it must hold are 4 x (4G)^2 bytes, 256 KiB for every SAM variant).
+constexpr size_t kMaxMaskInputBytes = 1u << 20;
 
 }  // namespace sam::cli

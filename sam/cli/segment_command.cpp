@@ -59,6 +59,16 @@ int run_segment(const SegmentArgs& a) {
   timing["load_image_ms"] = sw.lap_ms();
   // Validate every prompt before the expensive encoder runs.
   const std::vector<PromptSet> sets = a.prompts.build(image.width, image.height, weights->config().embedding_grid());
+  const bool multimask = !a.prompts.single_mask;
+  const int64_t n_masks = static_cast<int64_t>(sets.size()) * (multimask ? 3 : 1);
+  engine::check(n_masks * image.width * image.height <= kMaxMaskPixels,
+                "{} masks of {}x{} pixels exceed the limit of {} mask pixels: use fewer boxes or --single-mask",
+                n_masks, image.width, image.height, kMaxMaskPixels);
+  // Every output is staged (temporary names) before the encoder runs, so that an
+  // unwritable destination fails early and a failure later leaves nothing behind.
+  OutputDir out(a.outdir);
+  const std::string logits_path = a.save_logits.empty() ? "" : out.staged_file(a.save_logits);
+  const std::string embedding_path = a.save_embedding.empty() ? "" : out.staged_file(a.save_embedding);
 
   Predictor predictor(weights);
   if (!a.load_embedding.empty()) {
@@ -71,14 +81,12 @@ int run_segment(const SegmentArgs& a) {
     predictor.set_image(image);
     timing["encoder_ms"] = sw.lap_ms();
   }
-  const bool multimask = !a.prompts.single_mask;
   const Prediction pred = predictor.predict(sets, multimask);
   timing["decoder_ms"] = sw.lap_ms();
 
   const int N = static_cast<int>(pred.masks.dim(0)), C = static_cast<int>(pred.masks.dim(1));
   const int H = image.height, W = image.width;
   const size_t plane = static_cast<size_t>(H) * W;
-  OutputDir out(a.outdir);
   nlohmann::json masks_json = nlohmann::json::array();
   std::vector<OverlayMask> overlay_masks;
   std::vector<std::pair<float, OverlayMask>> by_score;
@@ -139,8 +147,8 @@ int run_segment(const SegmentArgs& a) {
   if (!a.prompts.mask_input.empty()) prompts_json["mask_input"] = a.prompts.mask_input;
   write_png(out.staged("overlay.png"), draw_overlay(image, overlay_masks, boxes, points));
 
-  if (!a.save_logits.empty()) write_npy(a.save_logits, pred.low_res_logits);
-  if (!a.save_embedding.empty()) save_embedding(a.save_embedding, predictor.embedding(), *weights, image);
+  if (!logits_path.empty()) write_npy(logits_path, pred.low_res_logits);
+  if (!embedding_path.empty()) save_embedding(embedding_path, predictor.embedding(), *weights, image);
   timing["write_ms"] = sw.lap_ms();
   timing["total_ms"] = total.lap_ms();
   nlohmann::json result = {{"model", a.model},

@@ -76,7 +76,6 @@ int run_trace(const TraceArgs& a) {
   NpyTracer tracer(out);
   Predictor predictor(weights);
   predictor.set_image(image, &tracer);
-  tracer.record("input_image", predictor.input_tensor());
   tracer.record("image_embedding", predictor.embedding());
   const Prediction pred = predictor.predict(sets, !a.prompts.single_mask, /*return_logits=*/true, &tracer);
   tracer.record("low_res_logits", pred.low_res_logits);

@@ -57,6 +57,29 @@ if [ -f "$DATA/tiny.pth" ] && [ ! -f "$DATA/ref_tiny_mask/.done" ]; then
         --layers --out "$DATA/ref_tiny_mask" > /dev/null
     touch "$DATA/ref_tiny_mask/.done"
 fi
+# Automatic mask generation: the official utilities on synthetic inputs, and the
+# official generator on the tiny model with several option sets.
+if [ ! -f "$DATA/amg_utils/.done" ]; then
+    "$PY" "$HERE/dump_amg.py" utils --out "$DATA/amg_utils" > /dev/null
+    touch "$DATA/amg_utils/.done"
+fi
+amg() {
+    n=$1
+    shift
+    [ -f "$DATA/$n/.done" ] || { "$PY" "$HERE/dump_amg.py" generate --pth "$DATA/tiny.pth" --variant tiny \
+        --random-image 320 213 7 --out "$DATA/$n" "$@" > /dev/null && touch "$DATA/$n/.done"; }
+}
+if [ -f "$DATA/tiny.pth" ]; then
+    Z="--pred-iou-thresh 0 --stability-score-thresh 0"
+    amg amg_tiny_all --points-per-side 16 $Z --box-nms-thresh 1.0
+    amg amg_tiny_nms --points-per-side 16 $Z
+    amg amg_tiny_crops --points-per-side 8 --crop-n-layers 1 --crop-n-points-downscale-factor 2 $Z \
+        --box-nms-thresh 1.0 --crop-nms-thresh 1.0
+    amg amg_tiny_small_regions --points-per-side 8 $Z --box-nms-thresh 1.0 --min-mask-region-area 100
+    amg amg_tiny_filters --points-per-side 16 --pred-iou-thresh 0.2 --stability-score-thresh 0.5 \
+        --stability-score-offset 0.3 --box-nms-thresh 1.0
+    amg amg_tiny_defaults --points-per-side 16
+fi
 # The forward-pass fidelity suite (every prompt kind, odd image sizes) per variant.
 for v in "$@"; do
     if [ -f "$DATA/$v.pth" ] && [ ! -f "$DATA/suite_$v/.done" ]; then

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <array>
 #include <random>
 #include <vector>
 
@@ -80,5 +81,21 @@ TEST_CASE("mask upscaling equals the official postprocess_masks", "[.][reference
     // F.interpolate on float64 tensors), ours is similar, so the two differ by
     // about 2e-6. The issue's bound for logits is 1e-4.
     CHECK(std::sqrt(err / ref) <= 5e-6);
+  }
+}
+
+TEST_CASE("binary mask upscaling equals thresholding the upscaled logits", "[sam]") {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0.f, 3.f);
+  engine::Tensor low = engine::Tensor::empty(engine::DType::F32, {3, 3, 64, 64});
+  for (int64_t i = 0; i < low.numel(); ++i) low.data<float>()[i] = nd(rng);
+  for (auto [h, w, H, W] : {std::array<int, 4>{170, 256, 213, 320}, {256, 87, 1000, 340}, {1, 1, 1, 1}}) {
+    const engine::Tensor logits = sam::postprocess_masks(low, 256, h, w, H, W);
+    const engine::Tensor masks = sam::postprocess_masks_binary(low, 256, h, w, H, W);
+    REQUIRE(masks.shape() == logits.shape());
+    REQUIRE(masks.dtype() == engine::DType::U8);
+    int64_t mismatches = 0;
+    for (int64_t i = 0; i < logits.numel(); ++i) mismatches += masks.data<uint8_t>()[i] != (logits.data<float>()[i] > 0.f);
+    CHECK(mismatches == 0);
   }
 }

@@ -25,7 +25,9 @@ json parse_header(const char* text, size_t size) {
   bool duplicate = false;
   std::string duplicate_name;
   auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
-    (void)depth;
+    // A header nests three levels (header, entry, shape); deep nesting would only
+    // cost memory (hundreds of MB for a 16 MiB header of brackets).
+    check(depth <= 8, "header nests deeper than 8 levels");
     switch (event) {
       case json::parse_event_t::object_start: key_stack.emplace_back(); break;
       case json::parse_event_t::object_end: key_stack.pop_back(); break;

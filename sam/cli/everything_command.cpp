@@ -1,0 +1,310 @@
+// sam everything: automatic mask generation on an image or a folder of images,
+// with the options and the output layout of the official scripts/amg.py:
+//   binary masks:     OUTPUT/<stem>/{0.png, 1.png, ..., metadata.csv}   (+ overlay.png)
+//   --convert-to-rle: OUTPUT/<stem>.json (COCO RLE records)              (+ <stem>_overlay.png)
+// metadata.csv and the JSON are written byte for byte as amg.py writes them
+// (Python's str / json.dump of the same values).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "cli/commands.h"
+#include "cli/output_dir.h"
+#include "cli/overlay.h"
+#include "engine/error.h"
+#include "engine/io/atomic_file.h"
+#include "engine/thread_pool.h"
+#include "kernels/gemm.h"
+#include "sam/automatic_mask_generator.h"
+
+namespace sam::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct EverythingArgs {
+  std::string model, input, output;
+  AmgOptions amg;
+  bool convert_to_rle = false, overwrite = false;
+  int threads = 0;
+};
+
+// One-line progress bar on stderr, drawn only when stderr is a terminal.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO) == 1) {}
+  ~Progress() { clear(); }
+  void show(double fraction, const std::string& label) {
+    if (!enabled_) return;
+    constexpr int kWidth = 30;
+    const int filled = std::clamp(static_cast<int>(fraction * kWidth), 0, kWidth);
+    std::fprintf(stderr, "\r[%.*s%*s] %3d%% %-40.40s", filled, "##############################", kWidth - filled, "",
+                 static_cast<int>(fraction * 100), label.c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  void clear() {
+    if (!enabled_ || !drawn_) return;
+    std::fprintf(stderr, "\r%*s\r", 80, "");
+    std::fflush(stderr);
+    drawn_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool drawn_ = false;
+};
+
+void write_text(const std::string& path, const std::string& text) {
+  engine::AtomicFile f(path);
+  f.write(text.data(), text.size());
+  f.commit();
+}
+
+// str(x) / json.dumps(x) of the record values.
+std::string py_float(double v) { return amg::python_float_repr(v); }
+std::string json_float(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return amg::python_float_repr(v);
+}
+// An int64 box coordinate, or the same value after torch promoted the tensor to float32.
+std::string py_coord(int v, bool as_float) { return as_float ? py_float(static_cast<float>(v)) : std::to_string(v); }
+
+std::string join4(const std::array<int, 4>& b, bool as_float, const char* sep) {
+  return fmt::format("{}{}{}{}{}{}{}", py_coord(b[0], as_float), sep, py_coord(b[1], as_float), sep,
+                     py_coord(b[2], as_float), sep, py_coord(b[3], as_float));
+}
+
+// scripts/amg.py: write_masks_to_folder's metadata.csv (lines joined by "\n", no final newline).
+std::string metadata_csv(const AmgResult& r) {
+  std::string s =
+      "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,stability_score,"
+      "crop_box_x0,crop_box_y0,crop_box_w,crop_box_h";
+  for (size_t i = 0; i < r.masks.size(); ++i) {
+    const AmgMask& m = r.masks[i];
+    s += fmt::format("\n{},{},{},{},{},{},{},{}", i, m.area(), join4(m.bbox_xywh(), r.boxes_are_float, ","),
+                     py_float(m.point[0]), py_float(m.point[1]), py_float(m.predicted_iou),
+                     py_float(m.stability_score), join4(m.crop_box_xywh(), r.crop_boxes_are_float, ","));
+  }
+  return s;
+}
+
+// json.dump(masks) of generate(output_mode="coco_rle").
+std::string coco_json(const AmgResult& r) {
+  std::string s = "[";
+  for (size_t i = 0; i < r.masks.size(); ++i) {
+    const AmgMask& m = r.masks[i];
+    std::string counts;
+    for (char c : amg::coco_encode_counts(m.rle.counts)) {
+      if (c == '\\' || c == '"') counts += '\\';
+      counts += c;
+    }
+    if (i) s += ", ";
+    s += fmt::format(
+        "{{\"segmentation\": {{\"size\": [{}, {}], \"counts\": \"{}\"}}, \"area\": {}, \"bbox\": [{}], "
+        "\"predicted_iou\": {}, \"point_coords\": [[{}, {}]], \"stability_score\": {}, \"crop_box\": [{}]}}",
+        m.rle.h, m.rle.w, counts, m.area(), join4(m.bbox_xywh(), r.boxes_are_float, ", "),
+        json_float(m.predicted_iou), json_float(m.point[0]), json_float(m.point[1]), json_float(m.stability_score),
+        join4(m.crop_box_xywh(), r.crop_boxes_are_float, ", "));
+  }
+  return s + "]";
+}
+
+// Every mask blended in its own colour, the largest first (as the official
+// notebooks' show_anns draws them), straight from the RLE runs.
+Image overlay(const Image& image, const AmgResult& r) {
+  Image out = image;
+  std::vector<size_t> order(r.masks.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return r.masks[a].area() > r.masks[b].area(); });
+  const int H = image.height, W = image.width;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const amg::Rle& rle = r.masks[order[k]].rle;
+    const auto c = palette_color(static_cast<int>(k));
+    int x = 0, y = 0;  // column-major position of the run start
+    for (size_t i = 0; i < rle.counts.size(); ++i) {
+      int64_t left = rle.counts[i];
+      while (left > 0) {
+        const int take = static_cast<int>(std::min<int64_t>(left, H - y));
+        if (i & 1) {
+          uint8_t* px = out.pixels.data() + (static_cast<size_t>(y) * W + x) * 3;
+          for (int t = 0; t < take; ++t, px += static_cast<size_t>(W) * 3)
+            for (int ch = 0; ch < 3; ++ch)
+              px[ch] = static_cast<uint8_t>((px[ch] * 45 + c[static_cast<size_t>(ch)] * 55) / 100);
+        }
+        left -= take;
+        y += take;
+        if (y == H) {
+          y = 0;
+          ++x;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+void write_mask_png(const std::string& path, const amg::Rle& rle) {
+  Image png;
+  png.width = rle.w;
+  png.height = rle.h;
+  png.channels = 1;
+  png.pixels.resize(static_cast<size_t>(rle.w) * rle.h);
+  amg::rle_to_mask(rle, png.pixels.data());
+  for (uint8_t& v : png.pixels) v = v ? 255 : 0;
+  write_png(path, png);
+}
+
+// The images to process: the file itself, or every non-folder entry of the folder (sorted).
+std::vector<fs::path> list_targets(const std::string& input) {
+  std::error_code ec;
+  if (!fs::exists(input, ec)) engine::fail("{}: no such file or folder", input);
+  if (!fs::is_directory(input, ec)) return {fs::path(input)};
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(input, ec))
+    if (!e.is_directory(ec)) out.push_back(e.path());
+  if (ec) engine::fail("{}: cannot list folder: {}", input, ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int run_everything(const EverythingArgs& a) {
+  if (a.threads > 0) {
+    engine::set_num_threads(a.threads);
+    kernels::set_blas_threads(a.threads);
+  }
+  const std::vector<fs::path> targets = list_targets(a.input);
+  const bool is_dir = fs::is_directory(a.input);
+  if (targets.empty()) engine::fail("{}: no files to process", a.input);
+  // Refuse before any work: an existing result (or two inputs with one stem).
+  std::error_code ec;
+  if (fs::exists(a.output, ec) && !fs::is_directory(a.output, ec))
+    engine::fail("{}: exists and is not a folder", a.output);
+  std::set<std::string> stems;
+  for (const fs::path& t : targets) {
+    const std::string stem = t.stem().string();
+    if (!stems.insert(stem).second) engine::fail("{}: two inputs named {}.* would write the same output", a.input, stem);
+    const fs::path result = fs::path(a.output) / (a.convert_to_rle ? stem + ".json" : stem);
+    if (!a.overwrite && fs::exists(result, ec))
+      engine::fail("{}: already exists (use --overwrite to replace it)", result.string());
+  }
+
+  const auto weights = Weights::load(a.model);
+  AutomaticMaskGenerator generator(weights, a.amg);
+  const bool random_model =
+      weights->metadata().count("source_format") && weights->metadata().at("source_format") == "random";
+  Progress bar(true);  // on a terminal only
+  int processed = 0, skipped = 0;
+  for (size_t ti = 0; ti < targets.size(); ++ti) {
+    const fs::path& t = targets[ti];
+    const std::string stem = t.stem().string();
+    const auto t0 = std::chrono::steady_clock::now();
+    Image image;
+    try {
+      image = load_image(t.string());
+    } catch (const engine::Error& e) {
+      if (!is_dir) throw;
+      bar.clear();
+      std::fprintf(stderr, "sam: warning: skipping %s: %s\n", t.string().c_str(), e.what());
+      ++skipped;
+      continue;
+    }
+    const double n_targets = static_cast<double>(targets.size());
+    bar.show(static_cast<double>(ti) / n_targets, t.filename().string());
+    const AmgResult r = generator.generate(image, [&](int64_t done, int64_t total) {
+      bar.show((static_cast<double>(ti) + static_cast<double>(done) / static_cast<double>(total)) / n_targets,
+               t.filename().string());
+    });
+    const auto t1 = std::chrono::steady_clock::now();
+
+    OutputDir out(a.output);
+    std::string written;
+    if (a.convert_to_rle) {
+      write_text(out.staged(stem + ".json"), coco_json(r));
+      write_png(out.staged(stem + "_overlay.png"), overlay(image, r));
+      written = stem + ".json, " + stem + "_overlay.png";
+    } else {
+      const std::string dir = out.staged(stem);
+      fs::create_directory(dir, ec);
+      if (ec) engine::fail("{}: cannot create {}: {}", a.output, stem, ec.message());
+      for (size_t i = 0; i < r.masks.size(); ++i)
+        write_mask_png((fs::path(dir) / fmt::format("{}.png", i)).string(), r.masks[i].rle);
+      write_text((fs::path(dir) / "metadata.csv").string(), metadata_csv(r));
+      write_png((fs::path(dir) / "overlay.png").string(), overlay(image, r));
+      written = stem + "/";
+    }
+    if (a.overwrite) {
+      // Replace the old result only now that the new one is complete.
+      for (const std::string& name : {stem, stem + ".json", stem + "_overlay.png"}) {
+        const bool ours = a.convert_to_rle ? name != stem : name == stem;
+        if (ours) fs::remove_all(fs::path(a.output) / name, ec);
+      }
+    }
+    out.commit();
+    const double write_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+    const double gen_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    bar.clear();
+    const auto& s = r.stats;
+    fmt::print(
+        "{}: {} masks -> {} ({:.0f} ms: encoder {:.0f}, decoder {:.0f}, masks {:.0f}, nms {:.0f}, small regions "
+        "{:.0f}, writing {:.0f}; {} prompts, {} masks upscaled)\n",
+        t.string(), r.masks.size(), (fs::path(a.output) / written).string(), gen_ms + write_ms, s.encoder_ms,
+        s.decoder_ms, s.masks_ms, s.nms_ms, s.small_regions_ms, write_ms, s.prompts, s.upscaled_masks);
+    std::fflush(stdout);
+    ++processed;
+  }
+  bar.clear();
+  if (is_dir) fmt::print("{} image(s) processed, {} skipped\n", processed, skipped);
+  if (random_model) fmt::print("note: random-weight model: the masks are meaningless\n");
+  return processed == 0 ? 1 : 0;
+}
+
+}  // namespace
+
+Command add_everything_command(CLI::App& app) {
+  auto a = std::make_shared<EverythingArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "everything", "Automatic mask generation (segment everything), as the official scripts/amg.py");
+  sub->add_option("-m,--model", a->model, "converted model (.safetensors from sam-convert)")->required();
+  sub->add_option("--input", a->input, "an image, or a folder of images")->required();
+  sub->add_option("--output", a->output,
+                  "output folder: per image <stem>/ (N.png, metadata.csv, overlay.png), or with "
+                  "--convert-to-rle <stem>.json and <stem>_overlay.png")
+      ->required();
+  sub->add_flag("--convert-to-rle", a->convert_to_rle, "write COCO RLE records to <stem>.json instead of PNGs");
+  AmgOptions& o = a->amg;
+  sub->add_option("--points-per-side", o.points_per_side, "points sampled along one side of the image (default 32)")
+      ->check(CLI::Range(1, 1024));
+  sub->add_option("--points-per-batch", o.points_per_batch, "points run through the model at once (default 64)")
+      ->check(CLI::Range(1, 4096));
+  sub->add_option("--pred-iou-thresh", o.pred_iou_thresh, "drop masks with a predicted IoU below this (default 0.88)");
+  sub->add_option("--stability-score-thresh", o.stability_score_thresh,
+                  "drop masks with a stability score below this (default 0.95)");
+  sub->add_option("--stability-score-offset", o.stability_score_offset,
+                  "logit offset for the stability score (default 1.0)");
+  sub->add_option("--box-nms-thresh", o.box_nms_thresh, "box IoU cutoff for duplicate masks (default 0.7)");
+  sub->add_option("--crop-n-layers", o.crop_n_layers, "run again on crops, this many layers (default 0)")
+      ->check(CLI::Range(0, 6));
+  sub->add_option("--crop-nms-thresh", o.crop_nms_thresh, "box IoU cutoff between crops (default 0.7)");
+  sub->add_option("--crop-overlap-ratio", o.crop_overlap_ratio, "overlap of the crops (default 512/1500)")
+      ->check(CLI::Range(0.0, 0.999));
+  sub->add_option("--crop-n-points-downscale-factor", o.crop_n_points_downscale_factor,
+                  "points per side divided by this per crop layer (default 1)")
+      ->check(CLI::Range(1, 1024));
+  sub->add_option("--min-mask-region-area", o.min_mask_region_area,
+                  "remove islands and fill holes smaller than this many pixels (default 0: off)")
+      ->check(CLI::Range(0, 1 << 30));
+  sub->add_option("--threads", a->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  sub->add_flag("--overwrite", a->overwrite, "replace existing results in the output folder");
+  return {sub, [a] { return run_everything(*a); }};
+}
+
+}  // namespace sam::cli
