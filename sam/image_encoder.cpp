@@ -154,7 +154,7 @@ struct SingleThreadedBlas {
   }
   ~SingleThreadedBlas() {
     std::lock_guard<std::mutex> lock(mutex());
-    if (--users() == 0) kernels::set_blas_threads(engine::thread_pool().num_threads());
+    if (--users() == 0) kernels::set_blas_threads(engine::ops::blas_threads_for(engine::thread_pool().num_threads()));
   }
   SingleThreadedBlas(const SingleThreadedBlas&) = delete;
   SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;

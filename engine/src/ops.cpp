@@ -79,10 +79,14 @@ void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
 bool use_packed_gemm() {
   static const bool packed = [] {
     const char* v = std::getenv("SAM_GEMM");
-    return !(v && std::string_view(v) == "openblas");
+    const bool p = !(v && std::string_view(v) == "openblas");
+    if (p) kernels::set_blas_threads(1);  // see blas_threads_for
+    return p;
   }();
   return packed;
 }
+
+int blas_threads_for(int pool_threads) { return use_packed_gemm() ? 1 : pool_threads; }
 
 PackedLinear pack_linear(const Tensor& weight) {
   require_f32(weight, "pack_linear");

@@ -78,7 +78,7 @@ Image synthetic_image() {
 int run_bench(const BenchArgs& a) {
   if (a.threads > 0) {
     engine::set_num_threads(a.threads);
-    kernels::set_blas_threads(a.threads);
+    kernels::set_blas_threads(engine::ops::blas_threads_for(a.threads));
   }
   const int threads = engine::thread_pool().num_threads();
   auto t0 = Clock::now();

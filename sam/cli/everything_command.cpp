@@ -20,6 +20,7 @@
 #include "cli/overlay.h"
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
+#include "engine/ops.h"
 #include "engine/thread_pool.h"
 #include "kernels/gemm.h"
 #include "sam/automatic_mask_generator.h"
@@ -179,7 +180,7 @@ std::vector<fs::path> list_targets(const std::string& input) {
 int run_everything(const EverythingArgs& a) {
   if (a.threads > 0) {
     engine::set_num_threads(a.threads);
-    kernels::set_blas_threads(a.threads);
+    kernels::set_blas_threads(engine::ops::blas_threads_for(a.threads));
   }
   const std::vector<fs::path> targets = list_targets(a.input);
   const bool is_dir = fs::is_directory(a.input);

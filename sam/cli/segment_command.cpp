@@ -13,6 +13,7 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
+#include "engine/ops.h"
 #include "engine/thread_pool.h"
 #include "kernels/gemm.h"
 #include "sam/embedding_cache.h"
@@ -51,7 +52,7 @@ int run_segment(const SegmentArgs& a) {
   nlohmann::json timing;
   if (a.threads > 0) {
     engine::set_num_threads(a.threads);
-    kernels::set_blas_threads(a.threads);
+    kernels::set_blas_threads(engine::ops::blas_threads_for(a.threads));
   }
   const auto weights = Weights::load(a.model);
   timing["load_model_ms"] = sw.lap_ms();

@@ -13,6 +13,7 @@
 #include "cli/prompt_args.h"
 #include "engine/error.h"
 #include "engine/io/npy.h"
+#include "engine/ops.h"
 #include "engine/thread_pool.h"
 #include "kernels/gemm.h"
 #include "sam/predictor.h"
@@ -67,7 +68,7 @@ Diff compare(const engine::Tensor& a, const engine::Tensor& b) {
 int run_trace(const TraceArgs& a) {
   if (a.threads > 0) {
     engine::set_num_threads(a.threads);
-    kernels::set_blas_threads(a.threads);
+    kernels::set_blas_threads(engine::ops::blas_threads_for(a.threads));
   }
   const auto weights = Weights::load(a.model);
   const Image image = load_image(a.image);

@@ -35,6 +35,10 @@ void linear(const Tensor& x, const PackedLinear& w, const Tensor* bias, Tensor& 
 // True unless SAM_GEMM=openblas: then the model uses OpenBLAS and separate
 // bias / GELU / add passes (for comparisons).
 bool use_packed_gemm();
+// OpenBLAS thread count for a pool of `pool_threads`: 1 with the packed GEMM
+// (OpenBLAS then only runs small per-head attention products, and its idle
+// threads would spin against our pool on the same cores), else pool_threads.
+int blas_threads_for(int pool_threads);
 
 // C[M,N] = A[M,K] @ B[K,N] (or with either transposed), raw 2-D views with
 // row strides; used by attention and convolutions.
