@@ -50,54 +50,85 @@ void resize_bilinear_plane(const float* in, int in_h, int in_w, float* out, int 
 
 namespace {
 
+// Horizontal taps applied to one source row: out[x] = w0 * row[i0] + w1 * row[i1].
+void resize_row(const float* row, const std::vector<Tap>& tx, float* out) {
+  const size_t n = tx.size();
+  for (size_t x = 0; x < n; ++x) out[x] = tx[x].w0 * row[tx[x].i0] + tx[x].w1 * row[tx[x].i1];
+}
+
+// Vertical taps: out[x] = w0 * r0[x] + w1 * r1[x] (contiguous, vectorises).
+void blend_rows(const float* r0, const float* r1, float w0, float w1, int n, float* out) {
+  for (int x = 0; x < n; ++x) out[x] = w0 * r0[x] + w1 * r1[x];
+}
+
+// Two-slot cache of rows produced in increasing source-row order: row(r)
+// returns make(r, dst)'s row, computing it only on a miss.
+class RowCache {
+ public:
+  explicit RowCache(int width) : buf_(static_cast<size_t>(2) * width), width_(width) {}
+  template <class Make>
+  const float* row(int r, const Make& make) {
+    for (int s = 0; s < 2; ++s)
+      if (key_[s] == r) return buf_.data() + static_cast<size_t>(s) * width_;
+    const int slot = key_[0] < key_[1] ? 0 : 1;  // evict the older (smaller) row
+    float* dst = buf_.data() + static_cast<size_t>(slot) * width_;
+    make(r, dst);
+    key_[slot] = r;
+    return dst;
+  }
+
+ private:
+  std::vector<float> buf_;
+  int width_;
+  int key_[2] = {-1, -1};
+};
+
 // The fused two-stage upscaling of postprocess_masks for n planes, split into
 // jobs of (plane, block of output rows); `emit(plane, y, row_values)` receives
 // each output row of W values.
+//
+// Each bilinear stage is, as ATen evaluates it, w0y * (w0x a + w1x b) + w1y * (w0x c + w1x d):
+// horizontal interpolation of two source rows, then a vertical blend. So the
+// horizontally resized source rows are computed once and cached (each serves
+// ~2 output rows), and every output row is a contiguous blend of two cached
+// rows; the arithmetic per element is unchanged.
 template <class Emit>
 void upscale_rows(const engine::Tensor& src, int img_size, int input_h, int input_w, int original_h, int original_w,
                   Emit emit) {
   const int n = static_cast<int>(src.dim(0) * src.dim(1));
   const int L = static_cast<int>(src.dim(2));
   // Stage 1: L -> img_size (only rows/columns < input_h / input_w survive the crop).
-  const std::vector<Tap> s1y = taps(L, img_size), s1x = taps(L, img_size);
+  const std::vector<Tap> s1y = taps(L, img_size);
+  std::vector<Tap> s1x = taps(L, img_size);
+  s1x.resize(static_cast<size_t>(input_w));
   // Stage 2: cropped [input_h, input_w] -> original size.
   const std::vector<Tap> s2y = taps(input_h, original_h), s2x = taps(input_w, original_w);
   const int threads = engine::thread_pool().num_threads();
   const int row_blocks = std::max(1, std::min(original_h, (2 * threads + n - 1) / n));
   engine::thread_pool().parallel_for(0, int64_t{n} * row_blocks, 1, [&](int64_t begin, int64_t end) {
-    // Cache of intermediate (stage-1) rows, restricted to the cropped width.
-    std::vector<float> rows(static_cast<size_t>(2) * input_w), out_row(static_cast<size_t>(original_w));
+    std::vector<float> mid(static_cast<size_t>(input_w)), out_row(static_cast<size_t>(original_w));
     for (int64_t job = begin; job < end; ++job) {
       const int m = static_cast<int>(job / row_blocks), blk = static_cast<int>(job % row_blocks);
       const int y_begin = static_cast<int>(int64_t{original_h} * blk / row_blocks);
       const int y_end = static_cast<int>(int64_t{original_h} * (blk + 1) / row_blocks);
       const float* plane = src.data<float>() + static_cast<size_t>(m) * L * L;
-      int cached[2] = {-1, -1};
-      auto get_row = [&](int r) -> const float* {
-        for (int s = 0; s < 2; ++s)
-          if (cached[s] == r) return rows.data() + static_cast<size_t>(s) * input_w;
-        // Evict the slot holding the smaller row index (rows are visited in order).
-        const int slot = cached[0] < cached[1] ? 0 : 1;
-        float* dst = rows.data() + static_cast<size_t>(slot) * input_w;
+      // low[r]: low-res row r resized horizontally to the cropped width.
+      RowCache low(input_w);
+      auto make_low = [&](int r, float* dst) { resize_row(plane + static_cast<size_t>(r) * L, s1x, dst); };
+      // wide[r]: intermediate (img_size-scale) row r, resized horizontally to original_w.
+      RowCache wide(original_w);
+      auto make_wide = [&](int r, float* dst) {
         const Tap& a = s1y[static_cast<size_t>(r)];
-        const float* r0 = plane + static_cast<size_t>(a.i0) * L;
-        const float* r1 = plane + static_cast<size_t>(a.i1) * L;
-        for (int x = 0; x < input_w; ++x) {
-          const Tap& b = s1x[static_cast<size_t>(x)];
-          dst[x] = a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
-        }
-        cached[slot] = r;
-        return dst;
+        const float* r0 = low.row(a.i0, make_low);
+        const float* r1 = low.row(a.i1, make_low);
+        blend_rows(r0, r1, a.w0, a.w1, input_w, mid.data());
+        resize_row(mid.data(), s2x, dst);
       };
       for (int y = y_begin; y < y_end; ++y) {
         const Tap& a = s2y[static_cast<size_t>(y)];
-        const float* r0 = get_row(a.i0);
-        const float* r1 = get_row(a.i1);
-        for (int x = 0; x < original_w; ++x) {
-          const Tap& b = s2x[static_cast<size_t>(x)];
-          out_row[static_cast<size_t>(x)] =
-              a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
-        }
+        const float* r0 = wide.row(a.i0, make_wide);
+        const float* r1 = wide.row(a.i1, make_wide);
+        blend_rows(r0, r1, a.w0, a.w1, original_w, out_row.data());
         emit(m, y, out_row.data());
       }
     }

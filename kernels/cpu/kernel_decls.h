@@ -8,6 +8,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
+#include "kernels/two_way_attention.h"
 
 namespace kernels::avx512 {
 void convert_f32_to_f16(const float* src, uint16_t* dst, size_t n);
@@ -24,6 +25,10 @@ size_t gemm_packed_b_floats(int n, int k);
 void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out);
 int64_t gemm_jobs(const PackedGemmArgs& g, int threads);
 void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1);
+int tw_columns(int j);
+size_t tw_scratch_floats(int width, int jp);
+void tokens_to_image(const TokensToImageArgs& a);
+void image_to_tokens(const ImageToTokensArgs& a);
 }  // namespace kernels::avx512
 
 namespace kernels::avx2 {
@@ -41,6 +46,10 @@ size_t gemm_packed_b_floats(int n, int k);
 void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out);
 int64_t gemm_jobs(const PackedGemmArgs& g, int threads);
 void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1);
+int tw_columns(int j);
+size_t tw_scratch_floats(int width, int jp);
+void tokens_to_image(const TokensToImageArgs& a);
+void image_to_tokens(const ImageToTokensArgs& a);
 }  // namespace kernels::avx2
 
 namespace kernels::scalar {
@@ -50,4 +59,8 @@ size_t gemm_packed_b_floats(int n, int k);
 void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out);
 int64_t gemm_jobs(const PackedGemmArgs& g, int threads);
 void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1);
+int tw_columns(int j);
+size_t tw_scratch_floats(int width, int jp);
+void tokens_to_image(const TokensToImageArgs& a);
+void image_to_tokens(const ImageToTokensArgs& a);
 }  // namespace kernels::scalar

@@ -68,6 +68,10 @@ KernelTable table_for(Isa isa) {
   t.gemm_pack_b_nk = scalar::gemm_pack_b_nk;
   t.gemm_jobs = scalar::gemm_jobs;
   t.gemm_run = scalar::gemm_run;
+  t.tw_columns = scalar::tw_columns;
+  t.tw_scratch_floats = scalar::tw_scratch_floats;
+  t.tokens_to_image = scalar::tokens_to_image;
+  t.image_to_tokens = scalar::image_to_tokens;
   if (isa == Isa::Avx2) {
     t.convert_f32_to_f16 = avx2::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx2::convert_f16_to_f32;
@@ -83,6 +87,10 @@ KernelTable table_for(Isa isa) {
     t.gemm_pack_b_nk = avx2::gemm_pack_b_nk;
     t.gemm_jobs = avx2::gemm_jobs;
     t.gemm_run = avx2::gemm_run;
+    t.tw_columns = avx2::tw_columns;
+    t.tw_scratch_floats = avx2::tw_scratch_floats;
+    t.tokens_to_image = avx2::tokens_to_image;
+    t.image_to_tokens = avx2::image_to_tokens;
   } else if (isa == Isa::Avx512) {
     t.convert_f32_to_f16 = avx512::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx512::convert_f16_to_f32;
@@ -98,6 +106,10 @@ KernelTable table_for(Isa isa) {
     t.gemm_pack_b_nk = avx512::gemm_pack_b_nk;
     t.gemm_jobs = avx512::gemm_jobs;
     t.gemm_run = avx512::gemm_run;
+    t.tw_columns = avx512::tw_columns;
+    t.tw_scratch_floats = avx512::tw_scratch_floats;
+    t.tokens_to_image = avx512::tokens_to_image;
+    t.image_to_tokens = avx512::image_to_tokens;
   }
   return t;
 }

@@ -10,6 +10,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
+#include "kernels/two_way_attention.h"
 
 namespace kernels {
 
@@ -36,6 +37,12 @@ struct KernelTable {
   // thread count; gemm_run does jobs [j0, j1). Callers spread jobs over threads.
   int64_t (*gemm_jobs)(const PackedGemmArgs& g, int threads) = nullptr;
   void (*gemm_run)(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1) = nullptr;
+  // Two-way transformer cross-attention cores (two_way_attention.h): padded
+  // score width for J columns, scratch floats per call, the two kernels.
+  int (*tw_columns)(int j) = nullptr;
+  size_t (*tw_scratch_floats)(int width, int jp) = nullptr;
+  void (*tokens_to_image)(const TokensToImageArgs& a) = nullptr;
+  void (*image_to_tokens)(const ImageToTokensArgs& a) = nullptr;
 };
 
 // The table for this CPU (chosen on first use; thread-safe).

@@ -1,0 +1,15 @@
+// Two-way cross-attention cores for avx2: cpu/simd/two_way_attention_impl.h over VecAvx2.
+#include "../kernel_decls.h"
+#include "../simd/two_way_attention_impl.h"
+#include "../simd/vec_avx2.h"
+
+namespace kernels::avx2 {
+
+using TW = simd::TwoWay<simd::VecAvx2>;
+
+int tw_columns(int j) { return TW::columns(j); }
+size_t tw_scratch_floats(int width, int jp) { return TW::scratch_floats(width, jp); }
+void tokens_to_image(const TokensToImageArgs& a) { TW::tokens_to_image(a); }
+void image_to_tokens(const ImageToTokensArgs& a) { TW::image_to_tokens(a); }
+
+}  // namespace kernels::avx2
