@@ -317,7 +317,7 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
 
   // hs, src = transformer(src, pos_src, tokens)
   Tensor queries = ws.queries, keys = ws.keys;
-  const bool cached = image.no_mask.k.defined() && is_no_mask(dense);
+  const bool cached = image.no_mask.kv.k.defined() && is_no_mask(dense);
   transformer_.forward(ws.tokens, image.pe, queries, keys, *arena_, t, cached ? &image.no_mask : nullptr);
 
   // Hypernetwork MLPs on the mask tokens hs[:, 1 + i, :] -> hyper_in[:, i, :]

@@ -152,6 +152,23 @@ Attention::Attention(const Weights& w, const std::string& prefix, int embedding_
   engine::check(q_proj_.out_features() == internal_dim_ && out_proj_.out_features() == embedding_dim,
                 "{}: projections {} / {} for internal dim {}", prefix, q_proj_.weight->shape().str(),
                 out_proj_.weight->shape().str(), internal_dim_);
+  // [Di, D] -> [D, Di]: the factored cross attentions multiply by W, not W^T.
+  auto transposed = [](const Tensor& w) {
+    Tensor t = Tensor::empty(DType::F32, {w.dim(1), w.dim(0)});
+    const float* src = w.data<float>();
+    float* dst = t.data<float>();
+    for (int64_t r = 0; r < w.dim(0); ++r)
+      for (int64_t c = 0; c < w.dim(1); ++c) dst[c * w.dim(0) + r] = src[r * w.dim(1) + c];
+    return t;
+  };
+  if (downsample_rate != 1) {  // the cross attentions
+    wq_t_ = transposed(*q_proj_.weight);
+    wk_t_ = transposed(*k_proj_.weight);
+    if (engine::ops::use_packed_gemm()) {
+      wq_t_p_ = engine::ops::pack_linear(wq_t_);
+      wk_t_p_ = engine::ops::pack_linear(wk_t_);
+    }
+  }
 }
 
 Attention::Projected Attention::project_kv(const Tensor& k, const Tensor& v) const {
@@ -249,6 +266,7 @@ struct TwoWayTransformer::Workspace {
   Tensor sq, sk, sv, so;       // N*T*D      projected tokens
   Tensor hidden;               // [N, T, mlp_dim]
   Tensor scores;               // max(T*P, T*T)
+  Attention::FactoredScratch factored;  // the cross attentions' folded form (cross_attention.cpp)
 };
 
 template <class Alloc>
@@ -265,6 +283,17 @@ TwoWayTransformer::Workspace TwoWayTransformer::plan(int64_t n, int64_t t, int64
   w.so = alloc(Shape{n * t * dim_});
   w.hidden = alloc(Shape{n, t, mlp_dim_});
   w.scores = alloc(Shape{std::max(t * p, t * t)});
+  const auto f = Attention::factored_floats(n, t, dim_, cross_dim_, num_heads_, engine::thread_pool().num_threads());
+  Attention::FactoredScratch& fs = w.factored;
+  fs.tok_a = alloc(Shape{f[0]});
+  fs.tok_b = alloc(Shape{f[0]});
+  fs.blk = alloc(Shape{f[1]});
+  fs.fac = alloc(Shape{f[2]});
+  fs.fac2 = alloc(Shape{f[2]});
+  fs.fac_t = alloc(Shape{f[3]});
+  fs.cb = alloc(Shape{f[4]});
+  fs.part = alloc(Shape{f[5]});
+  fs.kern = alloc(Shape{f[6]});
   return w;
 }
 
@@ -283,6 +312,7 @@ TwoWayTransformer::TwoWayTransformer(std::shared_ptr<const Weights> w, const std
   const SamConfig& c = weights_->config();
   dim_ = c.prompt_embed_dim;
   mlp_dim_ = c.decoder_mlp_dim;
+  num_heads_ = c.decoder_num_heads;
   const Weights& wt = *weights_;
   for (int i = 0; i < c.decoder_depth; ++i) {
     const std::string p = prefix + ".layers." + std::to_string(i);
@@ -315,10 +345,12 @@ TwoWayTransformer::FirstLayerCache TwoWayTransformer::precompute_first_layer(con
   engine::check(!layers_.empty() && src0.shape() == key_pe.shape() && src0.rank() == 2 && src0.dim(1) == dim_ &&
                     src0.is_contiguous() && key_pe.is_contiguous(),
                 "TwoWayTransformer: first-layer keys {} / PE {}", src0.shape().str(), key_pe.shape().str());
-  // Same arithmetic as block_forward: k = keys + key_pe; k_proj(k); v_proj(keys).
+  // Same arithmetic as block_forward: k = keys + key_pe; k_proj(k); v_proj(keys);
+  // the image-to-token queries are the same k = keys + key_pe.
   Tensor k = Tensor::empty(DType::F32, src0.shape());
   add(k, src0, key_pe);
-  return layers_.front().cross_attn_token_to_image.project_kv(k, src0);
+  const Block& b = layers_.front();
+  return {b.cross_attn_token_to_image.project_kv(k, src0), b.cross_attn_image_to_token.project_q(k)};
 }
 
 void TwoWayTransformer::block_forward(const Block& b, const std::string& path, const Tensor& query_pe,
@@ -345,11 +377,20 @@ void TwoWayTransformer::block_forward(const Block& b, const std::string& path, c
   layer_norm_(queries, b.norm1);
   detail::trace_sub(t, path, ".norm1", queries);
 
-  // Cross attention block, tokens attending to the image embedding.
-  add(small_in, queries, query_pe);     // q = queries + query_pe
-  add_broadcast(big_in, keys, key_pe);  // k = keys + key_pe
-  b.cross_attn_token_to_image.forward(small_in, big_in, keys, small_out, token_to_image, t,
-                                      detail::subpath(t, path, ".cross_attn_token_to_image"), cache);
+  // Cross attention block, tokens attending to the image embedding. Without a
+  // Tracer that wants the modules' tensors, the folded form (no [P, Di]
+  // projections); the first layer's projections may come from the cache.
+  const bool folded = (t == nullptr || !t->needs_tensors()) && b.cross_attn_image_to_token.can_fold();
+  add(small_in, queries, query_pe);  // q = queries + query_pe
+  if (folded && !cache) {
+    b.cross_attn_token_to_image.token_to_image(small_in, keys, key_pe, small_out, ws.factored);
+    trace(t, detail::subpath(t, path, ".cross_attn_token_to_image"), small_out);
+  } else {
+    if (!folded) add_broadcast(big_in, keys, key_pe);  // k = keys + key_pe
+    b.cross_attn_token_to_image.forward(small_in, big_in, keys, small_out, token_to_image, t,
+                                        detail::subpath(t, path, ".cross_attn_token_to_image"),
+                                        cache ? &cache->kv : nullptr);
+  }
   add(queries, queries, small_out);
   layer_norm_(queries, b.norm2);
   detail::trace_sub(t, path, ".norm2", queries);
@@ -372,10 +413,15 @@ void TwoWayTransformer::block_forward(const Block& b, const std::string& path, c
   // keys have not changed since the token-to-image block, so big_in still holds
   // keys + key_pe. The attention output overwrites it (consumed by q_proj first).
   add(small_in, queries, query_pe);
-  b.cross_attn_image_to_token.forward(big_in, small_in, queries, big_in, image_to_token, t,
-                                      detail::subpath(t, path, ".cross_attn_image_to_token"));
-  add(keys, keys, big_in);
-  layer_norm_(keys, b.norm4);
+  if (folded) {
+    b.cross_attn_image_to_token.image_to_token(keys, key_pe, small_in, queries, b.norm4, kLayerNormEps, ws.factored,
+                                               cache ? &cache->q : nullptr);
+  } else {
+    b.cross_attn_image_to_token.forward(big_in, small_in, queries, big_in, image_to_token, t,
+                                        detail::subpath(t, path, ".cross_attn_image_to_token"));
+    add(keys, keys, big_in);
+    layer_norm_(keys, b.norm4);
+  }
   detail::trace_sub(t, path, ".norm4", keys);
   detail::trace_sub(t, path, ".0", queries);
   detail::trace_sub(t, path, ".1", keys);
@@ -409,9 +455,15 @@ void TwoWayTransformer::forward(const Tensor& point_embedding, const Tensor& key
   Tensor small_out = view(ws.small_out, {n, nt, dim_});
   Tensor big_in = view(ws.big_in, {n, np, dim_});
   add(small_in, queries, point_embedding);
-  add_broadcast(big_in, keys, key_pe);
-  final_attn_token_to_image_.forward(small_in, big_in, keys, small_out, {ws.sq, ws.big_a, ws.big_b, ws.so, ws.scores},
-                                     t, detail::subpath(t, prefix_, ".final_attn_token_to_image"));
+  if ((t == nullptr || !t->needs_tensors()) && final_attn_token_to_image_.can_fold()) {
+    final_attn_token_to_image_.token_to_image(small_in, keys, key_pe, small_out, ws.factored);
+    trace(t, detail::subpath(t, prefix_, ".final_attn_token_to_image"), small_out);
+  } else {
+    add_broadcast(big_in, keys, key_pe);
+    final_attn_token_to_image_.forward(small_in, big_in, keys, small_out,
+                                       {ws.sq, ws.big_a, ws.big_b, ws.so, ws.scores}, t,
+                                       detail::subpath(t, prefix_, ".final_attn_token_to_image"));
+  }
   add(queries, queries, small_out);
   layer_norm_(queries, norm_final_attn_);
   detail::trace_sub(t, prefix_, ".norm_final_attn", queries);

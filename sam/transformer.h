@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -115,9 +116,52 @@ class Attention {
                const Scratch& s, Tracer* t, const std::string& path, const Projected* kv = nullptr) const;
   // k_proj(k), v_proj(v) for k, v [Nk, D] -> new tensors [Nk, Di].
   Projected project_kv(const engine::Tensor& k, const engine::Tensor& v) const;
+  // q_proj(q) for q [Nq, D] -> a new tensor [Nq, Di].
+  engine::Tensor project_q(const engine::Tensor& q) const;
+
+  // The cross attentions with the image-side projections folded into the
+  // token side (kernels/two_way_attention.h; cross_attention.cpp). Same maths
+  // as forward(), other summation order; no [P, Di] projection of the image
+  // tokens is formed, each image token is read once per attention.
+  struct FactoredScratch {
+    engine::Tensor tok_a, tok_b;  // [N*T, Di]   token projections
+    engine::Tensor blk;           // [N*J, Di]   block-diagonal token projections (J = heads * T)
+    engine::Tensor fac, fac2;     // [N*J, D]    folded factors / values through out_proj
+    engine::Tensor fac_t;         // [D, Jp]     factors of one prompt set, transposed and scaled
+    engine::Tensor cb;            // [Jp]        score bias of one prompt set
+    engine::Tensor part;          // per worker: [J, D] partial sums + m, l [J]
+    engine::Tensor kern;          // per worker: kernel scratch
+  };
+  // Floats of each FactoredScratch buffer for n prompt sets of t tokens
+  // (embedding dim D, `workers` threads), in the order of the struct.
+  static std::array<int64_t, 8> factored_floats(int64_t n, int64_t t, int64_t d, int64_t di, int heads, int workers);
+
+  // True for the cross attentions (downsample_rate != 1), which keep the
+  // transposed weights the folded form needs.
+  bool can_fold() const { return wq_t_.defined(); }
+  // Token-to-image: out [N, T, D] = attention(q = q_tokens [N, T, D],
+  // k = keys [N, P, D] + key_pe [P, D], v = keys).
+  void token_to_image(const engine::Tensor& q_tokens, const engine::Tensor& keys, const engine::Tensor& key_pe,
+                      engine::Tensor& out, const FactoredScratch& s) const;
+  // Image-to-token, with the block's residual add and LayerNorm:
+  // keys = norm(keys + attention(q = keys + key_pe, k = k_tokens, v = v_tokens)).
+  // cached_q: q_proj(keys + key_pe) [P, Di] when keys are the same for every
+  // prompt set (the first layer without mask input); then key_pe is not read.
+  void image_to_token(engine::Tensor& keys, const engine::Tensor& key_pe, const engine::Tensor& k_tokens,
+                      const engine::Tensor& v_tokens, const NormWeights& norm, float eps, const FactoredScratch& s,
+                      const engine::Tensor* cached_q = nullptr) const;
 
  private:
+  // x [rows, Di] @ W [Di, D] (no bias) for W = q_proj / k_proj weight: the
+  // transposes are kept (and packed) for this.
+  void times_weight(const engine::Tensor& x, const engine::Tensor& wt, const engine::ops::PackedLinear& wt_packed,
+                    engine::Tensor& y) const;
+  // x [rows, Di] @ out_proj.weight^T, without the bias.
+  void times_out_proj(const engine::Tensor& x, engine::Tensor& y) const;
+
   LinearWeights q_proj_, k_proj_, v_proj_, out_proj_;
+  engine::Tensor wq_t_, wk_t_;                 // [D, Di] transposed q_proj / k_proj weights
+  engine::ops::PackedLinear wq_t_p_, wk_t_p_;  // packed for the GEMM (empty with SAM_GEMM=openblas)
   int num_heads_ = 0;
   int internal_dim_ = 0;
 };
@@ -131,8 +175,12 @@ class TwoWayTransformer {
   // Prompt-independent part of the first layer: when every prompt set starts
   // from the same keys src0 [P, D] (no mask input: image + no_mask_embed), the
   // first cross_attn_token_to_image projections k_proj(src0 + key_pe) and
-  // v_proj(src0) are the same for all of them and for every call on the image.
-  using FirstLayerCache = Attention::Projected;
+  // v_proj(src0) are the same for all of them and for every call on the image,
+  // and so is the image-to-token q_proj(src0 + key_pe).
+  struct FirstLayerCache {
+    Attention::Projected kv;  // cross_attn_token_to_image: k_proj(src0 + key_pe), v_proj(src0)
+    engine::Tensor q;         // cross_attn_image_to_token: q_proj(src0 + key_pe)
+  };
   FirstLayerCache precompute_first_layer(const engine::Tensor& src0, const engine::Tensor& key_pe) const;
 
   // Arena bytes forward() takes for n prompt sets of t tokens over p image tokens.
@@ -173,6 +221,7 @@ class TwoWayTransformer {
   std::string prefix_;
   int dim_ = 0;
   int mlp_dim_ = 0;
+  int num_heads_ = 0;
   int cross_dim_ = 0;  // internal dim of the cross attentions
   std::vector<Block> layers_;
   Attention final_attn_token_to_image_;

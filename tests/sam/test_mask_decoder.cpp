@@ -223,13 +223,19 @@ void run_case(const std::shared_ptr<const sam::Weights>& weights, const fs::path
                                  << worst_path << ")");
   }
 
-  // A second pass on the same decoder (prepared image, arena reused) agrees bit for bit.
+  // Untraced passes take the folded cross attentions (cross_attention.cpp),
+  // traced ones the module-by-module path: both must match the official code,
+  // and two untraced passes on the same decoder (prepared image, arena reused)
+  // agree bit for bit.
   const sam::MaskDecoder::ImageInputs img = decoder.prepare(embedding, pe.dense_pe_tokens());
   const size_t capacity = decoder.arena_capacity();
   const sam::MaskDecoder::Output again = decoder.forward(img, sparse, dense, multimask);
   CHECK(decoder.arena_capacity() == capacity);
-  CHECK(max_abs_diff(again.low_res_masks, out.low_res_masks) == 0.0);
-  CHECK(max_abs_diff(again.iou_predictions, out.iou_predictions) == 0.0);
+  CHECK(rel_l2(again.low_res_masks, engine::read_npy((dir / "low_res_logits.npy").string())) <= kRelL2Tol);
+  CHECK(max_abs_diff(again.iou_predictions, engine::read_npy((dir / "iou_predictions.npy").string())) <= kIouAbsTol);
+  const sam::MaskDecoder::Output third = decoder.forward(img, sparse, dense, multimask);
+  CHECK(max_abs_diff(third.low_res_masks, again.low_res_masks) == 0.0);
+  CHECK(max_abs_diff(third.iou_predictions, again.iou_predictions) == 0.0);
 
   // A materialised (contiguous NCHW) dense embedding takes the general path
   // (no first-layer cache for a no-mask broadcast) and must agree as well.

@@ -1,0 +1,267 @@
+// The cross attentions of segment_anything/modeling/transformer.py
+// (TwoWayAttentionBlock.cross_attn_token_to_image / cross_attn_image_to_token,
+// TwoWayTransformer.final_attn_token_to_image) with the image-side projections
+// folded into the token side. Per head h (Wq_h, Wk_h: rows h*hd.. of the
+// projection weights, [hd, D]; Wo_h: columns h*hd.. of out_proj, [D, hd]):
+//
+// token-to-image, q from T tokens, k = keys + pe and v = keys over P image tokens:
+//   scores_h[t, p] = (Qp_h[t] Wk_h) . k[p] + Qp_h[t] . bk_h      (the last term is the same
+//                                                                 for every p: softmax drops it)
+//   o_h[t] = sum_p softmax_p(scores_h)[t, p] (v[p] Wv_h^T + bv_h) = (sum_p softmax . v[p]) Wv_h^T + bv_h
+// so the kernel needs A_h = Qp_h Wk_h ([T, D] per head) and returns the
+// softmax-weighted means of the image tokens; one [J, D] x [D, Di] product
+// (J = heads * T) finishes v_proj, then out_proj as usual.
+//
+// image-to-token, q = keys + pe over P image tokens, k and v from T tokens:
+//   scores_h[p, t] = q[p] . (Kp_h[t] Wq_h) + bq_h . Kp_h[t]
+//   out[p] = sum_h sum_t softmax_t(scores_h)[p, t] (Vp_h[t] Wo_h^T) + bo
+// so the kernel needs B_h = Kp_h Wq_h, the per-column bias, and U_h = Vp_h Wo_h^T.
+//
+// Per prompt set the image side costs 2 x P x D x J multiply-adds (J = 56 for
+// one point: 8 heads x 7 tokens) instead of 2 x P x D x Di (Di = 128) for the
+// projections, plus the per-head products; the scores never leave the cache.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/thread_pool.h"
+#include "kernels/table.h"
+#include "transformer.h"
+
+namespace sam {
+namespace {
+
+using engine::DType;
+using engine::Shape;
+using engine::Tensor;
+
+Tensor view(const Tensor& buf, const Shape& shape) {
+  if (shape.numel() > buf.numel())
+    engine::fail("cross attention scratch: {} does not fit in {} floats", shape.str(), buf.numel());
+  return Tensor::from_blob(buf.raw_data(), DType::F32, shape);
+}
+
+// blk [N*J, Di] (row n*J + h*T + t) = head h's columns of tok [N*T, Di] row
+// n*T + t, zeros elsewhere: the block-diagonal operand of the per-head products.
+void block_diagonal(const Tensor& tok, int64_t n, int64_t t, int heads, int64_t di, Tensor& blk) {
+  const int64_t hd = di / heads;
+  const float* src = tok.data<float>();
+  float* dst = blk.data<float>();
+  std::fill(dst, dst + n * heads * t * di, 0.f);
+  for (int64_t b = 0; b < n; ++b)
+    for (int h = 0; h < heads; ++h)
+      for (int64_t k = 0; k < t; ++k) {
+        const float* s = src + (b * t + k) * di + h * hd;
+        float* d = dst + ((b * heads + h) * t + k) * di + h * hd;
+        std::copy(s, s + hd, d);
+      }
+}
+
+// out [D, Jp] = scale * fac[J, D]^T, the columns past J zero.
+void transpose_scaled(const float* fac, int64_t j, int64_t d, int64_t jp, float scale, float* out) {
+  for (int64_t c = 0; c < d; ++c) {
+    float* o = out + c * jp;
+    for (int64_t r = 0; r < j; ++r) o[r] = scale * fac[r * d + c];
+    std::fill(o + j, o + jp, 0.f);
+  }
+}
+
+// The image tokens [0, P) split evenly over the pool's workers.
+template <class F>
+void over_workers(int64_t p, const F& fn) {
+  engine::thread_pool().run([&](int worker, int workers) {
+    const int64_t lo = p * worker / workers, hi = p * (worker + 1) / workers;
+    fn(worker, lo, hi);
+  });
+}
+
+}  // namespace
+
+std::array<int64_t, 8> Attention::factored_floats(int64_t n, int64_t t, int64_t d, int64_t di, int heads,
+                                                  int workers) {
+  const kernels::KernelTable& k = kernels::table();
+  const int64_t j = heads * t, jp = k.tw_columns(static_cast<int>(j));
+  const int64_t kern = static_cast<int64_t>(k.tw_scratch_floats(static_cast<int>(std::max(d, di)), static_cast<int>(jp)));
+  auto round = [](int64_t f) { return (f + 15) / 16 * 16; };
+  return {n * t * di,                            // tok_a, tok_b
+          n * j * di,                            // blk
+          n * j * d,                             // fac, fac2
+          d * jp,                                // fac_t
+          jp,                                    // cb
+          workers * round(j * d + 2 * j),        // part
+          workers * round(kern),                 // kern
+          0};
+}
+
+Tensor Attention::project_q(const Tensor& q) const {
+  Tensor out = Tensor::empty(DType::F32, {q.dim(0), internal_dim_});
+  apply_linear(q, q_proj_, out);
+  return out;
+}
+
+void Attention::times_weight(const Tensor& x, const Tensor& wt, const engine::ops::PackedLinear& wt_packed,
+                             Tensor& y) const {
+  if (!wt_packed.empty()) engine::ops::linear(x, wt_packed, nullptr, y);
+  else engine::ops::linear(x, wt, nullptr, y);
+}
+
+void Attention::times_out_proj(const Tensor& x, Tensor& y) const {
+  if (!out_proj_.packed.empty()) engine::ops::linear(x, out_proj_.packed, nullptr, y);
+  else engine::ops::linear(x, *out_proj_.weight, nullptr, y);
+}
+
+void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const Tensor& key_pe, Tensor& out,
+                               const FactoredScratch& s) const {
+  const int64_t n = q_tokens.dim(0), t = q_tokens.dim(1), d = q_tokens.dim(2), p = keys.dim(1);
+  const int64_t di = internal_dim_, hd = di / num_heads_, j = num_heads_ * t;
+  if (!(keys.rank() == 3 && keys.dim(0) == n && keys.dim(2) == d && keys.is_contiguous() &&
+        key_pe.numel() == p * d && key_pe.is_contiguous() && out.shape() == q_tokens.shape() &&
+        q_tokens.is_contiguous()))
+    engine::fail("token_to_image: q {}, keys {}, pe {} -> out {} do not fit", q_tokens.shape().str(),
+                 keys.shape().str(), key_pe.shape().str(), out.shape().str());
+  const kernels::KernelTable& kt = kernels::table();
+  const int jp = kt.tw_columns(static_cast<int>(j));
+  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
+
+  // Qp = q_proj(q) [N*T, Di]; A = blockdiag(Qp) Wk -> fac [N*J, D].
+  Tensor qp = view(s.tok_a, {n * t, di});
+  apply_linear(q_tokens, q_proj_, qp);
+  Tensor blk = view(s.blk, {n * j, di});
+  block_diagonal(qp, n, t, num_heads_, di, blk);
+  Tensor fac = view(s.fac, {n * j, d});
+  times_weight(blk, wk_t_, wk_t_p_, fac);
+
+  // Per prompt set: y = softmax-weighted means of the image tokens -> fac2 [N*J, D].
+  Tensor y_all = view(s.fac2, {n * j, d});
+  const int64_t part_stride = s.part.numel() / engine::thread_pool().num_threads();
+  const int64_t kern_stride = s.kern.numel() / engine::thread_pool().num_threads();
+  for (int64_t b = 0; b < n; ++b) {
+    transpose_scaled(fac.data<float>() + b * j * d, j, d, jp, scale, s.fac_t.data<float>());
+    const float* xb = keys.data<float>() + b * p * d;
+    float* part0 = s.part.data<float>();
+    over_workers(p, [&](int worker, int64_t lo, int64_t hi) {
+      float* part = part0 + worker * part_stride;
+      kernels::TokensToImageArgs a;
+      a.at = s.fac_t.data<float>();
+      a.j = static_cast<int>(j);
+      a.jp = jp;
+      a.q = xb;
+      a.ldq = d;
+      a.qpe = key_pe.data<float>();
+      a.ldqpe = d;
+      a.dq = static_cast<int>(d);
+      a.x = xb;
+      a.ldx = d;
+      a.d = static_cast<int>(d);
+      a.p0 = lo;
+      a.p1 = hi;
+      a.y = part;
+      a.ldy = d;
+      a.m = part + j * d;
+      a.l = part + j * d + j;
+      a.scratch = s.kern.data<float>() + worker * kern_stride;
+      kt.tokens_to_image(a);
+    });
+    const int workers = engine::thread_pool().num_threads();
+    for (int w = 1; w < workers; ++w) {
+      const float* pw = part0 + w * part_stride;
+      kernels::tokens_to_image_merge(static_cast<int>(j), static_cast<int>(d), part0, d, part0 + j * d,
+                                     part0 + j * d + j, pw, d, pw + j * d, pw + j * d + j);
+    }
+    kernels::tokens_to_image_normalize(static_cast<int>(j), static_cast<int>(d), part0, d, part0 + j * d + j);
+    std::copy(part0, part0 + j * d, y_all.data<float>() + b * j * d);
+  }
+
+  // v_proj of the means: z [N*J, Di]; head h's columns of its rows are o_h.
+  Tensor z = view(s.blk, {n * j, di});
+  apply_linear(y_all, v_proj_, z);
+  Tensor o = view(s.tok_b, {n * t, di});
+  const float* zp = z.data<float>();
+  float* op = o.data<float>();
+  for (int64_t b = 0; b < n; ++b)
+    for (int h = 0; h < num_heads_; ++h)
+      for (int64_t k = 0; k < t; ++k) {
+        const float* src = zp + ((b * num_heads_ + h) * t + k) * di + h * hd;
+        std::copy(src, src + hd, op + (b * t + k) * di + h * hd);
+      }
+  Tensor o3 = o.reshape({n, t, di});
+  apply_linear(o3, out_proj_, out);
+}
+
+void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor& k_tokens, const Tensor& v_tokens,
+                               const NormWeights& norm, float eps, const FactoredScratch& s,
+                               const Tensor* cached_q) const {
+  const int64_t n = k_tokens.dim(0), t = k_tokens.dim(1), d = k_tokens.dim(2), p = keys.dim(1);
+  const int64_t di = internal_dim_, hd = di / num_heads_, j = num_heads_ * t;
+  if (!(keys.rank() == 3 && keys.dim(0) == n && keys.dim(2) == d && keys.is_contiguous() &&
+        key_pe.numel() == p * d && key_pe.is_contiguous() && v_tokens.shape() == k_tokens.shape() &&
+        k_tokens.is_contiguous() && v_tokens.is_contiguous() &&
+        (!cached_q || (cached_q->shape() == Shape{p, di} && cached_q->is_contiguous()))))
+    engine::fail("image_to_token: keys {}, pe {}, k {}, v {} do not fit", keys.shape().str(), key_pe.shape().str(),
+                 k_tokens.shape().str(), v_tokens.shape().str());
+  const kernels::KernelTable& kt = kernels::table();
+  const int jp = kt.tw_columns(static_cast<int>(j));
+  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
+
+  // Kp, Vp [N*T, Di]; B = blockdiag(Kp) Wq -> fac; U = blockdiag(Vp) Wo^T -> fac2.
+  Tensor kp = view(s.tok_a, {n * t, di});
+  Tensor vp = view(s.tok_b, {n * t, di});
+  apply_linear(k_tokens, k_proj_, kp);
+  apply_linear(v_tokens, v_proj_, vp);
+  Tensor blk = view(s.blk, {n * j, di});
+  const int64_t dq = cached_q ? di : d;
+  Tensor fac = view(s.fac, {n * j, dq});
+  if (!cached_q) {
+    block_diagonal(kp, n, t, num_heads_, di, blk);
+    times_weight(blk, wq_t_, wq_t_p_, fac);
+  } else {
+    block_diagonal(kp, n, t, num_heads_, di, fac);  // scores = cached_q . Kp_h: the factors are Kp itself
+  }
+  Tensor u = view(s.fac2, {n * j, d});
+  block_diagonal(vp, n, t, num_heads_, di, blk);
+  times_out_proj(blk, u);
+
+  const float* bq = q_proj_.bias->data<float>();
+  const int64_t kern_stride = s.kern.numel() / engine::thread_pool().num_threads();
+  for (int64_t b = 0; b < n; ++b) {
+    transpose_scaled(fac.data<float>() + b * j * dq, j, dq, jp, scale, s.fac_t.data<float>());
+    float* cb = s.cb.data<float>();
+    std::fill(cb, cb + jp, 0.f);
+    if (!cached_q)  // bq_h . Kp_h[t] (the cached projection holds its bias already)
+      for (int h = 0; h < num_heads_; ++h)
+        for (int64_t k = 0; k < t; ++k) {
+          const float* kr = kp.data<float>() + (b * t + k) * di + h * hd;
+          float acc = 0.f;
+          for (int64_t i = 0; i < hd; ++i) acc += bq[h * hd + i] * kr[i];
+          cb[h * t + k] = scale * acc;
+        }
+    float* xb = keys.data<float>() + b * p * d;
+    over_workers(p, [&](int worker, int64_t lo, int64_t hi) {
+      kernels::ImageToTokensArgs a;
+      a.bt = s.fac_t.data<float>();
+      a.cb = cb;
+      a.heads = num_heads_;
+      a.t = static_cast<int>(t);
+      a.jp = jp;
+      a.q = cached_q ? cached_q->data<float>() : xb;
+      a.ldq = dq;
+      a.qpe = cached_q ? nullptr : key_pe.data<float>();
+      a.ldqpe = d;
+      a.dq = static_cast<int>(dq);
+      a.u = u.data<float>() + b * j * d;
+      a.ob = out_proj_.bias->data<float>();
+      a.x = xb;
+      a.ldx = d;
+      a.d = static_cast<int>(d);
+      a.p0 = lo;
+      a.p1 = hi;
+      a.ln_weight = norm.weight->data<float>();
+      a.ln_bias = norm.bias->data<float>();
+      a.ln_eps = eps;
+      a.scratch = s.kern.data<float>() + worker * kern_stride;
+      kt.image_to_tokens(a);
+    });
+  }
+}
+
+}  // namespace sam
