@@ -111,32 +111,41 @@ void Attention::times_out_proj(const Tensor& x, Tensor& y) const {
 }
 
 void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const Tensor& key_pe, Tensor& out,
-                               const FactoredScratch& s) const {
+                               const FactoredScratch& s, const Projected* cached_kv) const {
   const int64_t n = q_tokens.dim(0), t = q_tokens.dim(1), d = q_tokens.dim(2), p = keys.dim(1);
   const int64_t di = internal_dim_, hd = di / num_heads_, j = num_heads_ * t;
   if (!(keys.rank() == 3 && keys.dim(0) == n && keys.dim(2) == d && keys.is_contiguous() &&
         key_pe.numel() == p * d && key_pe.is_contiguous() && out.shape() == q_tokens.shape() &&
-        q_tokens.is_contiguous()))
+        q_tokens.is_contiguous() &&
+        (!cached_kv || (cached_kv->k.shape() == Shape{p, di} && cached_kv->v.shape() == Shape{p, di}))))
     engine::fail("token_to_image: q {}, keys {}, pe {} -> out {} do not fit", q_tokens.shape().str(),
                  keys.shape().str(), key_pe.shape().str(), out.shape().str());
   const kernels::KernelTable& kt = kernels::table();
   const int jp = kt.tw_columns(static_cast<int>(j));
   const float scale = 1.f / std::sqrt(static_cast<float>(hd));
 
-  // Qp = q_proj(q) [N*T, Di]; A = blockdiag(Qp) Wk -> fac [N*J, D].
+  // Qp = q_proj(q) [N*T, Di]. Scores read the image tokens through A =
+  // blockdiag(Qp) Wk (fac [N*J, D]), or the cached k_proj [P, Di] through
+  // blockdiag(Qp) itself; the values are the image tokens [P, D] or the cached
+  // v_proj [P, Di] (then the means are already projected).
   Tensor qp = view(s.tok_a, {n * t, di});
   apply_linear(q_tokens, q_proj_, qp);
-  Tensor blk = view(s.blk, {n * j, di});
-  block_diagonal(qp, n, t, num_heads_, di, blk);
-  Tensor fac = view(s.fac, {n * j, d});
-  times_weight(blk, wk_t_, wk_t_p_, fac);
+  const int64_t dq = cached_kv ? di : d, dv = cached_kv ? di : d;
+  Tensor fac = view(s.fac, {n * j, dq});
+  if (cached_kv) {
+    block_diagonal(qp, n, t, num_heads_, di, fac);
+  } else {
+    Tensor blk = view(s.blk, {n * j, di});
+    block_diagonal(qp, n, t, num_heads_, di, blk);
+    times_weight(blk, wk_t_, wk_t_p_, fac);
+  }
 
-  // Per prompt set: y = softmax-weighted means of the image tokens -> fac2 [N*J, D].
-  Tensor y_all = view(s.fac2, {n * j, d});
-  const int64_t part_stride = s.part.numel() / engine::thread_pool().num_threads();
-  const int64_t kern_stride = s.kern.numel() / engine::thread_pool().num_threads();
+  // Per prompt set: the softmax-weighted means of the values -> y_all [N*J, Dv].
+  Tensor y_all = view(s.fac2, {n * j, dv});
+  const int workers = engine::thread_pool().num_threads();
+  const int64_t part_stride = s.part.numel() / workers, kern_stride = s.kern.numel() / workers;
   for (int64_t b = 0; b < n; ++b) {
-    transpose_scaled(fac.data<float>() + b * j * d, j, d, jp, scale, s.fac_t.data<float>());
+    transpose_scaled(fac.data<float>() + b * j * dq, j, dq, jp, scale, s.fac_t.data<float>());
     const float* xb = keys.data<float>() + b * p * d;
     float* part0 = s.part.data<float>();
     over_workers(p, [&](int worker, int64_t lo, int64_t hi) {
@@ -145,36 +154,38 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
       a.at = s.fac_t.data<float>();
       a.j = static_cast<int>(j);
       a.jp = jp;
-      a.q = xb;
-      a.ldq = d;
-      a.qpe = key_pe.data<float>();
+      a.q = cached_kv ? cached_kv->k.data<float>() : xb;
+      a.ldq = dq;
+      a.qpe = cached_kv ? nullptr : key_pe.data<float>();
       a.ldqpe = d;
-      a.dq = static_cast<int>(d);
-      a.x = xb;
-      a.ldx = d;
-      a.d = static_cast<int>(d);
+      a.dq = static_cast<int>(dq);
+      a.x = cached_kv ? cached_kv->v.data<float>() : xb;
+      a.ldx = dv;
+      a.d = static_cast<int>(dv);
       a.p0 = lo;
       a.p1 = hi;
       a.y = part;
-      a.ldy = d;
-      a.m = part + j * d;
-      a.l = part + j * d + j;
+      a.ldy = dv;
+      a.m = part + j * dv;
+      a.l = part + j * dv + j;
       a.scratch = s.kern.data<float>() + worker * kern_stride;
       kt.tokens_to_image(a);
     });
-    const int workers = engine::thread_pool().num_threads();
     for (int w = 1; w < workers; ++w) {
       const float* pw = part0 + w * part_stride;
-      kernels::tokens_to_image_merge(static_cast<int>(j), static_cast<int>(d), part0, d, part0 + j * d,
-                                     part0 + j * d + j, pw, d, pw + j * d, pw + j * d + j);
+      kernels::tokens_to_image_merge(static_cast<int>(j), static_cast<int>(dv), part0, dv, part0 + j * dv,
+                                     part0 + j * dv + j, pw, dv, pw + j * dv, pw + j * dv + j);
     }
-    kernels::tokens_to_image_normalize(static_cast<int>(j), static_cast<int>(d), part0, d, part0 + j * d + j);
-    std::copy(part0, part0 + j * d, y_all.data<float>() + b * j * d);
+    kernels::tokens_to_image_normalize(static_cast<int>(j), static_cast<int>(dv), part0, dv, part0 + j * dv + j);
+    std::copy(part0, part0 + j * dv, y_all.data<float>() + b * j * dv);
   }
 
-  // v_proj of the means: z [N*J, Di]; head h's columns of its rows are o_h.
-  Tensor z = view(s.blk, {n * j, di});
-  apply_linear(y_all, v_proj_, z);
+  // v_proj of the means (unless cached): z [N*J, Di]; head h's columns of its rows are o_h.
+  Tensor z = y_all;
+  if (!cached_kv) {
+    z = view(s.blk, {n * j, di});
+    apply_linear(y_all, v_proj_, z);
+  }
   Tensor o = view(s.tok_b, {n * t, di});
   const float* zp = z.data<float>();
   float* op = o.data<float>();

@@ -382,11 +382,12 @@ void TwoWayTransformer::block_forward(const Block& b, const std::string& path, c
   // projections); the first layer's projections may come from the cache.
   const bool folded = (t == nullptr || !t->needs_tensors()) && b.cross_attn_image_to_token.can_fold();
   add(small_in, queries, query_pe);  // q = queries + query_pe
-  if (folded && !cache) {
-    b.cross_attn_token_to_image.token_to_image(small_in, keys, key_pe, small_out, ws.factored);
+  if (folded) {
+    b.cross_attn_token_to_image.token_to_image(small_in, keys, key_pe, small_out, ws.factored,
+                                               cache ? &cache->kv : nullptr);
     trace(t, detail::subpath(t, path, ".cross_attn_token_to_image"), small_out);
   } else {
-    if (!folded) add_broadcast(big_in, keys, key_pe);  // k = keys + key_pe
+    add_broadcast(big_in, keys, key_pe);  // k = keys + key_pe
     b.cross_attn_token_to_image.forward(small_in, big_in, keys, small_out, token_to_image, t,
                                         detail::subpath(t, path, ".cross_attn_token_to_image"),
                                         cache ? &cache->kv : nullptr);

@@ -141,8 +141,10 @@ class Attention {
   bool can_fold() const { return wq_t_.defined(); }
   // Token-to-image: out [N, T, D] = attention(q = q_tokens [N, T, D],
   // k = keys [N, P, D] + key_pe [P, D], v = keys).
+  // cached_kv: k_proj(keys + key_pe) and v_proj(keys) [P, Di] when keys are the
+  // same for every prompt set; then keys and key_pe are not read.
   void token_to_image(const engine::Tensor& q_tokens, const engine::Tensor& keys, const engine::Tensor& key_pe,
-                      engine::Tensor& out, const FactoredScratch& s) const;
+                      engine::Tensor& out, const FactoredScratch& s, const Projected* cached_kv = nullptr) const;
   // Image-to-token, with the block's residual add and LayerNorm:
   // keys = norm(keys + attention(q = keys + key_pe, k = k_tokens, v = v_tokens)).
   // cached_q: q_proj(keys + key_pe) [P, Di] when keys are the same for every
