@@ -90,21 +90,73 @@ AutomaticMaskGenerator::AutomaticMaskGenerator(std::shared_ptr<const Weights> we
   for (double v : {p.pred_iou_thresh, p.stability_score_thresh, p.stability_score_offset, p.box_nms_thresh,
                    p.crop_nms_thresh})
     engine::check(std::isfinite(v), "thresholds must be finite numbers");
-  if (p.points_per_side > 0) {
-    grids_ = amg::build_all_layer_point_grids(p.points_per_side, p.crop_n_layers, p.crop_n_points_downscale_factor);
-  } else {
-    grids_ = p.point_grids;
-    engine::check(static_cast<int>(grids_.size()) >= p.crop_n_layers + 1,
-                  "{} point grids given for {} crop layers (one per layer needed)", grids_.size(),
+  if (p.points_per_side <= 0)
+    engine::check(static_cast<int>(p.point_grids.size()) >= p.crop_n_layers + 1,
+                  "{} point grids given for {} crop layers (one per layer needed)", p.point_grids.size(),
                   p.crop_n_layers + 1);
-  }
+  // Bounded work, checked before any grid is built (a layer without points is
+  // reported by build_all_layer_point_grids below).
+  const int64_t n_prompts = prompts_per_image(p);
+  engine::check(n_prompts <= kMaxPrompts,
+                "{} prompt points per image (points_per_side {}, crop_n_layers {}, crop_n_points_downscale_factor {}) "
+                "exceed the limit of {}",
+                n_prompts, p.points_per_side, p.crop_n_layers, p.crop_n_points_downscale_factor, kMaxPrompts);
+  if (p.points_per_side > 0)
+    grids_ = amg::build_all_layer_point_grids(p.points_per_side, p.crop_n_layers, p.crop_n_points_downscale_factor);
+  else
+    grids_ = p.point_grids;
   impl_ = std::make_unique<Impl>(weights);
+}
+
+int64_t AutomaticMaskGenerator::prompts_per_image(const AmgOptions& o) {
+  // In double: exact for every value below 2^53, and no overflow for any int options.
+  double total = 0;
+  for (int i = 0; i <= o.crop_n_layers; ++i) {
+    double per_crop = 0;
+    if (o.points_per_side > 0) {
+      // int(n_per_side / (scale_per_layer ** i)), as build_all_layer_point_grids
+      const double denom = std::pow(static_cast<double>(o.crop_n_points_downscale_factor), i);
+      const double n = std::trunc(static_cast<double>(o.points_per_side) / denom);
+      per_crop = n * n;
+    } else if (static_cast<size_t>(i) < o.point_grids.size()) {
+      per_crop = static_cast<double>(o.point_grids[static_cast<size_t>(i)].size());
+    }
+    if (per_crop == 0) return 0;
+    total += std::pow(4.0, i) * per_crop;  // (2^i)^2 crops in layer i
+    if (total > 9.0e18) return INT64_MAX;
+  }
+  return static_cast<int64_t>(total);
+}
+
+void AutomaticMaskGenerator::check_image(int height, int width) const {
+  engine::check(height > 0 && width > 0, "image has no pixels ({}x{})", width, height);
+  const int S = impl_->config.img_size;
+  const auto [in_h, in_w] = preprocess_shape(height, width, S);
+  engine::check(in_h > 0 && in_w > 0,
+                "image of {}x{} pixels is too elongated: its short side would shrink to 0 pixels at the model's "
+                "{}-pixel input",
+                width, height, S);
+  const amg::CropBoxes crops =
+      amg::generate_crop_boxes(height, width, options_.crop_n_layers, options_.crop_overlap_ratio);
+  for (size_t i = 0; i < crops.boxes.size(); ++i) {
+    const Box& b = crops.boxes[i];
+    const int layer = crops.layer_idxs[i], cw = b[2] - b[0], ch = b[3] - b[1];
+    engine::check(cw > 0 && ch > 0,
+                  "image of {}x{} pixels is too small for crop layer {} ({}x{} crops): some would be empty", width,
+                  height, layer, 1 << layer, 1 << layer);
+    const auto [crop_in_h, crop_in_w] = preprocess_shape(ch, cw, S);
+    engine::check(crop_in_h > 0 && crop_in_w > 0,
+                  "image of {}x{} pixels is too small for crop layer {} ({}x{} crops): a crop of {}x{} pixels would "
+                  "shrink to 0 pixels at the model's {}-pixel input",
+                  width, height, layer, 1 << layer, 1 << layer, cw, ch, S);
+  }
 }
 
 AutomaticMaskGenerator::~AutomaticMaskGenerator() = default;
 
 AmgResult AutomaticMaskGenerator::generate(const Image& image, const std::function<void(int64_t, int64_t)>& progress) {
   engine::check(image.channels == 3 && image.width > 0 && image.height > 0, "generate: empty or non-RGB image");
+  check_image(image.height, image.width);  // before any work
   const AmgOptions& opt = options_;
   Impl& m = *impl_;
   const int orig_h = image.height, orig_w = image.width;

@@ -81,6 +81,21 @@ class AutomaticMaskGenerator {
 
   const AmgOptions& options() const { return options_; }
 
+  // At most this many prompt points per image, over all crops (64 times the
+  // default 32x32 grid): bounds the decoder's work and the masks held at once.
+  static constexpr int64_t kMaxPrompts = 65536;
+
+  // The prompt points one image takes: layer i has 4^i crops of its grid, which
+  // has int(points_per_side / downscale^i)^2 points (or point_grids[i].size()).
+  // 0 if a layer's grid would be empty; saturates at kMaxPrompts + 1.
+  static int64_t prompts_per_image(const AmgOptions& options);
+
+  // Throws engine::Error (one line, no path) if generate() cannot run on an
+  // image of this size: an image or crop so elongated that its short side
+  // shrinks to 0 pixels at the model input, or crop layers that leave empty
+  // crops. Cheap: call it before any work.
+  void check_image(int height, int width) const;
+
   // SamAutomaticMaskGenerator.generate (the records before output encoding;
   // see AmgMask). `progress`, if set, is called after each decoder batch with
   // (prompts done, prompts total) over all crops.

@@ -8,9 +8,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <set>
@@ -177,6 +181,58 @@ std::vector<fs::path> list_targets(const std::string& input) {
   return out;
 }
 
+// Option values, each with a one-line message that says what is wrong: CLI::Range
+// reports a non-number as "not in range" and lets NaN through (every comparison
+// with NaN is false).
+CLI::Validator int_in(int lo, int hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        long long v = 0;
+        const char* end = s.data() + s.size();
+        const auto [p, ec] = std::from_chars(s.data(), end, v);
+        if (s.empty() || p != end || (ec != std::errc() && ec != std::errc::result_out_of_range))
+          return fmt::format("Value {} is not an integer", s);
+        if (ec == std::errc::result_out_of_range || v < lo || v > hi)
+          return fmt::format("Value {} not in range {} to {}", s, lo, hi);
+        return {};
+      },
+      fmt::format("INT in [{} - {}]", lo, hi));
+}
+
+CLI::Validator real_in(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = s.empty() ? 0.0 : std::strtod(s.c_str(), &end);
+        if (s.empty() || end != s.c_str() + s.size()) return fmt::format("Value {} is not a number", s);
+        if (!std::isfinite(v)) return fmt::format("Value {} is not a finite number", s);
+        if (std::isinf(hi) && v < lo) return fmt::format("Value {} is below {}", s, lo);
+        if (v < lo || v > hi) return fmt::format("Value {} not in range {} to {}", s, lo, hi);
+        return {};
+      },
+      std::isinf(hi) ? fmt::format("FLOAT >= {}", lo) : fmt::format("FLOAT in [{} - {}]", lo, hi));
+}
+
+// Options that are valid one by one but not together: refused as usage errors
+// (exit 2) before anything is read, and the work per image is bounded.
+void check_option_combination(const AmgOptions& o) {
+  const int64_t n = AutomaticMaskGenerator::prompts_per_image(o);
+  if (n == 0) {
+    int layer = 0;  // the first layer without points
+    while (layer < o.crop_n_layers &&
+           std::trunc(o.points_per_side / std::pow(static_cast<double>(o.crop_n_points_downscale_factor), layer)) > 0)
+      ++layer;
+    throw CLI::ValidationError(fmt::format(
+        "crop layer {} would have no points: --points-per-side {} / --crop-n-points-downscale-factor {}^{} < 1", layer,
+        o.points_per_side, o.crop_n_points_downscale_factor, layer));
+  }
+  if (n > AutomaticMaskGenerator::kMaxPrompts)
+    throw CLI::ValidationError(fmt::format(
+        "{} prompt points per image (--points-per-side {}, --crop-n-layers {}, --crop-n-points-downscale-factor {}) "
+        "exceed the limit of {}",
+        n, o.points_per_side, o.crop_n_layers, o.crop_n_points_downscale_factor, AutomaticMaskGenerator::kMaxPrompts));
+}
+
 int run_everything(const EverythingArgs& a) {
   if (a.threads > 0) {
     engine::set_num_threads(a.threads);
@@ -210,14 +266,23 @@ int run_everything(const EverythingArgs& a) {
     const auto t0 = std::chrono::steady_clock::now();
     Image image;
     try {
-      image = load_image(t.string());
+      image = load_image(t.string());  // its messages start with the path
+      try {
+        generator.check_image(image.height, image.width);
+      } catch (const engine::Error& e) {
+        engine::fail("{}: {}", t.string(), e.what());
+      }
     } catch (const engine::Error& e) {
       if (!is_dir) throw;
       bar.clear();
-      std::fprintf(stderr, "sam: warning: skipping %s: %s\n", t.string().c_str(), e.what());
+      std::fprintf(stderr, "sam: warning: skipping %s\n", e.what());
       ++skipped;
       continue;
     }
+    // Staged before the encoder runs: an unwritable destination fails at once,
+    // and a failure later removes the staging folder (and an output folder
+    // created here).
+    OutputDir out(a.output);
     const double n_targets = static_cast<double>(targets.size());
     bar.show(static_cast<double>(ti) / n_targets, t.filename().string());
     const AmgResult r = generator.generate(image, [&](int64_t done, int64_t total) {
@@ -226,7 +291,6 @@ int run_everything(const EverythingArgs& a) {
     });
     const auto t1 = std::chrono::steady_clock::now();
 
-    OutputDir out(a.output);
     std::string written;
     if (a.convert_to_rle) {
       write_text(out.staged(stem + ".json"), coco_json(r));
@@ -263,9 +327,10 @@ int run_everything(const EverythingArgs& a) {
     ++processed;
   }
   bar.clear();
+  if (processed == 0) engine::fail("{}: none of its {} file(s) could be processed", a.input, skipped);
   if (is_dir) fmt::print("{} image(s) processed, {} skipped\n", processed, skipped);
   if (random_model) fmt::print("note: random-weight model: the masks are meaningless\n");
-  return processed == 0 ? 1 : 0;
+  return 0;
 }
 
 }  // namespace
@@ -283,28 +348,34 @@ Command add_everything_command(CLI::App& app) {
   sub->add_flag("--convert-to-rle", a->convert_to_rle, "write COCO RLE records to <stem>.json instead of PNGs");
   AmgOptions& o = a->amg;
   sub->add_option("--points-per-side", o.points_per_side, "points sampled along one side of the image (default 32)")
-      ->check(CLI::Range(1, 1024));
+      ->check(int_in(1, 256));
   sub->add_option("--points-per-batch", o.points_per_batch, "points run through the model at once (default 64)")
-      ->check(CLI::Range(1, 4096));
-  sub->add_option("--pred-iou-thresh", o.pred_iou_thresh, "drop masks with a predicted IoU below this (default 0.88)");
+      ->check(int_in(1, 4096));
+  sub->add_option("--pred-iou-thresh", o.pred_iou_thresh, "drop masks with a predicted IoU below this (default 0.88)")
+      ->check(real_in(0.0, 1.0));
   sub->add_option("--stability-score-thresh", o.stability_score_thresh,
-                  "drop masks with a stability score below this (default 0.95)");
+                  "drop masks with a stability score below this (default 0.95)")
+      ->check(real_in(0.0, 1.0));
   sub->add_option("--stability-score-offset", o.stability_score_offset,
-                  "logit offset for the stability score (default 1.0)");
-  sub->add_option("--box-nms-thresh", o.box_nms_thresh, "box IoU cutoff for duplicate masks (default 0.7)");
+                  "logit offset for the stability score (default 1.0)")
+      ->check(real_in(0.0, std::numeric_limits<double>::infinity()));
+  sub->add_option("--box-nms-thresh", o.box_nms_thresh, "box IoU cutoff for duplicate masks (default 0.7)")
+      ->check(real_in(0.0, 1.0));
   sub->add_option("--crop-n-layers", o.crop_n_layers, "run again on crops, this many layers (default 0)")
-      ->check(CLI::Range(0, 6));
-  sub->add_option("--crop-nms-thresh", o.crop_nms_thresh, "box IoU cutoff between crops (default 0.7)");
+      ->check(int_in(0, 6));
+  sub->add_option("--crop-nms-thresh", o.crop_nms_thresh, "box IoU cutoff between crops (default 0.7)")
+      ->check(real_in(0.0, 1.0));
   sub->add_option("--crop-overlap-ratio", o.crop_overlap_ratio, "overlap of the crops (default 512/1500)")
-      ->check(CLI::Range(0.0, 0.999));
+      ->check(real_in(0.0, 0.999));
   sub->add_option("--crop-n-points-downscale-factor", o.crop_n_points_downscale_factor,
                   "points per side divided by this per crop layer (default 1)")
-      ->check(CLI::Range(1, 1024));
+      ->check(int_in(1, 1024));
   sub->add_option("--min-mask-region-area", o.min_mask_region_area,
                   "remove islands and fill holes smaller than this many pixels (default 0: off)")
-      ->check(CLI::Range(0, 1 << 30));
-  sub->add_option("--threads", a->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+      ->check(int_in(0, 1 << 30));
+  sub->add_option("--threads", a->threads, "worker threads (default: all cores)")->check(int_in(1, 1024));
   sub->add_flag("--overwrite", a->overwrite, "replace existing results in the output folder");
+  sub->callback([a] { check_option_combination(a->amg); });  // during parsing: a usage error
   return {sub, [a] { return run_everything(*a); }};
 }
 

@@ -8,13 +8,19 @@ Every row runs the real command. A refused input must give exactly the documente
 message as the only line on stderr, the documented exit code (1: bad input, 2: usage)
 and no partial output: the output (file or folder) does not exist afterwards and its
 parent folder is left exactly as it was (no temporary or staging files). An accepted
-row (grayscale, RGBA, 16-bit, 1x1 images) must exit 0 and write masks of the image's size.
+row (grayscale, RGBA, 16-bit, 1x1 images) must exit 0 and write masks of the image's size;
+for `sam everything` it must also print nothing on stderr (or exactly the row's warning line)
+and leave exactly one complete result folder per processed image (N.png, metadata.csv,
+overlay.png) and nothing else.
 
 Messages are templates: {model}, {image}, {in}, {out} and {file} stand for the paths
 the row uses (the doc shows them as MODEL, IMAGE, IN, OUT and FILE).
 
 Rows marked `mount` need a tmpfs (a tiny or a read-only one): they run where mount(2)
 is permitted (root in CI) and are reported as skipped elsewhere.
+
+`sam everything` rows use the tiny model, 64x48 images and --points-per-side 4 (16 prompts)
+unless the row is about that option, so that each runs in well under a second.
 
 Needs BUILD/testdata from tests/reference/prepare_test_data.sh (tiny.pth, bad/), numpy
 and Pillow.
@@ -45,8 +51,9 @@ OK = None  # message of an accepted input
 
 
 class Case:
-    def __init__(self, tool, what, args, message, code=1, make=None, fsize=None, mount=None, out_kind=None):
-        self.tool = tool        # "sam-convert" | "sam segment"
+    def __init__(self, tool, what, args, message, code=1, make=None, fsize=None, mount=None, out_kind=None,
+                 warning=None):
+        self.tool = tool        # "sam-convert" | "sam segment" | "sam everything"
         self.what = what        # the bad input, as the doc's table shows it (markdown)
         self.args = args        # ctx -> argv after the program name
         self.message = message  # template of the one stderr line; OK for an accepted input
@@ -55,6 +62,7 @@ class Case:
         self.fsize = fsize      # RLIMIT_FSIZE in bytes
         self.mount = mount      # None | "small" (64 KiB tmpfs) | "ro" (read-only tmpfs)
         self.out_kind = out_kind
+        self.warning = warning  # accepted rows: template of the one stderr line (None: stderr empty)
 
 
 # --------------------------------------------------------------------------------------
@@ -386,7 +394,207 @@ CASES = [
             P + ["--bogus"], code=2),
 ]
 
-# Rows that need `sam everything` (added with that command): see docs/bad_inputs.md.
+
+# ---------------------------------------------------------------------- sam everything
+FAST = ["--points-per-side", "4"]  # 16 prompts: each row runs in well under a second
+ALL = FAST + ["--pred-iou-thresh", "0", "--stability-score-thresh", "0"]  # accepted rows: keep every mask
+
+
+def everything(message, what, extra=None, make=None, code=1, args=None, **kw):
+    """sam everything -m MODEL --input IMAGE --output OUT --points-per-side 4 [extra]."""
+    def argv(c):
+        e = extra(c) if callable(extra) else (extra or [])
+        return ["everything", "-m", c.model, "--input", c.image, "--output", c.out] + FAST + e
+    return Case("sam everything", what, args or argv, message, code, make, **kw)
+
+
+def everything_option(message, what, options, code=2):
+    """A row about everything's own options: the defaults' grid unless the row sets --points-per-side."""
+    return Case("sam everything", what,
+                lambda c: ["everything", "-m", c.model, "--input", c.image, "--output", c.out] +
+                ([] if "--points-per-side" in options else FAST) + options, message, code)
+
+
+def everything_input(extra=None):
+    """Rows about the input: the row's file (or folder) is --input."""
+    return lambda c: ["everything", "-m", c.model, "--input", c.file, "--output", c.out] + (extra or FAST)
+
+
+def everything_model(c):
+    return ["everything", "-m", c.file, "--input", c.image, "--output", c.out] + FAST
+
+
+def existing_result(c):
+    """OUT/image/ from an earlier run (with a file in it): the row's output exists already."""
+    os.makedirs(os.path.join(c.out, "image"))
+    with open(os.path.join(c.out, "image", "0.png"), "wb") as f:
+        f.write(png_bytes())
+    return None
+
+
+def folder_with_non_image(c):
+    """A folder input: a readable image and a text file; the row's file is the text file."""
+    folder = os.path.join(c.work, "folder_in")
+    os.makedirs(folder, exist_ok=True)
+    pil(c, os.path.join("folder_in", "a.png"), rgb_array())
+    return write(c, os.path.join("folder_in", "notes.txt"), b"not an image\n")
+
+
+CASES += [
+    # ------------------------------------------------------------ sam everything: model
+    everything("sam: error: --model is required (see sam --help)", "no arguments", args=lambda c: ["everything"],
+               code=2),
+    everything("sam: error: --input is required (see sam --help)", "`--input` missing",
+               args=lambda c: ["everything", "-m", c.model, "--output", c.out] + FAST, code=2),
+    everything("sam: error: --output is required (see sam --help)", "`--output` missing",
+               args=lambda c: ["everything", "-m", c.model, "--input", c.image] + FAST, code=2),
+    everything("sam: error: --model is required (see sam --help)", "`-m` missing",
+               args=lambda c: ["everything", "--input", c.image, "--output", c.out] + FAST, code=2),
+    everything("sam: error: {model}: no such file", "missing model path",
+               make=lambda c: os.path.join(c.work, "missing.safetensors"), args=everything_model),
+    everything("sam: error: {model}: is a directory, expected a file", "a directory as model",
+               make=lambda c: c.work, args=everything_model),
+    everything("sam: error: {model}: a PyTorch checkpoint; convert it first: sam-convert {model} MODEL.safetensors",
+               "a `.pth` given as model", make=lambda c: c.tiny_pth, args=everything_model),
+    everything("sam: error: {model}: tensor 'image_encoder.blocks.1.mlp.lin2.bias': data_offsets [667392, "
+               "667648] lie outside the 629996 data bytes", "truncated model `.safetensors`",
+               make=truncated_safetensors, args=everything_model),
+
+    # ------------------------------------------------------------ sam everything: input
+    everything("sam: error: {image}: no such file or folder", "missing input path",
+               make=lambda c: os.path.join(c.work, "missing.png"), args=everything_input()),
+    everything("sam: error: {image}: no files to process", "an empty folder as input",
+               make=lambda c: (os.makedirs(os.path.join(c.work, "empty_dir"), exist_ok=True),
+                               os.path.join(c.work, "empty_dir"))[1], args=everything_input()),
+    everything("sam: error: {image}: empty file", "empty image file", make=lambda c: write(c, "empty.png", b""),
+               args=everything_input()),
+    everything("sam: error: {image}: not a readable image: unknown format (PNG, JPEG and BMP are supported)",
+               "non-image file (text)", make=lambda c: write(c, "text.png", b"hello, not a png\n"),
+               args=everything_input()),
+    everything("sam: error: {image}: cannot decode JPEG image: truncated or corrupt (expected marker)",
+               "truncated JPEG (first half)",
+               make=lambda c: write(c, "truncated.jpg", jpeg_bytes()[: len(jpeg_bytes()) // 2]),
+               args=everything_input()),
+    everything("sam: error: {image}: cannot decode PNG image: truncated or corrupt (a chunk runs past the end of "
+               "the file)", "truncated PNG (first half)",
+               make=lambda c: write(c, "truncated.png", png_bytes()[: len(png_bytes()) // 2]),
+               args=everything_input()),
+    everything("sam: error: {image}: PNG image has no pixels (0x0)", "0x0 PNG",
+               make=lambda c: write(c, "0x0.png", png_chunks(0, 0)), args=everything_input()),
+    everything("sam: error: {image}: image of 20000x2 pixels is too elongated: its short side would shrink to 0 "
+               "pixels at the model's 256-pixel input", "20000x2 PNG (the short side rounds to 0 at the model input)",
+               make=lambda c: pil(c, "20000x2.png", np.zeros((2, 20000, 3), np.uint8)), args=everything_input()),
+    everything("sam: error: {image}: PNG image of 20000x20000 pixels exceeds the limit of 100000000 pixels",
+               "PNG header claiming 20000x20000 (refused before decoding)",
+               make=lambda c: write(c, "huge.png", png_chunks(20000, 20000)), args=everything_input()),
+    everything(OK, "grayscale PNG (accepted: converted to RGB)",
+               make=lambda c: pil(c, "gray.png", rgb_array()[..., 0]), args=everything_input(ALL)),
+    everything(OK, "RGBA PNG (accepted: alpha dropped)",
+               make=lambda c: pil(c, "rgba.png", np.dstack([rgb_array(), rgb_array()[..., :1]])),
+               args=everything_input(ALL)),
+    everything(OK, "16-bit grayscale PNG (accepted: converted to 8-bit RGB)",
+               make=lambda c: pil(c, "gray16.png", rgb_array()[..., 0].astype(np.uint16) * 257),
+               args=everything_input(ALL)),
+    everything(OK, "1x1 PNG (accepted: 1x1 masks)", make=lambda c: pil(c, "1x1.png", np.zeros((1, 1, 3), np.uint8)),
+               args=everything_input(ALL)),
+    everything("sam: error: {image}: image of 1x1 pixels is too small for crop layer 1 (2x2 crops): some would be "
+               "empty", "1x1 PNG with `--crop-n-layers 1` (empty crops; refused before any work)",
+               make=lambda c: pil(c, "1x1.png", np.zeros((1, 1, 3), np.uint8)),
+               args=everything_input(FAST + ["--crop-n-layers", "1"])),
+    everything(OK, "a folder input with a non-image file in it (accepted: that file skipped with a warning, "
+               "the image processed)", make=folder_with_non_image,
+               args=lambda c: ["everything", "-m", c.model, "--input", os.path.dirname(c.file), "--output", c.out] +
+               ALL, warning="sam: warning: skipping {file}: not a readable image: unknown format (PNG, JPEG and BMP "
+               "are supported)"),
+
+    # ------------------------------------------------------------ sam everything: output
+    everything("sam: error: {out}: cannot create output folder: No such file or directory",
+               "unwritable output folder, even for root (`/proc/...`)",
+               args=lambda c: ["everything", "-m", c.model, "--input", c.image, "--output", "/proc/sam_out"] + FAST,
+               out_kind="proc"),
+    everything("sam: error: {out}: cannot write to output folder: Read-only file system",
+               "existing output folder on a read-only tmpfs `mount`", mount="ro"),
+    everything("sam: error: {out}: exists and is not a folder", "output folder is a file",
+               args=lambda c: ["everything", "-m", c.model, "--input", c.image, "--output", c.image] + FAST,
+               out_kind="image"),
+    everything("sam: error: {out}/image: already exists (use --overwrite to replace it)",
+               "a result for the image exists already (no `--overwrite`): refused before any work, left as it was",
+               make=existing_result),
+    everything("sam: error: {out}/{staging}/image/overlay.png: write failed: File too large",
+               "full disk: file-size rlimit of 2 KiB (no output folder is left)", fsize=2048),
+    everything("sam: error: {out}/{staging}/image/overlay.png: write failed: No space left on device",
+               "full disk: 8 KiB tmpfs `mount`", mount="small"),
+
+    # ------------------------------------------------------------ sam everything: its options
+    everything_option("sam: error: --points-per-side: Value 0 not in range 1 to 256 (see sam --help)",
+                      "`--points-per-side 0`", ["--points-per-side", "0"]),
+    everything_option("sam: error: --points-per-side: Value -4 not in range 1 to 256 (see sam --help)",
+                      "`--points-per-side -4`", ["--points-per-side", "-4"]),
+    everything_option("sam: error: --points-per-side: Value x is not an integer (see sam --help)",
+                      "`--points-per-side x` (not a number)", ["--points-per-side", "x"]),
+    everything_option("sam: error: --points-per-side: Value 4.5 is not an integer (see sam --help)",
+                      "`--points-per-side 4.5`", ["--points-per-side", "4.5"]),
+    everything_option("sam: error: --points-per-side: Value 1000000 not in range 1 to 256 (see sam --help)",
+                      "`--points-per-side 1000000` (10^12 prompts: refused, not run)", ["--points-per-side", "1000000"]),
+    everything_option("sam: error: --points-per-side: Value 99999999999999999999 not in range 1 to 256 (see sam "
+                      "--help)", "`--points-per-side` beyond 64 bits", ["--points-per-side", "99999999999999999999"]),
+    everything_option("sam: error: 327680 prompt points per image (--points-per-side 256, --crop-n-layers 1, "
+                      "--crop-n-points-downscale-factor 1) exceed the limit of 65536 (see sam --help)",
+                      "`--points-per-side 256 --crop-n-layers 1` (5 crops of 65536 points: bounded work)",
+                      ["--points-per-side", "256", "--crop-n-layers", "1"]),
+    everything_option("sam: error: --points-per-batch: Value 0 not in range 1 to 4096 (see sam --help)",
+                      "`--points-per-batch 0`", ["--points-per-batch", "0"]),
+    everything_option("sam: error: --pred-iou-thresh: Value nan is not a finite number (see sam --help)",
+                      "`--pred-iou-thresh nan`", ["--pred-iou-thresh", "nan"]),
+    everything_option("sam: error: --pred-iou-thresh: Value 1.5 not in range 0 to 1 (see sam --help)",
+                      "`--pred-iou-thresh 1.5`", ["--pred-iou-thresh", "1.5"]),
+    everything_option("sam: error: --pred-iou-thresh: Value -0.1 not in range 0 to 1 (see sam --help)",
+                      "`--pred-iou-thresh -0.1`", ["--pred-iou-thresh", "-0.1"]),
+    everything_option("sam: error: --stability-score-thresh: Value nan is not a finite number (see sam --help)",
+                      "`--stability-score-thresh nan`", ["--stability-score-thresh", "nan"]),
+    everything_option("sam: error: --stability-score-thresh: Value 2 not in range 0 to 1 (see sam --help)",
+                      "`--stability-score-thresh 2`", ["--stability-score-thresh", "2"]),
+    everything_option("sam: error: --stability-score-offset: Value inf is not a finite number (see sam --help)",
+                      "`--stability-score-offset inf`", ["--stability-score-offset", "inf"]),
+    everything_option("sam: error: --stability-score-offset: Value -1 is below 0 (see sam --help)",
+                      "`--stability-score-offset -1`", ["--stability-score-offset", "-1"]),
+    everything_option("sam: error: --box-nms-thresh: Value nan is not a finite number (see sam --help)",
+                      "`--box-nms-thresh nan`", ["--box-nms-thresh", "nan"]),
+    everything_option("sam: error: --box-nms-thresh: Value 1e999 is not a finite number (see sam --help)",
+                      "`--box-nms-thresh 1e999` (infinite)", ["--box-nms-thresh", "1e999"]),
+    everything_option("sam: error: --box-nms-thresh: Value 1.5 not in range 0 to 1 (see sam --help)",
+                      "`--box-nms-thresh 1.5`", ["--box-nms-thresh", "1.5"]),
+    everything_option("sam: error: --crop-nms-thresh: Value nan is not a finite number (see sam --help)",
+                      "`--crop-nms-thresh nan`", ["--crop-nms-thresh", "nan"]),
+    everything_option("sam: error: --crop-nms-thresh: Value -0.5 not in range 0 to 1 (see sam --help)",
+                      "`--crop-nms-thresh -0.5`", ["--crop-nms-thresh", "-0.5"]),
+    everything_option("sam: error: --crop-overlap-ratio: Value nan is not a finite number (see sam --help)",
+                      "`--crop-overlap-ratio nan`", ["--crop-overlap-ratio", "nan"]),
+    everything_option("sam: error: --crop-overlap-ratio: Value 1 not in range 0 to 0.999 (see sam --help)",
+                      "`--crop-overlap-ratio 1`", ["--crop-overlap-ratio", "1"]),
+    everything_option("sam: error: --crop-overlap-ratio: Value abc is not a number (see sam --help)",
+                      "`--crop-overlap-ratio abc`", ["--crop-overlap-ratio", "abc"]),
+    everything_option("sam: error: --crop-n-layers: Value -1 not in range 0 to 6 (see sam --help)",
+                      "`--crop-n-layers -1`", ["--crop-n-layers", "-1"]),
+    everything_option("sam: error: --crop-n-layers: Value 1000000 not in range 0 to 6 (see sam --help)",
+                      "`--crop-n-layers 1000000`", ["--crop-n-layers", "1000000"]),
+    everything_option("sam: error: 87376 prompt points per image (--points-per-side 4, --crop-n-layers 6, "
+                      "--crop-n-points-downscale-factor 1) exceed the limit of 65536 (see sam --help)",
+                      "`--crop-n-layers 6` (5461 crops: bounded work)",
+                      ["--points-per-side", "4", "--crop-n-layers", "6"]),
+    everything_option("sam: error: crop layer 3 would have no points: --points-per-side 4 / "
+                      "--crop-n-points-downscale-factor 2^3 < 1 (see sam --help)",
+                      "`--crop-n-points-downscale-factor` leaving a crop layer without points",
+                      ["--points-per-side", "4", "--crop-n-layers", "3", "--crop-n-points-downscale-factor", "2"]),
+    everything_option("sam: error: --crop-n-points-downscale-factor: Value 0 not in range 1 to 1024 (see sam --help)",
+                      "`--crop-n-points-downscale-factor 0`", ["--crop-n-points-downscale-factor", "0"]),
+    everything_option("sam: error: --min-mask-region-area: Value -1 not in range 0 to 1073741824 (see sam --help)",
+                      "`--min-mask-region-area -1`", ["--min-mask-region-area", "-1"]),
+    everything_option("sam: error: --threads: Value 0 not in range 1 to 1024 (see sam --help)", "`--threads 0`",
+                      ["--threads", "0"]),
+    everything_option("sam: error: The following argument was not expected: --bogus (see sam --help)",
+                      "unknown option", ["--bogus"]),
+]
 
 
 # --------------------------------------------------------------------------------------
@@ -458,6 +666,44 @@ def prepare(args):
     return c
 
 
+def value_of(argv, *flags):
+    """The value after the first of `flags` in argv (None if absent)."""
+    for i, a in enumerate(argv[:-1]):
+        if a in flags:
+            return argv[i + 1]
+    return None
+
+
+def check_everything_result(case, names, out_path, rc, err):
+    """An accepted `sam everything` row: exit 0, stderr empty (or exactly the row's warning), and in the
+    output folder exactly one complete result per readable image: <stem>/ with N.png (0/255, the image's
+    size; N >= 1, as metadata.csv lists), metadata.csv and overlay.png (the image's size)."""
+    if rc != 0:
+        return "FAIL", f"exit code {rc}, expected 0: {err.strip()}"
+    want_err = [case.warning.format(**names)] if case.warning else []
+    if err.strip().splitlines() != want_err:
+        return "FAIL", f"stderr {err.strip()!r}, expected {want_err}"
+    src = names["image"]
+    images = [os.path.join(src, n) for n in sorted(os.listdir(src))] if os.path.isdir(src) else [src]
+    images = [i for i in images if names["file"] != i or not case.warning]  # the skipped file
+    stems = {os.path.splitext(os.path.basename(i))[0]: i for i in images}
+    if sorted(os.listdir(out_path)) != sorted(stems):
+        return "FAIL", f"output folder holds {sorted(os.listdir(out_path))}, expected {sorted(stems)}"
+    sizes = []
+    for stem, path in stems.items():
+        size = Image.open(path).size
+        folder = os.path.join(out_path, stem)
+        n = len(open(os.path.join(folder, "metadata.csv")).read().split("\n")) - 1
+        want = sorted([f"{i}.png" for i in range(n)] + ["metadata.csv", "overlay.png"])
+        if n < 1 or sorted(os.listdir(folder)) != want:
+            return "FAIL", f"{folder}: {sorted(os.listdir(folder))}, expected {n} >= 1 masks"
+        for f in want:
+            if f.endswith(".png") and Image.open(os.path.join(folder, f)).size != size:
+                return "FAIL", f"{folder}/{f}: size {Image.open(os.path.join(folder, f)).size}, image {size}"
+        sizes.append(f"{n} masks of {size[0]}x{size[1]}")
+    return "ok", ", ".join(sizes) + (" + the warning" if case.warning else "")
+
+
 def run_case(c, case, index):
     """Returns (status, detail): status in ok / FAIL / skip."""
     slot = os.path.join(c.base, f"case_{index}")  # the output's parent: must end as it started (empty)
@@ -468,17 +714,19 @@ def run_case(c, case, index):
     mounted = None
     try:
         if case.mount:
-            opts = "size=64k" if case.tool == "sam-convert" else "size=16k"
+            # small: each tool's output does not fit (sam everything writes only metadata.csv and a 9 KiB
+            # overlay.png at its defaults on the random tiny model: 16 KiB would hold them)
+            opts = {"sam-convert": "size=64k", "sam segment": "size=16k", "sam everything": "size=8k"}[case.tool]
             opts = "ro,size=64k" if case.mount == "ro" else opts
             if not mount_tmpfs(slot, opts):
                 return "skip", "mount not permitted here"
             mounted = slot
-            if case.mount == "ro" and case.tool == "sam segment":
+            if case.mount == "ro" and case.tool != "sam-convert":
                 c.out = slot  # an existing folder that cannot be written
             # (a small tmpfs: the output goes inside it, as usual)
         c.file = case.make(c) if case.make else None
         argv = case.args(c)
-        prog = c.convert if case.tool == "sam-convert" else c.sam
+        prog = c.convert if case.tool == "sam-convert" else c.sam  # sam segment / sam everything
         before = listing(slot)
         rc, out, err = run([prog] + argv, case.fsize)
         lines = err.strip().splitlines()
@@ -486,13 +734,13 @@ def run_case(c, case, index):
         out_path = None
         if case.tool == "sam-convert":
             out_path = argv[1] if len(argv) > 1 else c.out
-        elif "-o" in argv:
-            out_path = argv[argv.index("-o") + 1]
+        else:
+            out_path = value_of(argv, "-o", "--output")
         names = {
             "in": argv[0] if case.tool == "sam-convert" and argv else "",
             "out": out_path or "",
-            "model": argv[argv.index("-m") + 1] if "-m" in argv else "",
-            "image": argv[argv.index("-i") + 1] if "-i" in argv else "",
+            "model": value_of(argv, "-m") or "",
+            "image": value_of(argv, "-i", "--input") or "",
             "file": c.file or "",
             "fileparent": os.path.dirname(c.file) if c.file else "",
             "outparent": os.path.dirname(out_path or ""),
@@ -501,6 +749,8 @@ def run_case(c, case, index):
         }
         if "--load-embedding" in argv:
             names["file"] = argv[argv.index("--load-embedding") + 1]
+        if case.message is OK and case.tool == "sam everything":
+            return check_everything_result(case, names, out_path, rc, err)
         if case.message is OK:
             if rc != 0:
                 return "FAIL", f"exit code {rc}, expected 0: {err.strip()}"
@@ -547,7 +797,10 @@ def doc_table():
     rows = ["| # | tool | bad input | exit | message (stderr, one line) |", "|---|---|---|---|---|"]
     for i, case in enumerate(CASES, 1):
         what = case.what.replace("`mount`", "(tmpfs: needs mount)")
-        if case.message is OK:
+        if case.message is OK and case.warning:
+            rows.append(f"| {i} | {case.tool} | {what} | 0 | accepted, with the one stderr line "
+                        f"`{shown(case.warning)}` |")
+        elif case.message is OK:
             rows.append(f"| {i} | {case.tool} | {what} | 0 | accepted: masks at the image's size |")
         else:
             rows.append(f"| {i} | {case.tool} | {what} | {case.code} | `{shown(case.message)}` |")
@@ -588,7 +841,7 @@ def main():
             if args.k and args.k not in case.what:
                 continue
             status, detail = run_case(c, case, i)
-            print(f"{status:>4}  {i:2d} {case.tool:<11} {case.what[:60]:<60} {detail[:160] if status != 'FAIL' else ''}")
+            print(f"{status:>4}  {i:3d} {case.tool:<14} {case.what[:60]:<60} {detail[:160] if status != 'FAIL' else ''}")
             if status == "FAIL":
                 print("      " + detail)
                 failures.append(f"row {i} ({case.what}): {detail}")

@@ -95,6 +95,32 @@ TEST_CASE("crop boxes of one layer, worked by hand", "[amg]") {
   CHECK(c.layer_idxs == std::vector<int>{0, 1, 1, 1, 1});
 }
 
+TEST_CASE("prompt points per image: crop layers, downscale, the bound", "[amg]") {
+  using sam::AutomaticMaskGenerator;
+  sam::AmgOptions o;  // 32 per side, no crops
+  CHECK(AutomaticMaskGenerator::prompts_per_image(o) == 1024);
+  o.crop_n_layers = 1;
+  o.crop_n_points_downscale_factor = 2;
+  CHECK(AutomaticMaskGenerator::prompts_per_image(o) == 1024 + 4 * 256);
+  o.points_per_side = 4;
+  o.crop_n_layers = 3;  // int(4 / 2^3) = 0 points per side in layer 3
+  CHECK(AutomaticMaskGenerator::prompts_per_image(o) == 0);
+  o.points_per_side = 256;
+  o.crop_n_layers = 0;
+  CHECK(AutomaticMaskGenerator::prompts_per_image(o) == AutomaticMaskGenerator::kMaxPrompts);
+  o.points_per_side = 4;
+  o.crop_n_layers = 6;
+  o.crop_n_points_downscale_factor = 1;
+  CHECK(AutomaticMaskGenerator::prompts_per_image(o) == 16 * (1 + 4 + 16 + 64 + 256 + 1024 + 4096));
+  o.points_per_side = std::numeric_limits<int>::max();
+  o.crop_n_layers = 1000;
+  CHECK(AutomaticMaskGenerator::prompts_per_image(o) == std::numeric_limits<int64_t>::max());
+  o.points_per_side = 0;  // given grids: one per layer
+  o.crop_n_layers = 1;
+  o.point_grids = {PointGrid(5), PointGrid(3)};
+  CHECK(AutomaticMaskGenerator::prompts_per_image(o) == 5 + 4 * 3);
+}
+
 TEST_CASE("RLE: encode, decode, area and box agree with the mask", "[amg]") {
   std::mt19937 rng(3);
   for (int t = 0; t < 40; ++t) {
