@@ -428,7 +428,7 @@ size_t ImageEncoder::arena_high_water() const { return arena_.high_water(); }
 // --- forward ------------------------------------------------------------------------
 
 // ImageEncoderViT.forward: patch_embed -> + pos_embed -> blocks -> neck(x.permute(0, 3, 1, 2)).
-Tensor ImageEncoder::forward(const Tensor& x, Tracer* tracer) {
+Tensor ImageEncoder::forward(Tensor x, Tracer* tracer) {
   const int64_t s = config_.img_size, g = grid_, C = dim_, n = g * g;
   engine::check(x.dtype() == DType::F32 && x.rank() == 4 && x.dim(0) == 1 && x.dim(1) == 3 && x.dim(2) == s &&
                     x.dim(3) == s,
@@ -456,6 +456,7 @@ Tensor ImageEncoder::forward(const Tensor& x, Tracer* tracer) {
 
   // PatchEmbed: conv as GEMM -> [1, G, G, C] (the official output, already BHWC).
   gather_patches(x, grid_, config_.patch_size, buf_.big);
+  x = Tensor();  // the caller's input may go now (when it was moved in)
   linear_rows(buf_.big, n, patch_w_, patch_p_, &patch_b_, buf_.x);
   if (tracer) {
     trace(tracer, "image_encoder.patch_embed.proj", nchw_view(buf_.x, g, C));

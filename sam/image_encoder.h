@@ -31,7 +31,14 @@ class ImageEncoder {
   // [1, prompt_embed_dim, G, G] (G = S / patch_size), f32, owning tensor.
   // With a tracer, every submodule output is reported under its official module
   // path and in the official layout (views into the arena: the tracer copies).
-  engine::Tensor forward(const engine::Tensor& x, Tracer* tracer = nullptr);
+  // `x` is dropped once the patches are gathered (pass it moved to free it early).
+  engine::Tensor forward(engine::Tensor x, Tracer* tracer = nullptr);
+  // Returns the activation memory's pages to the OS between passes (the
+  // reservation stays; the next pass faults them in again).
+  void release_scratch() {
+    arena_.reset();
+    arena_.release_pages();
+  }
 
   size_t arena_bytes() const;       // activation memory reserved
   size_t arena_high_water() const;  // most of it used by a forward pass so far

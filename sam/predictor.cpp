@@ -28,10 +28,11 @@ void Predictor::set_image(const Image& image, Tracer* tracer) {
   const int S = config().img_size;
   const auto [h, w] = preprocess_shape(image.height, image.width, S);
   check_input_shape(h, w, image.width, image.height, S);
-  const Image resized = resize_bilinear_pil(image, w, h);
-  input_ = normalize_and_pad(resized, S);
-  trace(tracer, "input_image", input_);  // (preprocessing ends here)
-  embedding_ = encoder_.forward(input_, tracer);
+  engine::Tensor input = normalize_and_pad(resize_bilinear_pil(image, w, h), S);
+  trace(tracer, "input_image", input);  // (preprocessing ends here)
+  input_ = keep_input_ ? input : engine::Tensor();
+  embedding_ = encoder_.forward(std::move(input), tracer);  // freed after the patch embedding
+  if (release_scratch_) encoder_.release_scratch();
   image_inputs_ = decoder_.prepare(embedding_, prompt_encoder_.dense_pe());
   original_h_ = image.height;
   original_w_ = image.width;

@@ -41,8 +41,14 @@ class Predictor {
 
   // SamPredictor.set_image: RGB uint8 -> preprocess -> image encoder.
   void set_image(const Image& image, Tracer* tracer = nullptr);
-  // The preprocessed model input [1, 3, S, S] of the last set_image().
+  // The preprocessed model input [1, 3, S, S] of the last set_image(), kept
+  // only with set_keep_input(true) (else it is freed after the patch embedding).
   const engine::Tensor& input_tensor() const { return input_; }
+  void set_keep_input(bool keep) { keep_input_ = keep; }
+  // With true, set_image() returns the encoder's activation pages to the OS
+  // after each encode (lower peak memory for one-shot runs; the next encode
+  // faults them in again, ~1% slower).
+  void set_release_scratch(bool release) { release_scratch_ = release; }
   // Uses a cached embedding [1, D, G, G] for an image of the given size instead of encoding.
   void set_embedding(const engine::Tensor& embedding, int original_h, int original_w);
   const engine::Tensor& embedding() const { return embedding_; }
@@ -71,6 +77,7 @@ class Predictor {
   // Prompt-independent decoder inputs of the current image (MaskDecoder::prepare).
   std::optional<MaskDecoder::ImageInputs> image_inputs_;
   int original_h_ = 0, original_w_ = 0, input_h_ = 0, input_w_ = 0;
+  bool keep_input_ = false, release_scratch_ = false;
 };
 
 }  // namespace sam

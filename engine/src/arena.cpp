@@ -1,3 +1,5 @@
+#include <sys/mman.h>
+
 #include "engine/arena.h"
 
 #include <cstdlib>
@@ -12,6 +14,11 @@ void Arena::reserve(size_t capacity_bytes) {
   check(p != nullptr, "arena: out of memory reserving {} bytes", padded);
   block_ = std::unique_ptr<std::byte, void (*)(void*)>(static_cast<std::byte*>(p), std::free);
   capacity_ = padded;
+}
+
+void Arena::release_pages() {
+  check(used_ == 0, "arena: release_pages() while {} bytes are in use", used_);
+  if (block_) madvise(block_.get(), capacity_, MADV_DONTNEED);  // page-aligned block (reserve)
 }
 
 void* Arena::allocate(size_t bytes, size_t alignment) {

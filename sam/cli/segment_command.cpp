@@ -72,6 +72,7 @@ int run_segment(const SegmentArgs& a) {
   const std::string embedding_path = a.save_embedding.empty() ? "" : out.staged_file(a.save_embedding);
 
   Predictor predictor(weights);
+  predictor.set_release_scratch(true);  // one encode: its activations can go before decoding
   if (!a.load_embedding.empty()) {
     int w = 0, h = 0;
     const engine::Tensor emb = load_embedding(a.load_embedding, *weights, &image, &w, &h);

@@ -61,11 +61,16 @@ void run_suite(const std::string& variant) {
   std::ifstream f(suite_dir + "/suite.json");
   const nlohmann::json suite = nlohmann::json::parse(f);
   sam::Predictor predictor(load_model(data, variant));
+  predictor.set_keep_input(true);
   const int G = predictor.config().embedding_grid();
+  bool release = false;
   for (const auto& img : suite["images"]) {
     const std::string name = img["name"], dir = suite_dir + "/" + name;
     INFO("image " << name);
     const sam::Image image = sam::load_image(dir + "/image.png");
+    // Every other image after the encoder's pages went back to the OS.
+    predictor.set_release_scratch(release);
+    release = !release;
     predictor.set_image(image);
     // Preprocessing: bit-identical to Sam.preprocess(ResizeLongestSide.apply_image(image)).
     const engine::Tensor want_input = engine::read_npy(dir + "/input_image.npy");

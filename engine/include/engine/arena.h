@@ -31,6 +31,9 @@ class Arena {
 
   // Forgets every allocation; the block stays reserved.
   void reset() { used_ = 0; }
+  // Returns the block's pages to the OS (madvise DONTNEED) while keeping the
+  // reservation: the next pass faults in zero pages. Only allowed while empty.
+  void release_pages();
 
   size_t capacity() const { return capacity_; }
   size_t used() const { return used_; }
