@@ -8,6 +8,8 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/thread_pool.h"
+#include "kernels/table.h"
 
 namespace sam {
 namespace {
@@ -131,6 +133,8 @@ struct MaskDecoder::Workspace {
   Tensor up1;           // [4P, D/4]   output_upscaling.0-.2 of one prompt set
   Tensor up2;           // [16P, D/8]  output_upscaling.3-.4 of one prompt set
   Tensor masks;         // [M, 16P]    hyper_in @ upscaled (sub-pixel order) of one prompt set
+  Tensor fused;         // per worker: scratch of the fused upscaling kernel
+  int64_t fused_stride = 0;
 };
 
 template <class Alloc>
@@ -149,6 +153,10 @@ MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, Alloc&& alloc) co
   w.up1 = alloc(Shape{4 * p, dim_ / 4});
   w.up2 = alloc(Shape{16 * p, dim_ / 8});
   w.masks = alloc(Shape{m, 16 * p});
+  const int workers = engine::thread_pool().num_threads();
+  w.fused_stride = static_cast<int64_t>(
+      (kernels::table().mask_upscale_scratch_floats(grid_, dim_, dim_ / 4, dim_ / 8, m) + 15) / 16 * 16);
+  w.fused = alloc(Shape{workers * w.fused_stride});
   return w;
 }
 
@@ -215,6 +223,7 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w, int max_batch)
     up3_p_ = engine::ops::pack_linear(up3_w_);
   }
   up1_norm_ = NormWeights(*weights_, p + ".output_upscaling.1");
+  up3_bias_ = weights_->get(p + ".output_upscaling.3.bias").data<float>();
   // output_hypernetworks_mlps: MLP(D, D, D/8, 3) per mask token; iou head MLP(D, hidden, M, depth).
   for (int i = 0; i < num_mask_tokens_; ++i)
     hyper_mlps_.push_back(load_mlp(p + ".output_hypernetworks_mlps." + std::to_string(i), 3));
@@ -355,7 +364,42 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
   Tensor up2 = ws.up2.reshape({4 * p, 4 * c2});
   Tensor up2_px = ws.up2;  // [16P, D/8]
   Tensor masks = view(ws.masks, {nsel, 16 * p});
-  for (int64_t b = 0; b < n; ++b) {
+  // Without a Tracer that wants the stages, the fused kernel (one grid row at
+  // a time, nothing but the masks written).
+  const bool fused = !(t && t->needs_tensors()) && !up0_p_.empty();
+  for (int64_t b = 0; fused && b < n; ++b) {
+    kernels::MaskUpscaleArgs a;
+    a.g = static_cast<int>(g);
+    a.d = static_cast<int>(dim_);
+    a.c1 = static_cast<int>(c1);
+    a.c2 = static_cast<int>(c2);
+    a.x = keys.data<float>() + b * p * dim_;
+    a.ldx = dim_;
+    a.w1_packed = up0_p_.panels.data<float>();
+    a.w1 = up0_w_.data<float>();
+    a.b1 = up0_b_.data<float>();
+    a.ln_weight = up1_norm_.weight->data<float>();
+    a.ln_bias = up1_norm_.bias->data<float>();
+    a.ln_eps = kLayerNorm2dEps;
+    a.w2 = up3_w_.data<float>();
+    a.b2 = up3_bias_;
+    a.hyper = ws.hyper.data<float>() + (b * m + first) * c2;
+    a.ldh = c2;
+    a.m = static_cast<int>(nsel);
+    a.out = o.low_res_masks.data<float>() + b * nsel * 16 * p;
+    a.out_plane = 16 * p;
+    float* scratch = ws.fused.data<float>();
+    const int64_t stride = ws.fused_stride;
+    const kernels::KernelTable& kt = kernels::table();
+    engine::thread_pool().run([&](int worker, int workers) {
+      kernels::MaskUpscaleArgs w = a;
+      w.row0 = static_cast<int>(g * worker / workers);
+      w.row1 = static_cast<int>(g * (worker + 1) / workers);
+      w.scratch = scratch + worker * stride;
+      if (w.row0 < w.row1) kt.mask_upscale(w);
+    });
+  }
+  for (int64_t b = 0; !fused && b < n; ++b) {
     if (up0_p_.empty()) engine::ops::linear(detail::select(keys, 0, b), up0_w_, &up0_b_, up1);
     else engine::ops::linear(detail::select(keys, 0, b), up0_p_, &up0_b_, up1);
     tr0.put(b, up1_px, g, 1);

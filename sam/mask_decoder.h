@@ -97,7 +97,8 @@ class MaskDecoder {
   // (a*2 + b)*Cout + co, column ci = weight[ci, co, a, b]; bias repeated 4x.
   engine::Tensor up0_w_, up0_b_, up3_w_, up3_b_;
   engine::ops::PackedLinear up0_p_, up3_p_;  // packed copies of up0_w_ / up3_w_
-  NormWeights up1_norm_;  // output_upscaling.1 LayerNorm2d (eps 1e-6)
+  NormWeights up1_norm_;             // output_upscaling.1 LayerNorm2d (eps 1e-6)
+  const float* up3_bias_ = nullptr;  // output_upscaling.3.bias [D/8] (the fused kernel adds it per channel)
   std::vector<Mlp> hyper_mlps_;
   Mlp iou_head_;
   std::unique_ptr<engine::Arena> arena_;

@@ -9,6 +9,7 @@
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/two_way_attention.h"
+#include "kernels/mask_upscale.h"
 
 namespace kernels::avx512 {
 void convert_f32_to_f16(const float* src, uint16_t* dst, size_t n);
@@ -29,6 +30,8 @@ int tw_columns(int j);
 size_t tw_scratch_floats(int width, int jp);
 void tokens_to_image(const TokensToImageArgs& a);
 void image_to_tokens(const ImageToTokensArgs& a);
+size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
+void mask_upscale(const MaskUpscaleArgs& a);
 }  // namespace kernels::avx512
 
 namespace kernels::avx2 {
@@ -50,6 +53,8 @@ int tw_columns(int j);
 size_t tw_scratch_floats(int width, int jp);
 void tokens_to_image(const TokensToImageArgs& a);
 void image_to_tokens(const ImageToTokensArgs& a);
+size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
+void mask_upscale(const MaskUpscaleArgs& a);
 }  // namespace kernels::avx2
 
 namespace kernels::scalar {
@@ -63,4 +68,6 @@ int tw_columns(int j);
 size_t tw_scratch_floats(int width, int jp);
 void tokens_to_image(const TokensToImageArgs& a);
 void image_to_tokens(const ImageToTokensArgs& a);
+size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
+void mask_upscale(const MaskUpscaleArgs& a);
 }  // namespace kernels::scalar

@@ -72,6 +72,8 @@ KernelTable table_for(Isa isa) {
   t.tw_scratch_floats = scalar::tw_scratch_floats;
   t.tokens_to_image = scalar::tokens_to_image;
   t.image_to_tokens = scalar::image_to_tokens;
+  t.mask_upscale_scratch_floats = scalar::mask_upscale_scratch_floats;
+  t.mask_upscale = scalar::mask_upscale;
   if (isa == Isa::Avx2) {
     t.convert_f32_to_f16 = avx2::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx2::convert_f16_to_f32;
@@ -91,6 +93,8 @@ KernelTable table_for(Isa isa) {
     t.tw_scratch_floats = avx2::tw_scratch_floats;
     t.tokens_to_image = avx2::tokens_to_image;
     t.image_to_tokens = avx2::image_to_tokens;
+    t.mask_upscale_scratch_floats = avx2::mask_upscale_scratch_floats;
+    t.mask_upscale = avx2::mask_upscale;
   } else if (isa == Isa::Avx512) {
     t.convert_f32_to_f16 = avx512::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx512::convert_f16_to_f32;
@@ -110,6 +114,8 @@ KernelTable table_for(Isa isa) {
     t.tw_scratch_floats = avx512::tw_scratch_floats;
     t.tokens_to_image = avx512::tokens_to_image;
     t.image_to_tokens = avx512::image_to_tokens;
+    t.mask_upscale_scratch_floats = avx512::mask_upscale_scratch_floats;
+    t.mask_upscale = avx512::mask_upscale;
   }
   return t;
 }

@@ -11,6 +11,7 @@
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/two_way_attention.h"
+#include "kernels/mask_upscale.h"
 
 namespace kernels {
 
@@ -43,6 +44,9 @@ struct KernelTable {
   size_t (*tw_scratch_floats)(int width, int jp) = nullptr;
   void (*tokens_to_image)(const TokensToImageArgs& a) = nullptr;
   void (*image_to_tokens)(const ImageToTokensArgs& a) = nullptr;
+  // Fused mask decoder upscaling + mask product (mask_upscale.h); scratch floats per call.
+  size_t (*mask_upscale_scratch_floats)(int g, int d, int c1, int c2, int m) = nullptr;
+  void (*mask_upscale)(const MaskUpscaleArgs& a) = nullptr;
 };
 
 // The table for this CPU (chosen on first use; thread-safe).

@@ -1,0 +1,14 @@
+// Fused mask upscaling for avx2: cpu/simd/mask_upscale_impl.h over VecAvx2 and its packed GEMM.
+#include "../kernel_decls.h"
+#include "../simd/gemm_impl.h"
+#include "../simd/mask_upscale_impl.h"
+#include "../simd/vec_avx2.h"
+
+namespace kernels::avx2 {
+
+using MU = simd::MaskUpscale<simd::VecAvx2, simd::Gemm<simd::VecAvx2, 6, 2>>;
+
+size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m) { return MU::scratch_floats(g, d, c1, c2, m); }
+void mask_upscale(const MaskUpscaleArgs& a) { MU::run(a); }
+
+}  // namespace kernels::avx2

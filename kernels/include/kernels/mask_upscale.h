@@ -1,0 +1,47 @@
+// The mask decoder's output upscaling and mask product, fused
+// (segment_anything/modeling/mask_decoder.py, MaskDecoder.predict_masks):
+//
+//   upscaled = GELU(ConvT2(GELU(LayerNorm2d(ConvT1(src)))))   ConvT: k = 2, stride 2
+//   masks    = hyper_in @ upscaled.view(C2, 4G * 4G)
+//
+// for one prompt set, one row of the G x G input grid at a time: the row's G
+// image tokens go through ConvT1 (a GEMM against the packed [4*C1, D] matrix),
+// LayerNorm2d + GELU per output pixel, ConvT2 computed transposed ([4*C2, C1]
+// times the pixels, so channels become rows), bias + GELU, and the product with
+// the hypernetwork vectors vectorised over pixels; only the masks are written.
+// Nothing of the 2G x 2G x C1 or 4G x 4G x C2 activations leaves the cache.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace kernels {
+
+struct MaskUpscaleArgs {
+  int g = 0;                     // grid side G (64 in SAM)
+  int d = 0, c1 = 0, c2 = 0;     // channels: D -> C1 = D/4 -> C2 = D/8
+  const float* x = nullptr;      // [G*G, D] image tokens (row y*G + x), row stride ldx
+  int64_t ldx = 0;
+  const float* w1_packed = nullptr;  // ConvT1 as [4*C1, D] (row (2a+b)*C1 + co), packed by table().gemm_pack_b_nk
+  const float* w1 = nullptr;         // the same matrix unpacked (read by the reference only)
+  const float* b1 = nullptr;         // [4*C1] (the bias repeated per sub-pixel)
+  const float* ln_weight = nullptr;  // LayerNorm2d [C1]
+  const float* ln_bias = nullptr;
+  float ln_eps = 1e-6f;
+  const float* w2 = nullptr;  // ConvT2 as [4*C2, C1] row-major (row (2a+b)*C2 + co)
+  const float* b2 = nullptr;  // [C2]
+  const float* hyper = nullptr;  // [M, C2] hypernetwork outputs, row stride ldh
+  int64_t ldh = 0;
+  int m = 0;
+  float* out = nullptr;  // [M, 4G, 4G] masks, plane stride out_plane, row stride 4G
+  int64_t out_plane = 0;
+  int row0 = 0, row1 = 0;    // input grid rows [row0, row1) of this call
+  float* scratch = nullptr;  // mask_upscale_scratch_floats(...) floats
+};
+
+namespace ref {
+// Plain loops in double (the test oracle).
+void mask_upscale(const MaskUpscaleArgs& a);
+}  // namespace ref
+
+}  // namespace kernels
