@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 
@@ -24,6 +25,8 @@ size_t gemm_packed_b_floats(int n, int k);
 void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out);
 int64_t gemm_jobs(const PackedGemmArgs& g, int threads);
 void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1);
+size_t attention_relpos_scratch_floats(int h, int w, int hd);
+void attention_relpos(const AttentionRelPosArgs& a);
 }  // namespace kernels::avx512
 
 namespace kernels::avx2 {
@@ -41,6 +44,8 @@ size_t gemm_packed_b_floats(int n, int k);
 void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out);
 int64_t gemm_jobs(const PackedGemmArgs& g, int threads);
 void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1);
+size_t attention_relpos_scratch_floats(int h, int w, int hd);
+void attention_relpos(const AttentionRelPosArgs& a);
 }  // namespace kernels::avx2
 
 namespace kernels::scalar {
@@ -50,4 +55,6 @@ size_t gemm_packed_b_floats(int n, int k);
 void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out);
 int64_t gemm_jobs(const PackedGemmArgs& g, int threads);
 void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1);
+size_t attention_relpos_scratch_floats(int h, int w, int hd);
+void attention_relpos(const AttentionRelPosArgs& a);
 }  // namespace kernels::scalar

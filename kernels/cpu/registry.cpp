@@ -68,6 +68,8 @@ KernelTable table_for(Isa isa) {
   t.gemm_pack_b_nk = scalar::gemm_pack_b_nk;
   t.gemm_jobs = scalar::gemm_jobs;
   t.gemm_run = scalar::gemm_run;
+  t.attention_relpos_scratch_floats = scalar::attention_relpos_scratch_floats;
+  t.attention_relpos = scalar::attention_relpos;
   if (isa == Isa::Avx2) {
     t.convert_f32_to_f16 = avx2::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx2::convert_f16_to_f32;
@@ -83,6 +85,8 @@ KernelTable table_for(Isa isa) {
     t.gemm_pack_b_nk = avx2::gemm_pack_b_nk;
     t.gemm_jobs = avx2::gemm_jobs;
     t.gemm_run = avx2::gemm_run;
+    t.attention_relpos_scratch_floats = avx2::attention_relpos_scratch_floats;
+    t.attention_relpos = avx2::attention_relpos;
   } else if (isa == Isa::Avx512) {
     t.convert_f32_to_f16 = avx512::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx512::convert_f16_to_f32;
@@ -98,6 +102,8 @@ KernelTable table_for(Isa isa) {
     t.gemm_pack_b_nk = avx512::gemm_pack_b_nk;
     t.gemm_jobs = avx512::gemm_jobs;
     t.gemm_run = avx512::gemm_run;
+    t.attention_relpos_scratch_floats = avx512::attention_relpos_scratch_floats;
+    t.attention_relpos = avx512::attention_relpos;
   }
   return t;
 }

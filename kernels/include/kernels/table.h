@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 
@@ -36,6 +37,10 @@ struct KernelTable {
   // thread count; gemm_run does jobs [j0, j1). Callers spread jobs over threads.
   int64_t (*gemm_jobs)(const PackedGemmArgs& g, int threads) = nullptr;
   void (*gemm_run)(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1) = nullptr;
+  // Fused attention with decomposed rel-pos bias (attention.h): the scratch one
+  // call needs for an h x w grid and head dim hd, and the kernel.
+  size_t (*attention_relpos_scratch_floats)(int h, int w, int hd) = nullptr;
+  void (*attention_relpos)(const AttentionRelPosArgs& a) = nullptr;
 };
 
 // The table for this CPU (chosen on first use; thread-safe).
