@@ -83,7 +83,9 @@ struct AttentionRelPos {
   static constexpr int MRS = MRS_, NVS = NVS_, NRS = NVS * L;
   static constexpr int MRO = MRO_, NVO = NVO_;
   static_assert(MRS % MRO == 0, "the score tiles' row padding must cover whole output tiles");
+  static_assert(MRS * kQueryTiles % L == 0, "the per-query state is updated in whole vectors");
   static constexpr int kPrefetchRows = 8;
+  static constexpr int64_t kPrefetchQueryFloats = 64 * 1024;
 
   static int round_up(int x, int m) { return (x + m - 1) / m * m; }
   static size_t cache_lines(size_t floats) { return (floats + 15) / 16 * 16; }  // 64-byte multiples
@@ -96,7 +98,7 @@ struct AttentionRelPos {
     int h_pad = 0, w_pad = 0;                 // h, w rounded up to L (per-query bias rows)
     int rh_ld = 0, rw_ld = 0;                 // row length of the flipped, transposed tables
     bool row_panels = false;                  // w % NRS == 0: every K^T panel lies in one key row
-    size_t kt = 0, vp = 0, rh = 0, rw = 0, qp = 0, bh = 0, bw = 0, bias = 0, s = 0, o = 0, m = 0, l = 0, alpha = 0;
+    size_t kt = 0, vp = 0, rh = 0, rw = 0, qp = 0, bh = 0, bw = 0, bias = 0, s = 0, o = 0, m = 0, l = 0, alpha = 0, sum = 0;
     size_t total = 0;
   };
 
@@ -128,7 +130,7 @@ struct AttentionRelPos {
     p.vp = take(static_cast<size_t>(p.t) * p.hd_pad);         // V [T, hd_pad]
     p.rh = take(static_cast<size_t>(hd) * p.rh_ld);           // flipped rel_pos_h^T [hd, rh_ld]
     p.rw = take(static_cast<size_t>(hd) * p.rw_ld);           // flipped rel_pos_w^T [hd, rw_ld]
-    p.qp = take(bq * hd);                                     // Q micro-panels [bq / MRS][hd][MRS]
+    p.qp = take(static_cast<size_t>(MRS) * hd);               // a ragged last Q tile [hd][MRS]
     p.bh = take(bq * p.h_pad);                                // per query: bh[uh], uh < h
     p.bw = take(bq * p.w_pad);                                // per query: bw[uw], uw < w
     p.bias = take(p.row_panels ? 0 : bq * p.bk_pad + L);      // [bq, bk_pad] bias of a key block (+ spill)
@@ -137,6 +139,7 @@ struct AttentionRelPos {
     p.m = take(bq);
     p.l = take(bq);
     p.alpha = take(bq);
+    p.sum = take(bq);
     p.total = off;
     return p;
   }
@@ -163,10 +166,14 @@ struct AttentionRelPos {
     }
   }
 
+  // Also starts loading this call's query rows when they all fit in L2 (a
+  // window): they are read in place, first by the score kernel.
   static void pack_v(const AttentionRelPosArgs& a, const Plan& p, float* vp) {
+    const bool fetch_q = static_cast<int64_t>(a.r1 - a.r0) * a.hd <= kPrefetchQueryFloats;
     for (int u = 0; u < p.t; ++u) {
       const float* src = a.v + static_cast<int64_t>(u) * a.ldv;
       if (u + kPrefetchRows < p.t) prefetch_floats(src + kPrefetchRows * a.ldv, p.hd);
+      if (fetch_q && u >= a.r0 && u < a.r1) prefetch_floats(a.q + static_cast<int64_t>(u) * a.ldq, p.hd);
       float* dst = vp + static_cast<size_t>(u) * p.hd_pad;
       std::copy(src, src + p.hd, dst);
       std::fill(dst + p.hd, dst + p.hd_pad, 0.f);
@@ -183,30 +190,32 @@ struct AttentionRelPos {
     for (int d = 0; d < hd; ++d) std::fill(rt + static_cast<size_t>(d) * ld + n, rt + static_cast<size_t>(d + 1) * ld, 0.f);
   }
 
-  // Queries [q0, q0 + nq) -> MRS-row micro-panels qp[i][d][r], zero rows up to a whole tile.
-  static void pack_q(const AttentionRelPosArgs& a, int q0, int nq, float* qp) {
-    const int tiles = (nq + MRS - 1) / MRS;
-    for (int i = 0; i < tiles; ++i) {
-      float* dst = qp + static_cast<size_t>(i) * MRS * a.hd;
-      for (int r = 0; r < MRS; ++r) {
-        const int row = i * MRS + r;
-        if (row < nq) {
-          const float* src = a.q + static_cast<int64_t>(q0 + row) * a.ldq;
-          if (row + kPrefetchRows < nq) prefetch_floats(src + kPrefetchRows * a.ldq, a.hd);
-          for (int d = 0; d < a.hd; ++d) dst[d * MRS + r] = src[d];
-        } else {
-          for (int d = 0; d < a.hd; ++d) dst[d * MRS + r] = 0.f;
-        }
+  // A ragged last query tile (rows < MRS): rows [row0, row0 + rows) -> one micro-panel
+  // qp[d][r], zero rows up to MRS. Whole tiles are read in place.
+  static void pack_q_tile(const AttentionRelPosArgs& a, int row0, int rows, float* qp) {
+    for (int r = 0; r < MRS; ++r) {
+      if (r < rows) {
+        const float* src = a.q + static_cast<int64_t>(row0 + r) * a.ldq;
+        for (int d = 0; d < a.hd; ++d) qp[d * MRS + r] = src[d];
+      } else {
+        for (int d = 0; d < a.hd; ++d) qp[d * MRS + r] = 0.f;
       }
     }
   }
 
+  // Query element (r, d) of a tile: packed (qp[d][r]) or in place (rows ldq apart).
+  template <bool kPacked>
+  static inline float q_at(const float* q, int64_t ldq, int r, int d) {
+    return kPacked ? q[d * MRS + r] : q[r * ldq + d];
+  }
+
   // --- micro-kernels ---------------------------------------------------------------
 
-  // One query tile's bias values: out[r][j] = sum_d qp[d][r] * rt[d][off[r] + j], j < n_pad,
+  // One query tile's bias values: out[r][j] = sum_d q[r][d] * rt[d][off[r] + j], j < n_pad,
   // one vector of j for all MRS rows at a time (MRS independent FMA chains).
-  static void bias_tile(int hd, const float* qp, const float* rt, int ld, const int* off, int n_pad, float* out,
-                        int ldout) {
+  template <bool kPacked>
+  static void bias_tile(int hd, const float* q, int64_t ldq, const float* rt, int ld, const int* off, int n_pad,
+                        float* out, int ldout) {
     for (int j = 0; j < n_pad; j += L) {
       V acc[MRS];
 #pragma GCC unroll 16
@@ -214,16 +223,18 @@ struct AttentionRelPos {
       for (int d = 0; d < hd; ++d) {
         const float* row = rt + static_cast<size_t>(d) * ld + j;
 #pragma GCC unroll 16
-        for (int r = 0; r < MRS; ++r) acc[r] = S::fmadd(S::set1(qp[d * MRS + r]), S::load(row + off[r]), acc[r]);
+        for (int r = 0; r < MRS; ++r)
+          acc[r] = S::fmadd(S::set1(q_at<kPacked>(q, ldq, r, d)), S::load(row + off[r]), acc[r]);
       }
 #pragma GCC unroll 16
       for (int r = 0; r < MRS; ++r) S::store(out + r * ldout + j, acc[r]);
     }
   }
 
-  // s[MRS][NRS] = scale * (Q tile)(K^T panel) + bias[r][0..NRS) + bh[r]: qp [hd][MRS], kp [hd][NRS];
+  // s[MRS][NRS] = scale * (Q tile)(K^T panel) + bias[r][0..NRS) + bh[r]: q (q_at), kp [hd][NRS];
   // the bias rows are ldbias apart, the scalars bh[r] ldbh apart.
-  static inline void score_tile(int hd, const float* qp, const float* kp, float* s, int lds, V vscale,
+  template <bool kPacked>
+  static inline void score_tile(int hd, const float* q, int64_t ldq, const float* kp, float* s, int lds, V vscale,
                                 const float* bias, int ldbias, const float* bh, int ldbh, const float* next) {
     V acc[MRS][NVS];
 #pragma GCC unroll 16
@@ -238,7 +249,7 @@ struct AttentionRelPos {
       for (int v = 0; v < NVS; ++v) b[v] = S::load(kp + d * NRS + v * L);
 #pragma GCC unroll 16
       for (int r = 0; r < MRS; ++r) {
-        const V x = S::set1(qp[d * MRS + r]);
+        const V x = S::set1(q_at<kPacked>(q, ldq, r, d));
 #pragma GCC unroll 4
         for (int v = 0; v < NVS; ++v) acc[r][v] = S::fmadd(x, b[v], acc[r][v]);
       }
@@ -308,39 +319,41 @@ struct AttentionRelPos {
     }
   }
 
-  // Online-softmax update for one query over a key block of `keys` scores s
-  // (log2 units): m_new = max(m, max s), s -> 2^(s - m_new), l = alpha l + sum,
-  // alpha = 2^(m - m_new) (what O from earlier blocks is rescaled by).
-  static void softmax_row(float* s, int keys, float& m, float& l, float& alpha) {
+  // Online softmax for R consecutive queries (rows lds apart) over a key block
+  // of `keys` scores (log2 units): m = max(m, max s), s -> 2^(s - m), sum = the
+  // row sum. The rows go through each pass together: one row alone is a chain of
+  // dependent steps (max, reduce, exp's polynomial) that leaves the FMA ports
+  // idle. The rescaling of earlier blocks (alpha = 2^(m_old - m)) is done for
+  // all queries at once by the caller.
+  template <int R>
+  static void softmax_rows(float* s, int lds, int keys, float* m, float* sum) {
     const int keys_v = round_up(keys, L);
-    for (int j = keys; j < keys_v; ++j) s[j] = kNoKey;
-    // Two accumulators per reduction so consecutive vectors do not wait on each other.
-    V mx0 = S::set1(kNoKey), mx1 = mx0;
-    int j = 0;
-    for (; j + 2 * L <= keys_v; j += 2 * L) {
-      mx0 = S::max(mx0, S::load(s + j));
-      mx1 = S::max(mx1, S::load(s + j + L));
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+      for (int j = keys; j < keys_v; ++j) s[r * lds + j] = kNoKey;
+    V mx[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) mx[r] = S::set1(kNoKey);
+    for (int j = 0; j < keys_v; j += L)
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) mx[r] = S::max(mx[r], S::load(s + r * lds + j));
+    V vm[R], acc[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      m[r] = std::max(m[r], S::reduce_max(mx[r]));
+      vm[r] = S::set1(m[r]);
+      acc[r] = S::zero();
     }
-    if (j < keys_v) mx0 = S::max(mx0, S::load(s + j));
-    const float m_new = std::max(m, S::reduce_max(S::max(mx0, mx1)));
-    const V vm = S::set1(m_new);
-    V sum0 = S::zero(), sum1 = S::zero();
-    for (j = 0; j + 2 * L <= keys_v; j += 2 * L) {
-      const V e0 = exp2_nonpositive<S>(S::sub(S::load(s + j), vm));
-      const V e1 = exp2_nonpositive<S>(S::sub(S::load(s + j + L), vm));
-      S::store(s + j, e0);
-      S::store(s + j + L, e1);
-      sum0 = S::add(sum0, e0);
-      sum1 = S::add(sum1, e1);
-    }
-    if (j < keys_v) {
-      const V e0 = exp2_nonpositive<S>(S::sub(S::load(s + j), vm));
-      S::store(s + j, e0);
-      sum0 = S::add(sum0, e0);
-    }
-    alpha = std::exp2(m - m_new);  // 0 on the first block (m = -inf)
-    l = l * alpha + S::reduce_add(S::add(sum0, sum1));
-    m = m_new;
+    for (int j = 0; j < keys_v; j += L)
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        float* x = s + r * lds + j;
+        const V e = exp2_nonpositive<S>(S::sub(S::load(x), vm[r]));
+        S::store(x, e);
+        acc[r] = S::add(acc[r], e);
+      }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) sum[r] = S::reduce_add(acc[r]);
   }
 
   // --- driver ----------------------------------------------------------------------
@@ -356,8 +369,11 @@ struct AttentionRelPos {
     float* m = sc + p.m;
     float* l = sc + p.l;
     float* alpha = sc + p.alpha;
-    const int tiles_s = (nq + MRS - 1) / MRS, tiles_o = (nq + MRO - 1) / MRO;
-    pack_q(a, q0, nq, qp);
+    float* sum = sc + p.sum;
+    const int tiles_s = (nq + MRS - 1) / MRS, tiles_o = (nq + MRO - 1) / MRO, full_tiles = nq / MRS;
+    // Whole query tiles are read in place (rows ldq apart), a ragged last one from a packed copy.
+    if (full_tiles < tiles_s) pack_q_tile(a, q0 + full_tiles * MRS, nq - full_tiles * MRS, qp);
+    auto q_tile = [&](int i) { return i < full_tiles ? a.q + static_cast<int64_t>(q0 + i * MRS) * a.ldq : qp; };
     for (int i = 0; i < tiles_s; ++i) {
       int off_h[MRS], off_w[MRS];
       for (int r = 0; r < MRS; ++r) {
@@ -365,13 +381,20 @@ struct AttentionRelPos {
         off_h[r] = a.h - 1 - t / a.w;
         off_w[r] = a.w - 1 - t % a.w;
       }
-      const float* q_tile = qp + static_cast<size_t>(i) * MRS * a.hd;
-      bias_tile(a.hd, q_tile, sc + p.rh, p.rh_ld, off_h, p.h_pad, bh + static_cast<size_t>(i) * MRS * p.h_pad, p.h_pad);
-      bias_tile(a.hd, q_tile, sc + p.rw, p.rw_ld, off_w, p.w_pad, bw + static_cast<size_t>(i) * MRS * p.w_pad, p.w_pad);
+      float* out_h = bh + static_cast<size_t>(i) * MRS * p.h_pad;
+      float* out_w = bw + static_cast<size_t>(i) * MRS * p.w_pad;
+      if (i < full_tiles) {
+        bias_tile<false>(a.hd, q_tile(i), a.ldq, sc + p.rh, p.rh_ld, off_h, p.h_pad, out_h, p.h_pad);
+        bias_tile<false>(a.hd, q_tile(i), a.ldq, sc + p.rw, p.rw_ld, off_w, p.w_pad, out_w, p.w_pad);
+      } else {
+        bias_tile<true>(a.hd, qp, 0, sc + p.rh, p.rh_ld, off_h, p.h_pad, out_h, p.h_pad);
+        bias_tile<true>(a.hd, qp, 0, sc + p.rw, p.rw_ld, off_w, p.w_pad, out_w, p.w_pad);
+      }
     }
-    std::fill(m, m + p.bq, -INFINITY);
+    // Running max (kNoKey before the first block: alpha = 2^(kNoKey - m) = 0 then), sum, row sums.
+    std::fill(m, m + p.bq, kNoKey);
     std::fill(l, l + p.bq, 0.f);
-    std::fill(alpha, alpha + p.bq, 0.f);
+    std::fill(sum, sum + p.bq, 0.f);
     const V vscale = S::set1(a.scale * kLog2e);
     const float zero = 0.f;
     const int nvt = p.hd_pad / L, chunks = (nvt + NVO - 1) / NVO;  // head-dim vectors, split in near-equal chunks
@@ -390,16 +413,29 @@ struct AttentionRelPos {
         for (int i = 0; i < tiles_s; ++i) {
           const size_t r0 = static_cast<size_t>(i) * MRS;
           float* st = s + r0 * p.bk_pad + n * NRS;
-          if (p.row_panels)  // the panel is keys [kw, kw + NRS) of key row kh
-            score_tile(a.hd, qp + r0 * a.hd, kp, st, p.bk_pad, vscale, bw + r0 * p.w_pad + n * NRS % a.w, p.w_pad,
-                       bh + r0 * p.h_pad + kh0 + n * NRS / a.w, p.h_pad, i == 0 ? next : nullptr);
+          // The bias: with row panels, keys [kw, kw + NRS) of key row kh, else the block's bias tile.
+          const float* tb = p.row_panels ? bw + r0 * p.w_pad + n * NRS % a.w : bias + r0 * p.bk_pad + n * NRS;
+          const int ldtb = p.row_panels ? p.w_pad : p.bk_pad;
+          const float* tbh = p.row_panels ? bh + r0 * p.h_pad + kh0 + n * NRS / a.w : &zero;
+          const int ldtbh = p.row_panels ? p.h_pad : 0;
+          const float* pf = i == 0 ? next : nullptr;
+          if (i < full_tiles)
+            score_tile<false>(a.hd, q_tile(i), a.ldq, kp, st, p.bk_pad, vscale, tb, ldtb, tbh, ldtbh, pf);
           else
-            score_tile(a.hd, qp + r0 * a.hd, kp, st, p.bk_pad, vscale, bias + r0 * p.bk_pad + n * NRS, p.bk_pad, &zero, 0,
-                       i == 0 ? next : nullptr);
+            score_tile<true>(a.hd, qp, 0, kp, st, p.bk_pad, vscale, tb, ldtb, tbh, ldtbh, pf);
         }
       }
-      // Padding rows (>= nq) keep their finite S: P V on them is discarded.
-      for (int r = 0; r < nq; ++r) softmax_row(s + static_cast<size_t>(r) * p.bk_pad, keys, m[r], l[r], alpha[r]);
+      // Online softmax per query (padding rows >= nq keep their finite S: P V on them is
+      // discarded), then for all queries alpha = 2^(m_old - m), l = alpha l + sum.
+      std::copy(m, m + p.bq, alpha);
+      int r = 0;
+      for (; r + 4 <= nq; r += 4) softmax_rows<4>(s + static_cast<size_t>(r) * p.bk_pad, p.bk_pad, keys, m + r, sum + r);
+      for (; r < nq; ++r) softmax_rows<1>(s + static_cast<size_t>(r) * p.bk_pad, p.bk_pad, keys, m + r, sum + r);
+      for (int r = 0; r < p.bq; r += L) {
+        const V al = exp2_nonpositive<S>(S::sub(S::load(alpha + r), S::load(m + r)));
+        S::store(alpha + r, al);
+        S::store(l + r, S::fmadd(S::load(l + r), al, S::load(sum + r)));
+      }
       // O = alpha O + P V
       const float* vb = sc + p.vp + static_cast<size_t>(b) * p.bk * p.hd_pad;
       for (int ch = 0; ch < chunks; ++ch) {
