@@ -5,7 +5,9 @@
 //   Block.forward             -> ImageEncoder::block_forward()
 //   window_partition          -> window_partition() (zero padding to a multiple of ws)
 //   Attention.forward         -> qkv linear + attention_heads() + proj linear
-//   get_rel_pos / add_decomposed_rel_pos -> inside attention_heads()
+//   get_rel_pos / add_decomposed_rel_pos -> inside attention_heads() (the fused kernel
+//                                         kernels::table().attention_relpos, or the
+//                                         unfused path with SAM_ATTENTION=unfused)
 //   window_unpartition        -> window_unpartition_add() (crop, fused with the residual)
 //   MLPBlock.forward          -> lin1, gelu_parallel(), lin2
 //   ImageEncoderViT.neck      -> ImageEncoder::neck_forward()
@@ -21,12 +23,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
+#include "kernels/attention.h"
 #include "kernels/table.h"
 #include "kernels/eltwise.h"
 #include "kernels/gemm.h"
@@ -43,9 +48,19 @@ using engine::Tensor;
 constexpr float kBlockNormEps = 1e-6f;
 constexpr float kNeckNormEps = 1e-6f;
 
-// Query rows per attention work item. Global attention (G*G = 4096 tokens for
-// the real models) never materialises [heads, N, N]: one head and kRowBlock
-// query rows at a time, scores [kRowBlock, N] in a per-worker scratch buffer.
+// Attention runs the fused kernel (kernels/attention.h: flash-style, the
+// [N, N] scores never exist) unless SAM_ATTENTION=unfused selects the previous
+// path, kept for comparisons: per head and kRowBlock query rows, OpenBLAS
+// scores [kRowBlock, N] in a per-worker scratch buffer, bias, softmax, P @ v.
+bool use_fused_attention() {
+  static const bool fused = [] {
+    const char* v = std::getenv("SAM_ATTENTION");
+    return !(v && std::string_view(v) == "unfused");
+  }();
+  return fused;
+}
+
+// Query rows per unfused work item.
 constexpr int kRowBlock = 256;
 
 constexpr size_t kAlign = engine::kTensorAlignment;
@@ -242,10 +257,55 @@ struct AttentionArgs {
 
 int row_block(int tokens) { return std::min(kRowBlock, tokens); }
 
-// Floats of scratch one attention worker needs for windows of h x w tokens.
-size_t attention_scratch_floats(int h, int w) {
+// Floats of scratch one attention worker needs for windows of h x w tokens and head dim hd.
+size_t attention_scratch_floats(int h, int w, int hd) {
+  if (use_fused_attention()) return kernels::table().attention_relpos_scratch_floats(h, w, hd);
   const size_t t = static_cast<size_t>(h) * w, rb = static_cast<size_t>(row_block(h * w));
   return rb * t + rb * static_cast<size_t>(2 * h - 1 + 2 * w - 1);
+}
+
+// The fused kernel's work items: (window, head, chunk of query rows). Whole
+// heads unless that leaves fewer than 4 items per worker; chunks stay >= 256
+// rows so that each call's packing of K and V (T rows) stays a small share.
+// Every query row's arithmetic is the same whatever the split.
+int fused_chunks_per_head(int64_t windows_x_heads, int tokens, int workers) {
+  int chunks = 1;
+  while (windows_x_heads * chunks < 4 * workers && tokens / (2 * chunks) >= 256) chunks *= 2;
+  return chunks;
+}
+
+void attention_heads_fused(const AttentionArgs& a) {
+  const int t_len = a.h * a.w, hd = a.dim / a.heads, ld = 3 * a.dim;
+  const float* rel_h = a.rel_pos_h->data<float>();
+  const float* rel_w = a.rel_pos_w->data<float>();
+  const kernels::KernelTable& table = kernels::table();
+  engine::thread_pool().run([&](int worker, int workers) {
+    const int chunks = fused_chunks_per_head(int64_t{a.windows} * a.heads, t_len, workers);
+    const int64_t items = int64_t{a.windows} * a.heads * chunks;
+    kernels::AttentionRelPosArgs k;
+    k.ldq = k.ldk = k.ldv = ld;
+    k.h = a.h;
+    k.w = a.w;
+    k.hd = hd;
+    k.scale = 1.f / std::sqrt(static_cast<float>(hd));  // head_dim ** -0.5
+    k.rel_pos_h = rel_h;
+    k.rel_pos_w = rel_w;
+    k.ldo = a.dim;
+    k.scratch = a.scratch + static_cast<size_t>(worker) * a.scratch_floats;
+    k.scratch_floats = a.scratch_floats;
+    for (int64_t item = items * worker / workers; item < items * (worker + 1) / workers; ++item) {
+      const int64_t win = item / (int64_t{a.heads} * chunks);
+      const int head = static_cast<int>(item / chunks % a.heads), chunk = static_cast<int>(item % chunks);
+      const float* base = a.qkv + win * t_len * ld + head * hd;  // q; k and v follow at +C, +2C
+      k.q = base;
+      k.k = base + a.dim;
+      k.v = base + 2 * a.dim;
+      k.out = a.ctx + win * t_len * a.dim + head * hd;
+      k.r0 = static_cast<int>(int64_t{t_len} * chunk / chunks);
+      k.r1 = static_cast<int>(int64_t{t_len} * (chunk + 1) / chunks);
+      table.attention_relpos(k);
+    }
+  });
 }
 
 // Attention.forward between the qkv and proj linears, for every window and head:
@@ -256,6 +316,10 @@ size_t attention_scratch_floats(int h, int w) {
 // one small GEMM P_h = q @ rel_pos_h^T [rows, 2h - 1] and a gather (same for w).
 // Work item = (window, head, block of query rows); each worker owns its scratch.
 void attention_heads(const AttentionArgs& a) {
+  if (use_fused_attention()) {
+    attention_heads_fused(a);
+    return;
+  }
   const int t_len = a.h * a.w, hd = a.dim / a.heads, ld = 3 * a.dim;
   const int lh = 2 * a.h - 1, lw = 2 * a.w - 1;
   const int rb = row_block(t_len);
@@ -398,7 +462,7 @@ ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(st
       const size_t nw_side = static_cast<size_t>((grid_ + b.window - 1) / b.window);
       window_tokens_ = std::max(window_tokens_, nw_side * nw_side * static_cast<size_t>(b.window * b.window));
     }
-    scratch_floats_ = std::max(scratch_floats_, attention_scratch_floats(side, side));
+    scratch_floats_ = std::max(scratch_floats_, attention_scratch_floats(side, side, static_cast<int>(hd)));
   }
   attn_tokens_ = std::max(attn_tokens_, window_tokens_);
 
@@ -411,7 +475,9 @@ ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(st
 //   win      Nw*C                    window_partition output (Nw = nW*ws*ws >= N)
 //   big      max(Tq*3C, N*hidden, N*3p^2, N*9D)  qkv | MLP hidden | patch cols | neck im2col
 //   ctx      max(Tq*C, 2*N*D)        per-head attention results | neck activations
-//   scratch  threads * max over attention kinds of (rb*T + rb*(4*side - 2))
+//   scratch  threads * max over attention kinds (global, windowed) of the per-worker need:
+//            fused: table().attention_relpos_scratch_floats(side, side, head_dim)
+//            (packed K^T and V, ~2*T*hd, plus per-block tiles), unfused: rb*T + rb*(4*side - 2)
 // where Tq is the largest token count attention runs on (N or Nw).
 size_t ImageEncoder::plan_bytes(int threads) const {
   const size_t n = static_cast<size_t>(grid_) * grid_, c = static_cast<size_t>(dim_);

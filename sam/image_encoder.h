@@ -88,7 +88,8 @@ class ImageEncoder {
     float* win = nullptr;      // [nW*ws*ws, C] partitioned windows; window attention output
     float* big = nullptr;      // qkv, MLP hidden, patch / neck im2col (never live together)
     float* ctx = nullptr;      // [tokens, C] per-head attention results; neck activations
-    float* scratch = nullptr;  // per worker: scores + rel-pos projections
+    float* scratch = nullptr;  // per worker: the attention kernel's scratch (fused: packed K, V, tiles;
+                               // SAM_ATTENTION=unfused: scores + rel-pos projections)
     size_t scratch_floats = 0; // per worker
   };
   Buffers buf_;

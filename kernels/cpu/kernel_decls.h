@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/two_way_attention.h"
@@ -32,6 +33,8 @@ void tokens_to_image(const TokensToImageArgs& a);
 void image_to_tokens(const ImageToTokensArgs& a);
 size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
 void mask_upscale(const MaskUpscaleArgs& a);
+size_t attention_relpos_scratch_floats(int h, int w, int hd);
+void attention_relpos(const AttentionRelPosArgs& a);
 }  // namespace kernels::avx512
 
 namespace kernels::avx2 {
@@ -55,6 +58,8 @@ void tokens_to_image(const TokensToImageArgs& a);
 void image_to_tokens(const ImageToTokensArgs& a);
 size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
 void mask_upscale(const MaskUpscaleArgs& a);
+size_t attention_relpos_scratch_floats(int h, int w, int hd);
+void attention_relpos(const AttentionRelPosArgs& a);
 }  // namespace kernels::avx2
 
 namespace kernels::scalar {
@@ -70,4 +75,6 @@ void tokens_to_image(const TokensToImageArgs& a);
 void image_to_tokens(const ImageToTokensArgs& a);
 size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
 void mask_upscale(const MaskUpscaleArgs& a);
+size_t attention_relpos_scratch_floats(int h, int w, int hd);
+void attention_relpos(const AttentionRelPosArgs& a);
 }  // namespace kernels::scalar

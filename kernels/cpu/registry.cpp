@@ -74,6 +74,8 @@ KernelTable table_for(Isa isa) {
   t.image_to_tokens = scalar::image_to_tokens;
   t.mask_upscale_scratch_floats = scalar::mask_upscale_scratch_floats;
   t.mask_upscale = scalar::mask_upscale;
+  t.attention_relpos_scratch_floats = scalar::attention_relpos_scratch_floats;
+  t.attention_relpos = scalar::attention_relpos;
   if (isa == Isa::Avx2) {
     t.convert_f32_to_f16 = avx2::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx2::convert_f16_to_f32;
@@ -95,6 +97,8 @@ KernelTable table_for(Isa isa) {
     t.image_to_tokens = avx2::image_to_tokens;
     t.mask_upscale_scratch_floats = avx2::mask_upscale_scratch_floats;
     t.mask_upscale = avx2::mask_upscale;
+    t.attention_relpos_scratch_floats = avx2::attention_relpos_scratch_floats;
+    t.attention_relpos = avx2::attention_relpos;
   } else if (isa == Isa::Avx512) {
     t.convert_f32_to_f16 = avx512::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx512::convert_f16_to_f32;
@@ -116,6 +120,8 @@ KernelTable table_for(Isa isa) {
     t.image_to_tokens = avx512::image_to_tokens;
     t.mask_upscale_scratch_floats = avx512::mask_upscale_scratch_floats;
     t.mask_upscale = avx512::mask_upscale;
+    t.attention_relpos_scratch_floats = avx512::attention_relpos_scratch_floats;
+    t.attention_relpos = avx512::attention_relpos;
   }
   return t;
 }

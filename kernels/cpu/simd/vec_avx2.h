@@ -24,6 +24,8 @@ struct VecAvx2 {
   static V pow2i(V n) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
   }
+  // p * 2^n for integral-valued n <= 127 (n <= -127 gives 0).
+  static V ldexp(V p, V n) { return _mm256_mul_ps(p, pow2i(_mm256_max_ps(n, _mm256_set1_ps(-127.f)))); }
   static V select_lt(V a, V b, V x, V y) { return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
   static V copysign(V magnitude, V sign) {
     const V s = _mm256_set1_ps(-0.0f);

@@ -27,6 +27,8 @@ struct VecAvx512 {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
   }
   // lanes where a < b take x, others y
+  // p * 2^n for integral-valued n (any magnitude: underflows to 0).
+  static V ldexp(V p, V n) { return _mm512_scalef_ps(p, n); }
   static V select_lt(V a, V b, V x, V y) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), y, x); }
   static V copysign(V magnitude, V sign) {
     const __m512i m = _mm512_set1_epi32(0x7FFFFFFF);

@@ -23,6 +23,7 @@ struct VecScalar {
   static V abs(V a) { return std::fabs(a); }
   static V round(V a) { return std::nearbyint(a); }
   static V pow2i(V n) { return std::ldexp(1.f, static_cast<int>(n)); }
+  static V ldexp(V p, V n) { return std::ldexp(p, static_cast<int>(std::max(n, -200.f))); }
   static V select_lt(V a, V b, V x, V y) { return a < b ? x : y; }
   static V copysign(V m, V s) { return std::copysign(m, s); }
   static float reduce_add(V v) { return v; }

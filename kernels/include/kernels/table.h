@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/two_way_attention.h"
@@ -47,6 +48,10 @@ struct KernelTable {
   // Fused mask decoder upscaling + mask product (mask_upscale.h); scratch floats per call.
   size_t (*mask_upscale_scratch_floats)(int g, int d, int c1, int c2, int m) = nullptr;
   void (*mask_upscale)(const MaskUpscaleArgs& a) = nullptr;
+  // Fused attention with decomposed rel-pos bias (attention.h): the scratch one
+  // call needs for an h x w grid and head dim hd, and the kernel.
+  size_t (*attention_relpos_scratch_floats)(int h, int w, int hd) = nullptr;
+  void (*attention_relpos)(const AttentionRelPosArgs& a) = nullptr;
 };
 
 // The table for this CPU (chosen on first use; thread-safe).
