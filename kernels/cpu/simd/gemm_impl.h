@@ -19,7 +19,7 @@ struct Gemm {
   static constexpr int MR = MR_;
   static constexpr int NV = NV_;
   static constexpr int NR = NV * S::kLanes;
-  static constexpr int KC = 128;   // K block: a KC x NR B micro-panel (16 KB at NR = 32) stays in L1
+  static constexpr int KC = 192;   // K block: a KC x NR B micro-panel (24 KB at NR = 32) stays in L1 with the A stream
   static constexpr int kInPlacePanels = 4;  // up to this many NR panels per job, A is not packed
   static constexpr int MC = MR * 16;  // rows per block: the packed MC x KC block of A stays in L2
   using V = typename S::V;
