@@ -23,10 +23,10 @@ struct TwoWay {
   static constexpr int NV = 4;       // vectors per register tile row
 
   static int columns(int j) { return (j + L - 1) / L * L; }
-  // block input [kBlock, width] + scores [kBlock, Jp] + three [Jp] rows.
+  // block input [kBlock, width] + scores [kBlock, Jp] + their transpose [Jp, kBlock] + three [Jp] rows.
   static size_t scratch_floats(int width, int jp) {
     const size_t w = static_cast<size_t>((width + 15) / 16 * 16);
-    return kBlock * w + static_cast<size_t>(kBlock + 3) * static_cast<size_t>(jp) + 64;
+    return kBlock * w + static_cast<size_t>(2 * kBlock + 3) * static_cast<size_t>(jp) + 64;
   }
 
   // c[MR_ x NV_*L] (=, or += with acc) sum_k a[r*ars + k*acs] * b[k*ldb + v*L].
@@ -163,41 +163,43 @@ struct TwoWay {
   }
 
   static void image_to_tokens(const ImageToTokensArgs& a) {
-    assert(a.jp % L == 0 && a.jp >= a.heads * a.t && a.t > 0 && a.p1 >= a.p0);
+    assert(a.jp % L == 0 && a.jp >= a.heads * a.t && a.t > 0 && a.p1 >= a.p0 && kBlock % L == 0);
     const int jp = a.jp, T = a.t, J = a.heads * a.t;
     const int64_t ldb = (std::max(a.dq, a.d) + 15) / 16 * 16;
     float* in_buf = a.scratch;                          // [kBlock, dq]; later the attention output [kBlock, D]
-    float* s = in_buf + kBlock * ldb;                   // [kBlock, Jp]
-    float* gm = s + static_cast<int64_t>(kBlock) * jp;  // [Jp] per-column group max, then 1 / group sum
-    for (int c = J; c < jp; ++c) gm[c] = 0.f;
+    float* s = in_buf + kBlock * ldb;                   // [kBlock, Jp] scores
+    float* st = s + static_cast<int64_t>(kBlock) * jp;  // [Jp, kBlock] the same, transposed: softmax over rows
     for (int64_t p = a.p0; p < a.p1; p += kBlock) {
       const int rows = static_cast<int>(std::min<int64_t>(kBlock, a.p1 - p));
       int64_t ldi = 0;
       const float* in = block_input(a.q + p * a.ldq, a.ldq, a.qpe ? a.qpe + p * a.ldqpe : nullptr, a.ldqpe, a.dq,
                                     rows, in_buf, ldb, &ldi);
       small_mm(rows, jp, a.dq, in, ldi, 1, a.bt, jp, s, jp, false);  // s [rows, Jp]
-      for (int r = 0; r < rows; ++r) {
-        float* sr = s + r * jp;
-        for (int c = 0; c < jp; c += L) S::store(sr + c, S::add(S::load(sr + c), S::load(a.cb + c)));
-        // Softmax over each head's T columns: group maxima spread over the
-        // columns, one vector exp over the row, then group sums.
-        for (int h = 0; h < a.heads; ++h) {
-          float mx = sr[h * T];
-          for (int t = 1; t < T; ++t) mx = std::max(mx, sr[h * T + t]);
-          for (int t = 0; t < T; ++t) gm[h * T + t] = mx;
-        }
-        for (int c = 0; c < jp; c += L) S::store(sr + c, exp<S>(S::sub(S::load(sr + c), S::load(gm + c))));
-        for (int h = 0; h < a.heads; ++h) {
-          float sum = 0.f;
-          for (int t = 0; t < T; ++t) sum += sr[h * T + t];
-          const float inv = 1.f / sum;
-          for (int t = 0; t < T; ++t) gm[h * T + t] = inv;
-        }
-        for (int c = 0; c < jp; c += L) S::store(sr + c, S::mul(S::load(sr + c), S::load(gm + c)));
+      // Transposed (rows past `rows` zero) with the column bias: st[j, r] = s[r, j] + cb[j].
+      for (int j = 0; j < J; ++j) {
+        float* o = st + static_cast<int64_t>(j) * kBlock;
+        for (int r = 0; r < rows; ++r) o[r] = s[r * jp + j] + a.cb[j];
+        for (int r = rows; r < kBlock; ++r) o[r] = 0.f;
       }
-      // out [rows, D] = e u; then x += out + ob and the LayerNorm, row by row.
+      // Softmax over each head's T rows of st, kBlock image tokens per vector pass.
+      for (int h = 0; h < a.heads; ++h) {
+        float* g = st + static_cast<int64_t>(h) * T * kBlock;
+        for (int c = 0; c < kBlock; c += L) {
+          V mx = S::load(g + c);
+          for (int k = 1; k < T; ++k) mx = S::max(mx, S::load(g + k * kBlock + c));
+          V sum = S::zero();
+          for (int k = 0; k < T; ++k) {
+            const V e = exp<S>(S::sub(S::load(g + k * kBlock + c), mx));
+            S::store(g + k * kBlock + c, e);
+            sum = S::add(sum, e);
+          }
+          const V inv = S::div(S::set1(1.f), sum);
+          for (int k = 0; k < T; ++k) S::store(g + k * kBlock + c, S::mul(S::load(g + k * kBlock + c), inv));
+        }
+      }
+      // out [rows, D] = e u (element (r, j) of e at st[j * kBlock + r]); then x += out + ob and the LayerNorm.
       float* out = in_buf;
-      small_mm(rows, a.d, J, s, jp, 1, a.u, a.d, out, ldb, false);
+      small_mm(rows, a.d, J, st, 1, kBlock, a.u, a.d, out, ldb, false);
       float* xb = a.x + p * a.ldx;
       for (int r = 0; r < rows; ++r) {
         float* xr = xb + r * a.ldx;

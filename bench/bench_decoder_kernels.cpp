@@ -1,0 +1,311 @@
+// The mask decoder's dedicated kernels on vit_b's shapes (P = 64 x 64 image
+// tokens, D = 256, Di = 128, 8 heads, T = 7 tokens: one point + pad):
+//   tokens_to_image / image_to_tokens (kernels/two_way_attention.h): the folded
+//     cross attentions. Peer: the two [P, D] x [D, Di] projection GEMMs the
+//     unfolded form needs before any attention work (a lower bound of its cost).
+//   mask_upscale (kernels/mask_upscale.h): ConvT -> LN2d -> GELU -> ConvT -> GELU
+//     -> hyper product, fused. Peer: the same stages unfused (packed GEMMs over
+//     the whole grid, LayerNorm / GELU passes, OpenBLAS for the mask product),
+//     as the decoder ran them before.
+// Each kernel is first checked against its double-precision reference on the
+// same inputs; then median ms over --runs, GFLOP/s, share of the measured FMA
+// peak, and the ratio to the peer (all on --threads threads).
+//   bench_decoder_kernels [--threads N] [--runs N]
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench_common.h"
+#include "engine/thread_pool.h"
+#include "kernels/eltwise.h"
+#include "kernels/gemm.h"
+#include "kernels/mask_upscale.h"
+#include "kernels/norm.h"
+#include "kernels/table.h"
+#include "kernels/two_way_attention.h"
+
+namespace {
+
+constexpr int G = 64, P = G * G, D = 256, DI = 128, HEADS = 8, T = 7, J = HEADS * T, M = 3;
+
+std::vector<float> random_vec(size_t n, float sd, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.f, sd);
+  std::vector<float> v(n);
+  for (float& x : v) x = nd(rng);
+  return v;
+}
+
+double rel_l2(const float* a, const float* b, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; ++i) num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]), den += double(b[i]) * b[i];
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
+// y [rows, n] = x [rows, k] @ W^T through the packed GEMM on the pool.
+void packed_linear(const kernels::KernelTable& t, const float* x, int rows, int k, const float* wp, int n, float* y,
+                   const float* bias = nullptr) {
+  kernels::PackedGemmArgs g;
+  g.m = rows;
+  g.n = n;
+  g.k = k;
+  g.a = x;
+  g.lda = k;
+  g.b_packed = wp;
+  g.c = y;
+  g.ldc = n;
+  g.epilogue.bias = bias;
+  const int threads = engine::thread_pool().num_threads();
+  const int64_t jobs = t.gemm_jobs(g, threads);
+  engine::thread_pool().parallel_for(0, jobs, 1, [&](int64_t a, int64_t b) { t.gemm_run(g, threads, a, b); });
+}
+
+std::vector<float> pack(const kernels::KernelTable& t, const std::vector<float>& w, int n, int k) {
+  std::vector<float> p(t.gemm_packed_b_floats(n, k));
+  t.gemm_pack_b_nk(w.data(), n, k, k, p.data());
+  return p;
+}
+
+struct Row {
+  std::string name;
+  double flops, ms, peer_ms, err;
+  const char* peer;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2, runs = 21;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--threads") threads = std::stoi(argv[i + 1]);
+    else if (a == "--runs") runs = std::stoi(argv[i + 1]);
+  }
+  engine::set_num_threads(threads);
+  kernels::set_blas_threads(1);
+  engine::ThreadPool& pool = engine::thread_pool();
+  const kernels::KernelTable& t = kernels::table();
+  double peak = 0;
+  if (kernels::best_isa() == kernels::Isa::Avx512) {
+    std::vector<double> per(static_cast<size_t>(threads));
+    pool.run([&](int i, int) { per[static_cast<size_t>(i)] = bench::peak_gflops_avx512(20'000'000); });
+    for (double v : per) peak += v;
+  }
+  std::mt19937 rng(7);
+  const std::vector<float> x = random_vec(size_t{P} * D, 1.f, rng), pe = random_vec(size_t{P} * D, 1.f, rng);
+  const int jp = t.tw_columns(J);
+  std::vector<float> fac = random_vec(size_t{D} * jp, 3.f / 16.f, rng);
+  for (int c = 0; c < D; ++c) std::fill(fac.begin() + c * jp + J, fac.begin() + (c + 1) * jp, 0.f);
+  const std::vector<float> wproj = random_vec(size_t{DI} * D, 1.f / 16.f, rng);
+  const std::vector<float> wproj_p = pack(t, wproj, DI, D);
+  std::vector<float> proj_out(size_t{P} * DI);
+  const size_t kern_floats = t.tw_scratch_floats(D, jp);
+  std::vector<float> scratch(kern_floats * static_cast<size_t>(threads));
+  std::vector<Row> rows;
+  auto projections = [&] {  // the unfolded form's two image-side projections
+    packed_linear(t, x.data(), P, D, wproj_p.data(), DI, proj_out.data());
+    packed_linear(t, pe.data(), P, D, wproj_p.data(), DI, proj_out.data());
+  };
+  const double proj_ms = 1e3 * bench::median_seconds(runs, projections);
+
+  {  // token-to-image
+    std::vector<float> part(static_cast<size_t>(threads) * (J * D + 2 * J)), want(size_t{J} * D), wm(J), wl(J);
+    auto run = [&] {
+      pool.run([&](int w, int n) {
+        float* pp = part.data() + static_cast<size_t>(w) * (J * D + 2 * J);
+        kernels::TokensToImageArgs a;
+        a.at = fac.data();
+        a.j = J;
+        a.jp = jp;
+        a.q = x.data();
+        a.ldq = D;
+        a.qpe = pe.data();
+        a.ldqpe = D;
+        a.dq = D;
+        a.x = x.data();
+        a.ldx = D;
+        a.d = D;
+        a.p0 = int64_t{P} * w / n;
+        a.p1 = int64_t{P} * (w + 1) / n;
+        a.y = pp;
+        a.ldy = D;
+        a.m = pp + J * D;
+        a.l = pp + J * D + J;
+        a.scratch = scratch.data() + static_cast<size_t>(w) * kern_floats;
+        t.tokens_to_image(a);
+      });
+      for (int w = 1; w < threads; ++w) {
+        const float* pw = part.data() + static_cast<size_t>(w) * (J * D + 2 * J);
+        kernels::tokens_to_image_merge(J, D, part.data(), D, part.data() + J * D, part.data() + J * D + J, pw, D,
+                                       pw + J * D, pw + J * D + J);
+      }
+      kernels::tokens_to_image_normalize(J, D, part.data(), D, part.data() + J * D + J);
+    };
+    run();
+    kernels::TokensToImageArgs r;
+    r.at = fac.data();
+    r.j = J;
+    r.jp = jp;
+    r.q = x.data();
+    r.ldq = D;
+    r.qpe = pe.data();
+    r.ldqpe = D;
+    r.dq = D;
+    r.x = x.data();
+    r.ldx = D;
+    r.d = D;
+    r.p0 = 0;
+    r.p1 = P;
+    r.y = want.data();
+    r.ldy = D;
+    r.m = wm.data();
+    r.l = wl.data();
+    kernels::ref::tokens_to_image(r);
+    const double err = rel_l2(part.data(), want.data(), want.size());
+    rows.push_back({"tokens_to_image", 4.0 * P * D * J, 1e3 * bench::median_seconds(runs, run), proj_ms, err,
+                    "k/v projections"});
+  }
+  {  // image-to-token (+ residual, LayerNorm)
+    std::vector<float> cb(static_cast<size_t>(jp), 0.f), u = random_vec(size_t{J} * D, 1.f, rng);
+    const std::vector<float> ob = random_vec(D, 0.1f, rng), lw = random_vec(D, 1.f, rng), lb = random_vec(D, 0.1f, rng);
+    std::vector<float> keys = x, want = x;
+    auto args = [&](float* dst) {
+      kernels::ImageToTokensArgs a;
+      a.bt = fac.data();
+      a.cb = cb.data();
+      a.heads = HEADS;
+      a.t = T;
+      a.jp = jp;
+      a.q = dst;
+      a.ldq = D;
+      a.qpe = pe.data();
+      a.ldqpe = D;
+      a.dq = D;
+      a.u = u.data();
+      a.ob = ob.data();
+      a.x = dst;
+      a.ldx = D;
+      a.d = D;
+      a.p0 = 0;
+      a.p1 = P;
+      a.ln_weight = lw.data();
+      a.ln_bias = lb.data();
+      return a;
+    };
+    auto run = [&] {
+      pool.run([&](int w, int n) {
+        kernels::ImageToTokensArgs a = args(keys.data());
+        a.p0 = int64_t{P} * w / n;
+        a.p1 = int64_t{P} * (w + 1) / n;
+        a.scratch = scratch.data() + static_cast<size_t>(w) * kern_floats;
+        t.image_to_tokens(a);
+      });
+    };
+    run();
+    kernels::ref::image_to_tokens(args(want.data()));
+    const double err = rel_l2(keys.data(), want.data(), want.size());
+    auto timed = [&] {
+      std::copy(x.begin(), x.end(), keys.begin());  // (the copy, ~1% of the time, is in both columns' budget)
+      run();
+    };
+    rows.push_back({"image_to_tokens (+res, LN)", 4.0 * P * D * J, 1e3 * bench::median_seconds(runs, timed), proj_ms,
+                    err, "q/out projections"});
+  }
+  {  // fused mask upscaling
+    const int c1 = D / 4, c2 = D / 8;
+    const std::vector<float> w1 = random_vec(size_t{4} * c1 * D, 1.f / 16.f, rng), b1 = random_vec(4 * c1, 0.1f, rng);
+    const std::vector<float> lw = random_vec(c1, 1.f, rng), lb = random_vec(c1, 0.3f, rng);
+    const std::vector<float> w2 = random_vec(size_t{4} * c2 * c1, 1.f / 8.f, rng), b2 = random_vec(c2, 0.1f, rng);
+    const std::vector<float> hyper = random_vec(size_t{M} * c2, 1.f, rng);
+    const std::vector<float> w1p = pack(t, w1, 4 * c1, D), w2p = pack(t, w2, 4 * c2, c1);
+    std::vector<float> out(size_t{M} * 16 * P), want(out.size());
+    const size_t sf = (t.mask_upscale_scratch_floats(G, D, c1, c2, M) + 15) / 16 * 16;
+    std::vector<float> us(sf * static_cast<size_t>(threads));
+    kernels::MaskUpscaleArgs a;
+    a.g = G;
+    a.d = D;
+    a.c1 = c1;
+    a.c2 = c2;
+    a.x = x.data();
+    a.ldx = D;
+    a.w1_packed = w1p.data();
+    a.w1 = w1.data();
+    a.b1 = b1.data();
+    a.ln_weight = lw.data();
+    a.ln_bias = lb.data();
+    a.w2 = w2.data();
+    a.b2 = b2.data();
+    a.hyper = hyper.data();
+    a.ldh = c2;
+    a.m = M;
+    a.out_plane = 16 * P;
+    auto fused = [&] {
+      pool.run([&](int w, int n) {
+        kernels::MaskUpscaleArgs c = a;
+        c.out = out.data();
+        c.row0 = G * w / n;
+        c.row1 = G * (w + 1) / n;
+        c.scratch = us.data() + static_cast<size_t>(w) * sf;
+        if (c.row0 < c.row1) t.mask_upscale(c);
+      });
+    };
+    fused();
+    kernels::MaskUpscaleArgs r = a;
+    r.out = want.data();
+    r.row0 = 0;
+    r.row1 = G;
+    kernels::ref::mask_upscale(r);
+    const double err = rel_l2(out.data(), want.data(), want.size());
+    // The unfused stages (sub-pixel row order; the final scatter is left out: it only flatters the peer).
+    std::vector<float> up1(size_t{P} * 4 * c1), up2(size_t{P} * 16 * c2), b2x4(4 * c2), masks(size_t{M} * 16 * P);
+    for (int s = 0; s < 4; ++s) std::copy(b2.begin(), b2.end(), b2x4.begin() + s * c2);
+    auto unfused = [&] {
+      packed_linear(t, x.data(), P, D, w1p.data(), 4 * c1, up1.data(), b1.data());
+      pool.parallel_for(0, 4 * P, 256, [&](int64_t lo, int64_t hi) {
+        kernels::LayerNormArgs ln;
+        ln.x = up1.data() + lo * c1;
+        ln.ldx = c1;
+        ln.y = up1.data() + lo * c1;
+        ln.ldy = c1;
+        ln.weight = lw.data();
+        ln.bias = lb.data();
+        ln.rows = hi - lo;
+        ln.cols = c1;
+        ln.eps = 1e-6f;
+        t.layer_norm(ln);
+        t.gelu(up1.data() + lo * c1, (hi - lo) * c1);
+      });
+      packed_linear(t, up1.data(), 4 * P, c1, w2p.data(), 4 * c2, up2.data(), b2x4.data());
+      pool.parallel_for(0, 16 * P, 1024, [&](int64_t lo, int64_t hi) { t.gelu(up2.data() + lo * c2, (hi - lo) * c2); });
+      kernels::GemmArgs g;
+      g.trans_b = true;
+      g.m = M;
+      g.n = 16 * P;
+      g.k = c2;
+      g.a = hyper.data();
+      g.lda = c2;
+      g.b = up2.data();
+      g.ldb = c2;
+      g.c = masks.data();
+      g.ldc = 16 * P;
+      kernels::sgemm_openblas(g);
+    };
+    const double flops = 2.0 * P * D * 4 * c1 + 2.0 * 4 * P * c1 * 4 * c2 + 2.0 * 16 * P * c2 * M;
+    rows.push_back({"mask_upscale (M = 3)", flops, 1e3 * bench::median_seconds(runs, fused),
+                    1e3 * bench::median_seconds(runs, unfused), err, "unfused stages"});
+  }
+
+  fmt::print("mask decoder kernels ({}), vit_b shapes (P {}, D {}, J {}), {} threads, median of {}; FMA peak {:.0f} GFLOP/s\n",
+             kernels::isa_name(t.isa), P, D, J, threads, runs, peak);
+  fmt::print("{:<28} | {:>8} {:>8} {:>6} | {:<18} {:>8} | {:>6} | {:>8}\n", "kernel", "ms", "GFLOP/s", "%peak", "peer",
+             "peer ms", "ratio", "rel err");
+  for (const Row& r : rows) {
+    const double gf = r.flops / (r.ms * 1e-3) / 1e9;
+    fmt::print("{:<28} | {:8.3f} {:8.1f} {:5.0f}% | {:<18} {:8.3f} | {:5.2f}x | {:8.1e}\n", r.name, r.ms, gf,
+               peak > 0 ? 100 * gf / peak : 0.0, r.peer, r.peer_ms, r.peer_ms / r.ms, r.err);
+  }
+  return 0;
+}
