@@ -19,9 +19,11 @@ struct Gemm {
   static constexpr int MR = MR_;
   static constexpr int NV = NV_;
   static constexpr int NR = NV * S::kLanes;
-  static constexpr int KC = 192;   // K block: a KC x NR B micro-panel (24 KB at NR = 32) stays in L1 with the A stream
+  static constexpr int KC = 192;  // K block: a KC x NR B micro-panel (24 KB at NR = 32) stays in L1 with the A stream
   static constexpr int kInPlacePanels = 4;  // up to this many NR panels per job, A is not packed
-  static constexpr int MC = MR * 16;  // rows per block: the packed MC x KC block of A stays in L2
+  static constexpr int MC = MR * 16;        // rows per block: the packed MC x KC block of A stays in L2
+  static constexpr int KS = KC * 4;         // K super-block: A is packed MC x KS at a time (688 KB at 224 x 768), in L2
+  static constexpr int NCP = 8;             // panels per column chunk: its MC x NCP*NR strip of C (229 KB) stays in L2
   using V = typename S::V;
 
   static size_t packed_b_floats(int n, int k) {
@@ -73,6 +75,14 @@ struct Gemm {
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = S::zero();
+        // The C tile was last touched a whole job strip ago (a previous K block):
+        // fetch it (for writing) while the products run, not at the stores.
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v<NV; v += 64 / (S::kLanes * 4)> 0 ? 64 / (S::kLanes * 4) : 1)
+        __builtin_prefetch(c + r * ldc + v * S::kLanes, 1, 3);
+#pragma GCC unroll 4
     for (int kk = 0; kk < kc; ++kk) {
       if constexpr (kPacked) __builtin_prefetch(prefetch + kk * MR);
       V b[NV];
@@ -104,78 +114,103 @@ struct Gemm {
       for (int v = 0; v < NV; ++v) S::store(c + r * ldc + v * S::kLanes, acc[r][v]);
   }
 
+  // Work split: the M rows in `row_parts` ranges of whole MR tiles (as even as
+  // MR allows, one per thread when M is large: the pool's parallel_for hands
+  // each thread one contiguous range of jobs, so equal jobs mean equal work),
+  // times `jc_chunks` ranges of NR panels when there are too few row tiles.
   struct Plan {
-    int ic_blocks, jc_chunks, panels;
+    int row_parts, jc_chunks, panels, tiles;
   };
   static Plan plan(const PackedGemmArgs& g, int threads) {
     Plan p;
-    p.ic_blocks = (g.m + MC - 1) / MC;
+    p.tiles = (g.m + MR - 1) / MR;
     p.panels = (g.n + NR - 1) / NR;
-    const int want = 2 * std::max(threads, 1);
-    p.jc_chunks = p.ic_blocks >= want ? 1 : std::min(p.panels, (want + p.ic_blocks - 1) / p.ic_blocks);
+    const int want = std::max(threads, 1);
+    p.row_parts = std::min(p.tiles, want);
+    p.jc_chunks = p.row_parts >= want ? 1 : std::min(p.panels, (want + p.row_parts - 1) / p.row_parts);
     return p;
   }
   static int64_t jobs(const PackedGemmArgs& g, int threads) {
     if (g.m == 0 || g.n == 0) return 0;
     const Plan p = plan(g, threads);
-    return static_cast<int64_t>(p.ic_blocks) * p.jc_chunks;
+    return static_cast<int64_t>(p.row_parts) * p.jc_chunks;
   }
 
-  // Runs jobs [j0, j1) of the plan for `threads` (each job: an MC row block x a
-  // chunk of NR panels; jobs never share C elements).
+  // Runs jobs [j0, j1) of the plan for `threads` (each job: a range of row
+  // tiles, in MC-row blocks, x a chunk of NR panels; jobs never share C elements).
   static void run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1) {
     const Plan p = plan(g, threads);
-    thread_local std::vector<float> a_buf;  // grows once per thread to MC x KC
-    a_buf.resize(static_cast<size_t>(MC) * KC);
+    thread_local std::vector<float> a_buf;  // grows once per thread to MC x KS
+    a_buf.resize(static_cast<size_t>(MC) * KS);
     alignas(64) float tile[MR * NR];
     alignas(64) float tile_bias[NR];
     const int nk = std::max(1, (g.k + KC - 1) / KC);
+    constexpr int kb_per_super = KS / KC;
     for (int64_t job = j0; job < j1; ++job) {
-      const int ic = static_cast<int>(job / p.jc_chunks), jc = static_cast<int>(job % p.jc_chunks);
-      const int i0 = ic * MC, rows = std::min(MC, g.m - i0);
+      const int part = static_cast<int>(job / p.jc_chunks), jc = static_cast<int>(job % p.jc_chunks);
+      const int r_begin = static_cast<int>(static_cast<int64_t>(p.tiles) * part / p.row_parts) * MR;
+      const int r_end = std::min(g.m, static_cast<int>(static_cast<int64_t>(p.tiles) * (part + 1) / p.row_parts) * MR);
       const int pan0 = static_cast<int>(static_cast<int64_t>(p.panels) * jc / p.jc_chunks);
       const int pan1 = static_cast<int>(static_cast<int64_t>(p.panels) * (jc + 1) / p.jc_chunks);
-      for (int kb = 0; kb < nk; ++kb) {
-        const int k0 = kb * KC, kc = std::min(KC, g.k - k0);
-        const bool first = kb == 0, last = kb == nk - 1;
-        // Narrow C (few panels): packing A costs more than it saves; read it in
-        // place, except a ragged last group of rows (packed, zero-padded).
-        const bool packed = pan1 - pan0 > kInPlacePanels;
+      // Narrow C (few panels): packing A costs more than it saves; read it in
+      // place, except a ragged last group of rows (packed, zero-padded).
+      const bool packed = pan1 - pan0 > kInPlacePanels;
+      for (int i0 = r_begin; i0 < r_end; i0 += MC) {
+        const int rows = std::min(MC, r_end - i0);
         const int in_place_rows = packed ? 0 : rows / MR * MR;
-        if (kc > 0) {
-          if (packed) pack_a(g.a, g.lda, i0, rows, k0, kc, a_buf.data());
-          else if (in_place_rows < rows)
-            pack_a(g.a, g.lda, i0 + in_place_rows, rows - in_place_rows, k0, kc, a_buf.data());
-        }
-        for (int pan = pan0; pan < pan1; ++pan) {
-          const float* bp = g.b_packed + static_cast<size_t>(pan) * NR * g.k + static_cast<size_t>(k0) * NR;
-          const int j = pan * NR, cols = std::min(NR, g.n - j);
-          const float* bias = first && g.epilogue.bias ? g.epilogue.bias + j : nullptr;
-          if (bias && cols < NR) {
-            std::memcpy(tile_bias, bias, sizeof(float) * cols);
-            std::fill(tile_bias + cols, tile_bias + NR, 0.f);
-            bias = tile_bias;
+        // A is packed a K super-block at a time (one KC block after another);
+        // then each chunk of NCP panels runs through all of its K blocks, so
+        // that chunk's strip of C is revisited from L2, not from memory.
+        for (int kb0 = 0; kb0 < nk; kb0 += kb_per_super) {
+          const int kb1 = std::min(nk, kb0 + kb_per_super);
+          for (int kb = kb0; kb < kb1; ++kb) {
+            const int k0 = kb * KC, kc = std::min(KC, g.k - k0);
+            float* dst = a_buf.data() + static_cast<size_t>(kb - kb0) * MC * KC;
+            if (kc <= 0) continue;
+            if (packed)
+              pack_a(g.a, g.lda, i0, rows, k0, kc, dst);
+            else if (in_place_rows < rows)
+              pack_a(g.a, g.lda, i0 + in_place_rows, rows - in_place_rows, k0, kc, dst);
           }
-          const bool load_c = !first || g.epilogue.accumulate;
-          for (int r = 0; r < rows; r += MR) {
-            const bool use_packed = packed || r >= in_place_rows;
-            const float* ap = packed ? a_buf.data() + static_cast<size_t>(r) * std::max(kc, 0)
-                              : use_packed ? a_buf.data()
-                                           : g.a + static_cast<int64_t>(i0 + r) * g.lda + k0;
-            const float* next = ap + static_cast<size_t>(MR) * std::max(kc, 0);
-            float* c = g.c + static_cast<int64_t>(i0 + r) * g.ldc + j;
-            const int mr = std::min(MR, rows - r);
-            const bool full = mr == MR && cols == NR;
-            float* cc = full ? c : tile;
-            const int64_t ldcc = full ? g.ldc : NR;
-            if (!full && load_c)  // edge tile through a buffer: C outside the matrix is never touched
-              for (int y = 0; y < mr; ++y) std::memcpy(tile + y * NR, c + y * g.ldc, sizeof(float) * cols);
-            if (use_packed)
-              micro_kernel<true>(kc, ap, 0, next, bp, cc, ldcc, bias, load_c, last, g.epilogue.activation);
-            else
-              micro_kernel<false>(kc, ap, g.lda, nullptr, bp, cc, ldcc, bias, load_c, last, g.epilogue.activation);
-            if (!full)
-              for (int y = 0; y < mr; ++y) std::memcpy(c + y * g.ldc, tile + y * NR, sizeof(float) * cols);
+          for (int c0 = pan0; c0 < pan1; c0 += NCP) {
+            const int c1 = std::min(pan1, c0 + NCP);
+            for (int kb = kb0; kb < kb1; ++kb) {
+              const int k0 = kb * KC, kc = std::max(0, std::min(KC, g.k - k0));
+              const bool first = kb == 0, last = kb == nk - 1;
+              const float* ablk = a_buf.data() + static_cast<size_t>(kb - kb0) * MC * KC;
+              for (int pan = c0; pan < c1; ++pan) {
+                const float* bp = g.b_packed + static_cast<size_t>(pan) * NR * g.k + static_cast<size_t>(k0) * NR;
+                const int j = pan * NR, cols = std::min(NR, g.n - j);
+                const float* bias = first && g.epilogue.bias ? g.epilogue.bias + j : nullptr;
+                if (bias && cols < NR) {
+                  std::memcpy(tile_bias, bias, sizeof(float) * cols);
+                  std::fill(tile_bias + cols, tile_bias + NR, 0.f);
+                  bias = tile_bias;
+                }
+                const bool load_c = !first || g.epilogue.accumulate;
+                for (int r = 0; r < rows; r += MR) {
+                  const bool use_packed = packed || r >= in_place_rows;
+                  const float* ap = packed       ? ablk + static_cast<size_t>(r) * kc
+                                    : use_packed ? ablk
+                                                 : g.a + static_cast<int64_t>(i0 + r) * g.lda + k0;
+                  const float* next = ap + static_cast<size_t>(MR) * kc;
+                  float* c = g.c + static_cast<int64_t>(i0 + r) * g.ldc + j;
+                  const int mr = std::min(MR, rows - r);
+                  const bool full = mr == MR && cols == NR;
+                  float* cc = full ? c : tile;
+                  const int64_t ldcc = full ? g.ldc : NR;
+                  if (!full && load_c)  // edge tile through a buffer: C outside the matrix is never touched
+                    for (int y = 0; y < mr; ++y) std::memcpy(tile + y * NR, c + y * g.ldc, sizeof(float) * cols);
+                  if (use_packed)
+                    micro_kernel<true>(kc, ap, 0, next, bp, cc, ldcc, bias, load_c, last, g.epilogue.activation);
+                  else
+                    micro_kernel<false>(kc, ap, g.lda, nullptr, bp, cc, ldcc, bias, load_c, last,
+                                        g.epilogue.activation);
+                  if (!full)
+                    for (int y = 0; y < mr; ++y) std::memcpy(c + y * g.ldc, tile + y * NR, sizeof(float) * cols);
+                }
+              }
+            }
           }
         }
       }
