@@ -8,7 +8,20 @@
 namespace engine {
 namespace {
 thread_local bool t_inside_pool_job = false;
+
+// Polls `done` with a CPU pause for ~0.1 ms (a few thousand pauses); true if it
+// became true meanwhile.
+template <class F>
+bool spin_until(const F& done) {
+  for (int i = 0; i < 4096; ++i) {
+    if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  return done();
 }
+}  // namespace
 
 int default_num_threads() {
   const unsigned n = std::thread::hardware_concurrency();
@@ -36,11 +49,12 @@ void ThreadPool::worker_loop(int index) {
   for (;;) {
     const std::function<void(int, int)>* job = nullptr;
     int threads = 0;
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      wake_.wait(lock, [&] { return stopping_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (stopping_) return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
       job = job_;
       threads = job_threads_;
     }
@@ -54,9 +68,9 @@ void ThreadPool::worker_loop(int index) {
       }
       t_inside_pool_job = false;
     }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_);  // (the caller checks pending_ under the mutex before it sleeps)
+      done_.notify_one();
     }
   }
 }
@@ -71,9 +85,9 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
     job_threads_ = n_threads_;
-    pending_ = n_threads_ - 1;
+    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
     error_ = nullptr;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   std::exception_ptr own_error;
@@ -85,9 +99,10 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   t_inside_pool_job = false;
   std::exception_ptr worker_error;
+  spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
     job_ = nullptr;
     worker_error = error_;
     error_ = nullptr;

@@ -1,8 +1,13 @@
 // A fixed pool of worker threads. The calling thread takes part as worker 0,
 // so a pool of N threads starts N-1 OS threads. Work is split statically
 // (one contiguous block per thread), which is what dense kernels want.
+// Between jobs a worker spins briefly (~0.1 ms) before it sleeps, and so does
+// the caller waiting for the workers: a forward pass is a run of short
+// parallel regions, and waking a sleeping thread (a halted vCPU on a VM) can
+// take longer than a region; with a static split that delay is the region's.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -44,8 +49,8 @@ class ThreadPool {
   std::condition_variable done_;
   const std::function<void(int, int)>* job_ = nullptr;
   int job_threads_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
+  std::atomic<uint64_t> generation_{0};  // written under mutex_, read by spinning workers
+  std::atomic<int> pending_{0};          // workers still in the current job
   bool stopping_ = false;
   std::exception_ptr error_;
   std::mutex run_mutex_;  // one job at a time

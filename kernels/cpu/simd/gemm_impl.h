@@ -63,8 +63,9 @@ struct Gemm {
   }
 
   // One MR x NR tile: c = [C and/or bias] + A B over kc, then the activation on
-  // the last K block. kPacked: ap is a packed MR-row micro-panel (k-major) and
-  // `prefetch` the next one; otherwise A rows are read in place with stride lda.
+  // the last K block. kPacked: ap is a packed MR-row micro-panel (k-major);
+  // otherwise A rows are read in place with stride lda. `prefetch`: the next
+  // B micro-panel (or null), fetched step by step alongside this one.
   template <bool kPacked>
   static inline void micro_kernel(int kc, const float* ap, int64_t lda, const float* prefetch, const float* bp,
                                   float* c, int64_t ldc, const float* bias, bool load_c, bool last, Activation act) {
@@ -84,7 +85,10 @@ struct Gemm {
         __builtin_prefetch(c + r * ldc + v * S::kLanes, 1, 3);
 #pragma GCC unroll 4
     for (int kk = 0; kk < kc; ++kk) {
-      if constexpr (kPacked) __builtin_prefetch(prefetch + kk * MR);
+      if (prefetch) {  // the next B micro-panel (NR floats = two lines per step)
+        __builtin_prefetch(prefetch + kk * NR);
+        if constexpr (NR * 4 > 64) __builtin_prefetch(prefetch + kk * NR + 16);
+      }
       V b[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) b[v] = S::load(bp + kk * NR + v * S::kLanes);
@@ -193,7 +197,9 @@ struct Gemm {
                   const float* ap = packed       ? ablk + static_cast<size_t>(r) * kc
                                     : use_packed ? ablk
                                                  : g.a + static_cast<int64_t>(i0 + r) * g.lda + k0;
-                  const float* next = ap + static_cast<size_t>(MR) * kc;
+                  // On a panel's last row tile, fetch the next panel's B (the packed A
+                  // stream is sequential: the hardware prefetcher has it).
+                  const float* next = r + MR >= rows && pan + 1 < c1 ? bp + static_cast<size_t>(NR) * g.k : nullptr;
                   float* c = g.c + static_cast<int64_t>(i0 + r) * g.ldc + j;
                   const int mr = std::min(MR, rows - r);
                   const bool full = mr == MR && cols == NR;
@@ -204,8 +210,7 @@ struct Gemm {
                   if (use_packed)
                     micro_kernel<true>(kc, ap, 0, next, bp, cc, ldcc, bias, load_c, last, g.epilogue.activation);
                   else
-                    micro_kernel<false>(kc, ap, g.lda, nullptr, bp, cc, ldcc, bias, load_c, last,
-                                        g.epilogue.activation);
+                    micro_kernel<false>(kc, ap, g.lda, next, bp, cc, ldcc, bias, load_c, last, g.epilogue.activation);
                   if (!full)
                     for (int y = 0; y < mr; ++y) std::memcpy(c + y * g.ldc, tile + y * NR, sizeof(float) * cols);
                 }
