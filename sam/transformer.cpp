@@ -131,7 +131,7 @@ LinearWeights::LinearWeights(const Weights& w, const std::string& prefix)
 
 void apply_linear(const Tensor& x, const LinearWeights& l, Tensor& y) {
   if (!l.packed.empty()) engine::ops::linear(x, l.packed, l.bias, y);
-  else apply_linear(x, l, y);
+  else engine::ops::linear(x, *l.weight, l.bias, y);
 }
 
 NormWeights::NormWeights(const Weights& w, const std::string& prefix)
