@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench_common.h"
@@ -106,6 +107,10 @@ int main(int argc, char** argv) {
     }
     const double rel = std::sqrt(err / norm);
     if (!(rel < 1e-5)) ++failures;
+    // OpenBLAS's threads busy-wait for a while after each call (its
+    // THREAD_TIMEOUT, ~0.1 s): time ours only once they have gone to sleep, or
+    // one of our threads shares its core with a spinner.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const double t_ours = bench::median_seconds(runs, ours), t_blas = bench::median_seconds(runs, blas);
     const double flops = 2.0 * s.m * s.n * s.k;
     fmt::print("{:<20} {:>5} {:>5} {:>5} | {:>9.2f} {:>8.1f} {:>5.0f}% | {:>9.2f} {:>8.1f} {:>5.0f}% | {:>6.2f}x {:>9.1e}{}\n",
