@@ -113,25 +113,26 @@ int main(int argc, char** argv) {
 
   {  // token-to-image
     std::vector<float> part(static_cast<size_t>(threads) * (J * D + 2 * J)), want(size_t{J} * D), wm(J), wl(J);
+    kernels::TokensToImageArgs base;  // the whole problem; calls differ in range and outputs
+    base.at = fac.data();
+    base.j = J;
+    base.jp = jp;
+    base.q = x.data();
+    base.ldq = D;
+    base.qpe = pe.data();
+    base.ldqpe = D;
+    base.dq = D;
+    base.x = x.data();
+    base.ldx = D;
+    base.d = D;
+    base.ldy = D;
     auto run = [&] {
       pool.run([&](int w, int n) {
         float* pp = part.data() + static_cast<size_t>(w) * (J * D + 2 * J);
-        kernels::TokensToImageArgs a;
-        a.at = fac.data();
-        a.j = J;
-        a.jp = jp;
-        a.q = x.data();
-        a.ldq = D;
-        a.qpe = pe.data();
-        a.ldqpe = D;
-        a.dq = D;
-        a.x = x.data();
-        a.ldx = D;
-        a.d = D;
+        kernels::TokensToImageArgs a = base;
         a.p0 = int64_t{P} * w / n;
         a.p1 = int64_t{P} * (w + 1) / n;
         a.y = pp;
-        a.ldy = D;
         a.m = pp + J * D;
         a.l = pp + J * D + J;
         a.scratch = scratch.data() + static_cast<size_t>(w) * kern_floats;
@@ -145,22 +146,10 @@ int main(int argc, char** argv) {
       kernels::tokens_to_image_normalize(J, D, part.data(), D, part.data() + J * D + J);
     };
     run();
-    kernels::TokensToImageArgs r;
-    r.at = fac.data();
-    r.j = J;
-    r.jp = jp;
-    r.q = x.data();
-    r.ldq = D;
-    r.qpe = pe.data();
-    r.ldqpe = D;
-    r.dq = D;
-    r.x = x.data();
-    r.ldx = D;
-    r.d = D;
+    kernels::TokensToImageArgs r = base;
     r.p0 = 0;
     r.p1 = P;
     r.y = want.data();
-    r.ldy = D;
     r.m = wm.data();
     r.l = wl.data();
     kernels::ref::tokens_to_image(r);
