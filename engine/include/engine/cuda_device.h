@@ -134,8 +134,10 @@ class DeviceArena {
   size_t high_water_ = 0;
 };
 
-// Host <-> device copies. With a stream they are asynchronous (pageable host
-// memory makes them synchronous with respect to the host anyway).
+// Host <-> device copies. Without a stream they are synchronous: the data has
+// arrived when they return, so kernels on any stream (non-blocking ones too)
+// see it. With a stream they are ordered on it (from pageable host memory the
+// host buffer may be reused on return; the device side completes in stream order).
 void upload(void* dst, const void* src, size_t bytes, cudaStream_t stream = nullptr);
 void download(void* dst, const void* src, size_t bytes, cudaStream_t stream = nullptr);
 

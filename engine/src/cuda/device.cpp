@@ -133,8 +133,15 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 
 void upload(void* dst, const void* src, size_t bytes, cudaStream_t stream) {
   if (bytes == 0) return;
-  if (stream) check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream), fmt::format("upload of {} bytes", bytes));
-  else check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), fmt::format("upload of {} bytes", bytes));
+  if (stream) {
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream), fmt::format("upload of {} bytes", bytes));
+    return;
+  }
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), fmt::format("upload of {} bytes", bytes));
+  // From pageable memory cudaMemcpy may return once the data is staged, before
+  // the DMA lands, and kernels on non-blocking streams (engine::cuda::Stream) do
+  // not wait for the legacy stream the copy ran on: wait for it here.
+  check(cudaStreamSynchronize(nullptr), fmt::format("upload of {} bytes (synchronize)", bytes));
 }
 
 void download(void* dst, const void* src, size_t bytes, cudaStream_t stream) {
