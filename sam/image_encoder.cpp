@@ -471,8 +471,9 @@ ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(st
 }
 
 // The arena layout of one forward pass (see Buffers in the header). Sizes in floats:
-//   x, xn    N*C                     residual stream, norm outputs
-//   win      Nw*C                    window_partition output (Nw = nW*ws*ws >= N)
+//   x        N*C                     residual stream
+//   xn       Tq*C                    norm outputs; the attention's projected output
+//   win      (in ctx)                window_partition output (Nw = nW*ws*ws >= N), dead once qkv exists
 //   big      max(Tq*3C, N*hidden, N*3p^2, N*9D)  qkv | MLP hidden | patch cols | neck im2col
 //   ctx      max(Tq*C, 2*N*D)        per-head attention results | neck activations
 //   scratch  threads * max over attention kinds (global, windowed) of the per-worker need:
@@ -484,7 +485,7 @@ size_t ImageEncoder::plan_bytes(int threads) const {
   const size_t p = static_cast<size_t>(config_.patch_size), d = static_cast<size_t>(out_dim_);
   const size_t big = std::max({attn_tokens_ * 3 * c, n * static_cast<size_t>(hidden_), n * 3 * p * p, n * 9 * d});
   const size_t ctx = std::max(attn_tokens_ * c, 2 * n * d);
-  return aligned_bytes(n * c) * 2 + aligned_bytes(window_tokens_ * c) + aligned_bytes(big) + aligned_bytes(ctx) +
+  return aligned_bytes(n * c) + aligned_bytes(attn_tokens_ * c) + aligned_bytes(big) + aligned_bytes(ctx) +
          aligned_bytes(scratch_floats_) * static_cast<size_t>(std::max(threads, 1)) + kAlign;
 }
 
@@ -513,10 +514,10 @@ Tensor ImageEncoder::forward(Tensor x, Tracer* tracer) {
   const size_t un = static_cast<size_t>(n), uc = static_cast<size_t>(C), ud = static_cast<size_t>(out_dim_);
   const size_t p = static_cast<size_t>(config_.patch_size);
   buf_.x = take(un * uc);
-  buf_.xn = take(un * uc);
-  buf_.win = take(window_tokens_ * uc);
+  buf_.xn = take(attn_tokens_ * uc);
   buf_.big = take(std::max({attn_tokens_ * 3 * uc, un * static_cast<size_t>(hidden_), un * 3 * p * p, un * 9 * ud}));
   buf_.ctx = take(std::max(attn_tokens_ * uc, 2 * un * ud));
+  buf_.win = buf_.ctx;  // the partitioned windows are dead once qkv exists, before ctx is written
   buf_.scratch_floats = aligned_bytes(scratch_floats_) / sizeof(float);
   buf_.scratch = take(buf_.scratch_floats * static_cast<size_t>(threads));
 
@@ -551,8 +552,8 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   layer_norm_rows(x, buf_.xn, n, C, b.norm1_w, b.norm1_b, kBlockNormEps);
   if (tracer) trace(tracer, path + ".norm1", view(buf_.xn, {1, g, g, C}));
 
-  // Attention input: windows [nW, ws, ws, C] (zero padded) or the whole grid [1, G, G, C].
-  // Its output goes back into the same buffer (the input is dead once qkv exists).
+  // Attention input: windows [nW, ws, ws, C] (zero padded, in ctx's memory) or the whole
+  // grid [1, G, G, C] (xn). The projected attention output goes to xn either way.
   const int ws = b.window;
   const int64_t nw_side = ws > 0 ? (g + ws - 1) / ws : 1;
   const int64_t nwin = nw_side * nw_side, side = ws > 0 ? ws : g, tokens = nwin * side * side;
@@ -585,16 +586,17 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   if (fused && ws == 0) {
     linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
   } else {
-    linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, attn_io);
+    // (into xn: with windows, attn_io is ctx's memory, which proj reads)
+    linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, buf_.xn);
     if (tracer) {
-      trace(tracer, path + ".attn.proj", view(attn_io, attn_shape));
-      trace(tracer, path + ".attn", view(attn_io, attn_shape));
+      trace(tracer, path + ".attn.proj", view(buf_.xn, attn_shape));
+      trace(tracer, path + ".attn", view(buf_.xn, attn_shape));
     }
     // window_unpartition + crop, then x = shortcut + x.
     if (ws > 0)
-      window_unpartition_add(attn_io, grid_, dim_, ws, x);
+      window_unpartition_add(buf_.xn, grid_, dim_, ws, x);
     else
-      add_parallel(x, attn_io, n * C);
+      add_parallel(x, buf_.xn, n * C);
   }
 
   // x = x + self.mlp(self.norm2(x)); MLPBlock: lin2(act(lin1(x)))

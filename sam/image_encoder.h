@@ -84,8 +84,8 @@ class ImageEncoder {
   // Regions carved from the arena at the start of each forward pass.
   struct Buffers {
     float* x = nullptr;        // [N, C] residual stream
-    float* xn = nullptr;       // [N, C] norm outputs; global attention output
-    float* win = nullptr;      // [nW*ws*ws, C] partitioned windows; window attention output
+    float* xn = nullptr;       // [max(N, nW*ws*ws), C] norm outputs; attention (proj) output
+    float* win = nullptr;      // [nW*ws*ws, C] partitioned windows: ctx's memory (dead once qkv exists)
     float* big = nullptr;      // qkv, MLP hidden, patch / neck im2col (never live together)
     float* ctx = nullptr;      // [tokens, C] per-head attention results; neck activations
     float* scratch = nullptr;  // per worker: the attention kernel's scratch (fused: packed K, V, tiles;
