@@ -25,6 +25,7 @@ cmake --build --preset asan -j"$(nproc)" --target unit_tests > build/asan-build.
 export UBSAN_OPTIONS=print_stacktrace=1
 build/asan/tests/unit_tests
 SAM_TESTDATA="$PWD/build/release/testdata" build/asan/tests/unit_tests "[.][reference]"
+SAM_ZIP_SEEDS="$PWD/build/release/fuzz_seeds/zip_checkpoint" build/asan/tests/unit_tests "[.][fuzz_seeds_zip]"
 
 stage "unit tests (concurrency tests included) under ThreadSanitizer"
 cmake --preset tsan > /dev/null

@@ -2,10 +2,13 @@
 """Writes the small seed corpora of the libFuzzer targets into tests/fuzz/corpus/<target>/.
 
     python3 tests/fuzz/make_seeds.py [--bad TESTDATA/bad]
+    python3 tests/fuzz/make_seeds.py --zip-checkpoint-only OUTDIR [--bad TESTDATA/bad]
 
 Needs numpy, Pillow and torch (Debian: python3-numpy python3-pil python3-torch). The
-seeds are committed; run this only to regenerate them. --bad adds the small hostile
-files of tests/reference/make_bad_inputs.py (safetensors and pickle cases).
+seeds are committed, except the zip_checkpoint ones: those are checkpoints (.pth), which
+the repository never holds, so the tests and scripts/fuzz.sh write them into the build
+tree with --zip-checkpoint-only. --bad adds the small hostile files of
+tests/reference/make_bad_inputs.py (safetensors, pickle and checkpoint cases).
 """
 import argparse
 import io
@@ -18,10 +21,11 @@ import numpy as np
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = {}  # target -> folder, when not tests/fuzz/corpus/<target>
 
 
 def put(target, name, data):
-    d = os.path.join(HERE, "corpus", target)
+    d = OUT.get(target, os.path.join(HERE, "corpus", target))
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
@@ -105,7 +109,8 @@ def torch_seeds():
     put("zip_checkpoint", "small_state_dict.pth", pth)
     z = zipfile.ZipFile(io.BytesIO(pth))
     pkl = next(n for n in z.namelist() if n.endswith("data.pkl"))
-    put("pickle", "small_state_dict.pkl", z.read(pkl))
+    if "zip_checkpoint" not in OUT:
+        put("pickle", "small_state_dict.pkl", z.read(pkl))
     b = io.BytesIO()
     torch.save({"only": torch.zeros(1)}, b)
     put("zip_checkpoint", "one_tensor.pth", b.getvalue())
@@ -116,6 +121,8 @@ def torch_seeds():
         for info in z.infolist():
             zz.writestr(info.filename, z.read(info.filename))
     put("zip_checkpoint", "deflated.pth", out.getvalue())
+    if "zip_checkpoint" in OUT:
+        return
     # Pickles torch never writes but the reader must refuse cleanly.
     put("pickle", "os_system.pkl", b"\x80\x02cos\nsystem\nq\x00X\x04\x00\x00\x00echoq\x01\x85q\x02Rq\x03.")
     put("pickle", "nested_lists.pkl", b"\x80\x02]q\x00(]q\x01]q\x02h\x01e]q\x03h\x00ae.")
@@ -156,7 +163,16 @@ def prompts():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bad", help="TESTDATA/bad of tests/reference/make_bad_inputs.py")
+    ap.add_argument("--zip-checkpoint-only", metavar="OUTDIR",
+                    help="write only the zip_checkpoint seeds (.pth), into OUTDIR")
     args = ap.parse_args()
+    if args.zip_checkpoint_only:
+        OUT["zip_checkpoint"] = args.zip_checkpoint_only
+        torch_seeds()
+        if args.bad:
+            for name in ("forbidden_global.pth", "builtins_eval.pth", "garbage_opcodes.pth"):
+                put("zip_checkpoint", name, open(os.path.join(args.bad, name), "rb").read())
+        return
     images()
     image_regressions()
     npys()
@@ -168,8 +184,6 @@ def main():
             path = os.path.join(args.bad, name)
             if name.startswith("st_") and os.path.getsize(path) < 4096:
                 put("safetensors", name, open(path, "rb").read())
-            if name in ("forbidden_global.pth", "builtins_eval.pth", "garbage_opcodes.pth"):
-                put("zip_checkpoint", name, open(path, "rb").read())
 
 
 if __name__ == "__main__":
