@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <utility>
 #include <vector>
 
 namespace bench {
@@ -25,6 +26,35 @@ inline double median_seconds(int runs, const std::function<void()>& fn) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// Medians of two functions timed in alternating rounds: each round runs a once
+// untimed, then `per_round` timed calls of a back to back, then `between`,
+// then the same for b. A slow spell of a noisy machine thus falls on both
+// sides alike, while each side is still timed warm (its threads awake, its
+// data in cache). `between` (optional) is e.g. a pause that lets a peer's
+// spinning threads go to sleep.
+inline std::pair<double, double> median_seconds_paired(int rounds, const std::function<void()>& a,
+                                                       const std::function<void()>& b,
+                                                       const std::function<void()>& between = {},
+                                                       int per_round = 3) {
+  std::vector<double> ta, tb;
+  const auto timed = [&](const std::function<void()>& fn, std::vector<double>& out) {
+    fn();
+    for (int i = 0; i < per_round; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fn();
+      out.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    if (between) between();
+  };
+  for (int r = 0; r < rounds; ++r) {
+    timed(a, ta);
+    timed(b, tb);
+  }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
 }
 
 // Single-thread copy bandwidth in GB/s (read + write bytes) over `bytes`.

@@ -2,7 +2,10 @@
 // (vit_b unless --dim), both on the same threads, same inputs. Each shape is
 // first checked (relative L2 vs OpenBLAS), then timed: median ms, GFLOP/s,
 // share of this machine's measured FMA peak, and the ratio to OpenBLAS.
-//   bench_gemm [--threads N] [--runs N] [--dim C]
+// The two are timed in alternating rounds (3 warm calls of ours, 3 of
+// OpenBLAS, ...; median over all), so that the slow spells of a shared
+// machine fall on both sides alike.
+//   bench_gemm [--threads N] [--runs N] [--dim C] [--only SUBSTRING]
 #include <fmt/format.h>
 
 #include <cmath>
@@ -27,14 +30,20 @@ struct Shape {
 
 int main(int argc, char** argv) {
   int threads = 2, runs = 7, dim = 768;
+  std::string only;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--threads") threads = std::stoi(argv[i + 1]);
     else if (a == "--runs") runs = std::stoi(argv[i + 1]);
     else if (a == "--dim") dim = std::stoi(argv[i + 1]);
+    else if (a == "--only") only = argv[i + 1];
   }
   engine::set_num_threads(threads);
   kernels::set_blas_threads(threads);
+  // One CPU per thread of ours: with OpenBLAS's pool in the same process
+  // (its threads spin for a while after each call) the scheduler otherwise
+  // may wake our worker on the caller's CPU, and our two halves run in turn.
+  const bool pinned = engine::thread_pool().pin_threads();
   const kernels::KernelTable& t = kernels::table();
   double peak1 = 0;
   if (kernels::best_isa() == kernels::Isa::Avx512)
@@ -46,8 +55,10 @@ int main(int argc, char** argv) {
     engine::thread_pool().run([&](int i, int) { per[static_cast<size_t>(i)] = bench::peak_gflops_avx512(20'000'000); });
     for (double v : per) peak += v;
   }
-  fmt::print("packed GEMM ({} {}x{}) vs OpenBLAS, {} threads, median of {}; FMA peak {:.0f} GFLOP/s ({:.0f} per core)\n",
-             kernels::isa_name(t.isa), t.gemm_mr(), t.gemm_nr(), threads, runs, peak, peak1);
+  fmt::print(
+      "packed GEMM ({} {}x{}) vs OpenBLAS, {} threads{}, median of {} rounds x 3; FMA peak {:.0f} GFLOP/s ({:.0f} per "
+      "core)\n",
+      kernels::isa_name(t.isa), t.gemm_mr(), t.gemm_nr(), threads, pinned ? " (ours pinned)" : "", runs, peak, peak1);
   // Encoder GEMMs: global blocks run on 64*64 tokens, windowed ones on 25 windows of 14*14.
   const Shape shapes[] = {
       {"qkv (global)", 4096, 3 * dim, dim},   {"qkv (windowed)", 4900, 3 * dim, dim},
@@ -61,6 +72,7 @@ int main(int argc, char** argv) {
   std::normal_distribution<float> nd(0.f, 1.f);
   int failures = 0;
   for (const Shape& s : shapes) {
+    if (!only.empty() && std::string(s.name).find(only) == std::string::npos) continue;
     std::vector<float> a(static_cast<size_t>(s.m) * s.k), w(static_cast<size_t>(s.n) * s.k), bias(s.n);
     for (auto& v : a) v = nd(rng);
     for (auto& v : w) v = nd(rng) * 0.03f;
@@ -110,8 +122,10 @@ int main(int argc, char** argv) {
     // OpenBLAS's threads busy-wait for a while after each call (its
     // THREAD_TIMEOUT, ~0.1 s): time ours only once they have gone to sleep, or
     // one of our threads shares its core with a spinner.
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    const double t_ours = bench::median_seconds(runs, ours), t_blas = bench::median_seconds(runs, blas);
+    const auto pause = [&] {
+      if (threads > 1) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    };
+    const auto [t_ours, t_blas] = bench::median_seconds_paired(runs, ours, blas, pause);
     const double flops = 2.0 * s.m * s.n * s.k;
     fmt::print("{:<20} {:>5} {:>5} {:>5} | {:>9.2f} {:>8.1f} {:>5.0f}% | {:>9.2f} {:>8.1f} {:>5.0f}% | {:>6.2f}x {:>9.1e}{}\n",
                s.name, s.m, s.n, s.k, t_ours * 1e3, flops / t_ours / 1e9, peak > 0 ? 100 * flops / t_ours / 1e9 / peak : 0,

@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <memory>
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 #include "engine/error.h"
 
 namespace engine {
@@ -128,6 +133,28 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain,
     const int64_t hi = begin + n * (index + 1) / chunks;
     if (lo < hi) fn(lo, hi);
   });
+}
+
+bool ThreadPool::pin_threads() {
+#if defined(__linux__)
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return false;
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  if (cpus.empty()) return false;
+  std::atomic<bool> ok{true};
+  run([&](int index, int) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[static_cast<size_t>(index) % cpus.size()], &one);
+    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0) ok = false;
+  });
+  return ok;
+#else
+  return false;
+#endif
 }
 
 namespace {

@@ -39,6 +39,13 @@ class ThreadPool {
   void parallel_for(int64_t begin, int64_t end, int64_t grain,
                     const std::function<void(int64_t, int64_t)>& fn);
 
+  // Pins thread i of the pool (0: the caller) to the i-th CPU this process may
+  // run on (modulo their count). Opt-in, for benchmarks: with a second thread
+  // pool in the process (OpenBLAS's, spinning after each call) the scheduler
+  // can wake a worker on the caller's CPU, and the static split then runs one
+  // part after the other. Returns false where the OS refuses or cannot pin.
+  bool pin_threads();
+
  private:
   void worker_loop(int index);
 
