@@ -11,11 +11,35 @@
 #include <cstring>
 #include <functional>
 #include <utility>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 namespace bench {
 
 // Median wall time in seconds of `runs` calls (after one warm-up call).
+// std::vector storage on 64-byte boundaries, as the engine's tensors and arena
+// are. (Large plain std::vector buffers start 16 bytes past a page boundary,
+// so every 16-float row of a matrix would straddle two cache lines.)
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(size_t n) {
+    const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <class U>
+  bool operator==(const CacheLineAllocator<U>&) const { return true; }
+};
+template <class T>
+using AlignedVector = std::vector<T, CacheLineAllocator<T>>;
+
 inline double median_seconds(int runs, const std::function<void()>& fn) {
   fn();
   std::vector<double> t;

@@ -73,13 +73,14 @@ int main(int argc, char** argv) {
   int failures = 0;
   for (const Shape& s : shapes) {
     if (!only.empty() && std::string(s.name).find(only) == std::string::npos) continue;
-    std::vector<float> a(static_cast<size_t>(s.m) * s.k), w(static_cast<size_t>(s.n) * s.k), bias(s.n);
+    // 64-byte aligned like the engine's tensors, for both sides.
+    bench::AlignedVector<float> a(static_cast<size_t>(s.m) * s.k), w(static_cast<size_t>(s.n) * s.k), bias(s.n);
     for (auto& v : a) v = nd(rng);
     for (auto& v : w) v = nd(rng) * 0.03f;
     for (auto& v : bias) v = nd(rng);
-    std::vector<float> packed(t.gemm_packed_b_floats(s.n, s.k));
+    bench::AlignedVector<float> packed(t.gemm_packed_b_floats(s.n, s.k));
     t.gemm_pack_b_nk(w.data(), s.n, s.k, s.k, packed.data());
-    std::vector<float> c(static_cast<size_t>(s.m) * s.n), ref(c.size());
+    bench::AlignedVector<float> c(static_cast<size_t>(s.m) * s.n), ref(c.size());
     kernels::PackedGemmArgs g;
     g.m = s.m;
     g.n = s.n;
