@@ -582,9 +582,15 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   // Without a tracer, the residual adds and GELU are fused into the GEMMs'
   // epilogues (the traced layer outputs are then never materialised).
   const bool fused = (tracer == nullptr || !tracer->needs_tensors()) && !b.proj_p.empty();
+  // A timing-only tracer also gets marks for the stages with no official
+  // module of their own (their outputs are not official layer outputs), so
+  // that each row of a per-layer time table holds what its name says.
+  const bool timing_marks = tracer && !tracer->needs_tensors();
+  if (timing_marks) trace(tracer, path + ".attn (core: softmax(q k^T + rel pos) v)", view(buf_.ctx, attn_shape));
   // x = self.proj(x)
   if (fused && ws == 0) {
     linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
+    if (timing_marks) trace(tracer, path + ".attn.proj (+ residual)", view(x, {1, g, g, C}));
   } else {
     // (into xn: with windows, attn_io is ctx's memory, which proj reads)
     linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, buf_.xn);
@@ -597,6 +603,7 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
       window_unpartition_add(buf_.xn, grid_, dim_, ws, x);
     else
       add_parallel(x, buf_.xn, n * C);
+    if (timing_marks) trace(tracer, path + " (window unpartition + residual)", view(x, {1, g, g, C}));
   }
 
   // x = x + self.mlp(self.norm2(x)); MLPBlock: lin2(act(lin1(x)))
@@ -605,8 +612,9 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   float* hidden = buf_.big;
   if (fused) {
     linear_rows(buf_.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden, false, /*gelu=*/true);
+    if (timing_marks) trace(tracer, path + ".mlp.lin1 (+ GELU)", view(hidden, {1, g, g, hidden_}));
     linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, x, /*accumulate=*/true);  // x = x + mlp(...)
-    if (tracer) trace(tracer, path, view(x, {1, g, g, C}));
+    if (timing_marks) trace(tracer, path + ".mlp.lin2 (+ residual)", view(x, {1, g, g, C}));
     return;
   }
   linear_rows(buf_.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden);

@@ -80,7 +80,10 @@ TEST_CASE("packed GEMM equals the reference on awkward shapes", "[gemm]") {
   std::mt19937 rng(11);
   const Case cases[] = {{1, 1, 1},   {7, 17, 5},   {13, 31, 255}, {14, 32, 256}, {15, 33, 257},
                         {29, 97, 3}, {229, 65, 600}, {5, 3, 0},     {3, 200, 31},  {57, 1, 520},
-                        {14, 32, 192}, {15, 33, 193}, {13, 31, 385}};  // K-block edges at KC = 192 too
+                        {14, 32, 192}, {15, 33, 193}, {13, 31, 385},  // K-block edges at KC = 192 too
+                        // Packed A over two row blocks (MC = 224 at 14 rows), two K super-blocks, and
+                        // more than one chunk of panels: the C / B prefetches across tiles and panels.
+                        {233, 300, 790}};
   for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(kernels::best_isa())) continue;
     const kernels::KernelTable t = kernels::table_for(isa);

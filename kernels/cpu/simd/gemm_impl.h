@@ -64,11 +64,22 @@ struct Gemm {
 
   // One MR x NR tile: c = [C and/or bias] + A B over kc, then the activation on
   // the last K block. kPacked: ap is a packed MR-row micro-panel (k-major);
-  // otherwise A rows are read in place with stride lda. `prefetch`: the next
-  // B micro-panel (or null), fetched step by step alongside this one.
+  // otherwise A rows are read in place with stride lda.
+  // Prefetches, spread over the k loop so they never queue up at once:
+  //  - b_next: the next B micro-panel (or null), NR floats per k step;
+  //  - c_next: the next C tile (or null), one line every 4 k steps, for
+  //    writing. A tile's C lines come from memory on its first K block and
+  //    from L2 on later ones; fetched at the stores they stall the core (~3%
+  //    of the wide encoder GEMMs, measured against fetching this tile's own C
+  //    when the tile starts).
+  // Not inlined into the driver: there GCC keeps loop-invariant values in
+  // vector registers and spills accumulators inside the k loop.
   template <bool kPacked>
-  static inline void micro_kernel(int kc, const float* ap, int64_t lda, const float* prefetch, const float* bp,
-                                  float* c, int64_t ldc, const float* bias, bool load_c, bool last, Activation act) {
+  [[gnu::noinline]] static void micro_kernel(int kc, const float* ap, int64_t lda, const float* bp, float* c,
+                                            int64_t ldc, const float* b_next, const float* c_next,
+                                            const float* bias, bool load_c, bool last, Activation act) {
+    constexpr int kLinesPerRow = (NR * 4 + 63) / 64;
+    constexpr int kCLines = MR * kLinesPerRow;
     // The products are summed from zero and C / bias added once at the end, so
     // that a large residual in C does not coarsen the rounding of the sum.
     V acc[MR][NV];
@@ -76,18 +87,15 @@ struct Gemm {
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = S::zero();
-        // The C tile was last touched a whole job strip ago (a previous K block):
-        // fetch it (for writing) while the products run, not at the stores.
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-      for (int v = 0; v<NV; v += 64 / (S::kLanes * 4)> 0 ? 64 / (S::kLanes * 4) : 1)
-        __builtin_prefetch(c + r * ldc + v * S::kLanes, 1, 3);
 #pragma GCC unroll 4
     for (int kk = 0; kk < kc; ++kk) {
-      if (prefetch) {  // the next B micro-panel (NR floats = two lines per step)
-        __builtin_prefetch(prefetch + kk * NR);
-        if constexpr (NR * 4 > 64) __builtin_prefetch(prefetch + kk * NR + 16);
+      if (b_next) {
+        __builtin_prefetch(b_next + kk * NR);
+        if constexpr (NR * 4 > 64) __builtin_prefetch(b_next + kk * NR + 16);
+      }
+      if (c_next && (kk & 3) == 0 && kk / 4 < kCLines) {
+        const int line = kk / 4;
+        __builtin_prefetch(c_next + (line / kLinesPerRow) * ldc + (line % kLinesPerRow) * 16, 1, 3);
       }
       V b[NV];
 #pragma GCC unroll 4
@@ -106,16 +114,19 @@ struct Gemm {
         if (bias) acc[r][v] = S::add(acc[r][v], S::load(bias + v * S::kLanes));
         if (load_c) acc[r][v] = S::add(acc[r][v], S::load(c + r * ldc + v * S::kLanes));
       }
-    if (last && act == Activation::Gelu) {
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[r][v] = gelu<S>(acc[r][v]);
-    }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) S::store(c + r * ldc + v * S::kLanes, acc[r][v]);
+    // GELU from the stored tile (in L1), once the accumulators are dead: its
+    // constants and temporaries alongside 28 live accumulators would push the
+    // register allocator into spilling accumulators in the k loop.
+    if (last && act == Activation::Gelu) {
+      for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v)
+          S::store(c + r * ldc + v * S::kLanes, gelu<S>(S::load(c + r * ldc + v * S::kLanes)));
+    }
   }
 
   // Work split: the M rows in `row_parts` ranges of whole MR tiles (as even as
@@ -199,7 +210,7 @@ struct Gemm {
                                                  : g.a + static_cast<int64_t>(i0 + r) * g.lda + k0;
                   // On a panel's last row tile, fetch the next panel's B (the packed A
                   // stream is sequential: the hardware prefetcher has it).
-                  const float* next = r + MR >= rows && pan + 1 < c1 ? bp + static_cast<size_t>(NR) * g.k : nullptr;
+                  const float* b_next = r + MR >= rows && pan + 1 < c1 ? bp + static_cast<size_t>(NR) * g.k : nullptr;
                   float* c = g.c + static_cast<int64_t>(i0 + r) * g.ldc + j;
                   const int mr = std::min(MR, rows - r);
                   const bool full = mr == MR && cols == NR;
@@ -207,10 +218,18 @@ struct Gemm {
                   const int64_t ldcc = full ? g.ldc : NR;
                   if (!full && load_c)  // edge tile through a buffer: C outside the matrix is never touched
                     for (int y = 0; y < mr; ++y) std::memcpy(tile + y * NR, c + y * g.ldc, sizeof(float) * cols);
+                  // The C tile after this one when it is whole: the next row tile, or
+                  // at the panel's end the next panel's first.
+                  const float* c_next = nullptr;
+                  if (r + 2 * MR <= rows && cols == NR)
+                    c_next = c + MR * g.ldc;
+                  else if (r + MR >= rows && rows >= MR && pan + 1 < c1 && g.n - (j + NR) >= NR)
+                    c_next = g.c + static_cast<int64_t>(i0) * g.ldc + j + NR;
                   if (use_packed)
-                    micro_kernel<true>(kc, ap, 0, next, bp, cc, ldcc, bias, load_c, last, g.epilogue.activation);
+                    micro_kernel<true>(kc, ap, 0, bp, cc, ldcc, b_next, c_next, bias, load_c, last, g.epilogue.activation);
                   else
-                    micro_kernel<false>(kc, ap, g.lda, next, bp, cc, ldcc, bias, load_c, last, g.epilogue.activation);
+                    micro_kernel<false>(kc, ap, g.lda, bp, cc, ldcc, b_next, c_next, bias, load_c, last,
+                                        g.epilogue.activation);
                   if (!full)
                     for (int y = 0; y < mr; ++y) std::memcpy(c + y * g.ldc, tile + y * NR, sizeof(float) * cols);
                 }
