@@ -7,59 +7,68 @@
 
 #include "engine/error.h"
 #include "engine/thread_pool.h"
+#include "kernels/resample.h"
+#include "kernels/table.h"
 
 namespace sam {
 namespace {
 
-// One output index of a bilinear resize: two source indices and their weights,
-// computed as aten/src/ATen/native/UpSample.h does for align_corners=False
-// (area_pixel_compute_source_index + guard_index_and_lambda), in float.
-struct Tap {
-  int i0, i1;
-  float w0, w1;
-};
+// The taps of a bilinear resize, one per output index: two source indices and
+// their weights, computed as aten/src/ATen/native/UpSample.h does for
+// align_corners=False (area_pixel_compute_source_index +
+// guard_index_and_lambda), in float. Kept as arrays: the kernel table's
+// resample_row reads them a vector at a time.
+struct Taps {
+  int in_size = 0;
+  std::vector<int32_t> i0, i1;
+  std::vector<float> w0, w1;
 
-std::vector<Tap> taps(int in_size, int out_size) {
-  std::vector<Tap> t(static_cast<size_t>(out_size));
-  const float scale = static_cast<float>(in_size) / static_cast<float>(out_size);
-  for (int o = 0; o < out_size; ++o) {
-    float src = scale * (static_cast<float>(o) + 0.5f) - 0.5f;
-    if (src < 0.f) src = 0.f;
-    const int i0 = std::min(static_cast<int>(std::floor(src)), in_size - 1);
-    const float l1 = std::min(std::max(src - static_cast<float>(i0), 0.f), 1.f);
-    t[static_cast<size_t>(o)] = {i0, i0 + (i0 < in_size - 1 ? 1 : 0), 1.f - l1, l1};
+  Taps(int in, int out) : in_size(in), i0(out), i1(out), w0(out), w1(out) {
+    const float scale = static_cast<float>(in) / static_cast<float>(out);
+    for (int o = 0; o < out; ++o) {
+      float src = scale * (static_cast<float>(o) + 0.5f) - 0.5f;
+      if (src < 0.f) src = 0.f;
+      const int lo = std::min(static_cast<int>(std::floor(src)), in - 1);
+      const float l1 = std::min(std::max(src - static_cast<float>(lo), 0.f), 1.f);
+      i0[o] = lo;
+      i1[o] = lo + (lo < in - 1 ? 1 : 0);
+      w0[o] = 1.f - l1;
+      w1[o] = l1;
+    }
   }
-  return t;
-}
+  int size() const { return static_cast<int>(i0.size()); }
+  void shrink(int n) {  // keep the first n outputs
+    i0.resize(n), i1.resize(n), w0.resize(n), w1.resize(n);
+  }
+  // Horizontal taps applied to one source row: out[x] = w0 * row[i0] + w1 * row[i1].
+  void apply(const float* row, float* out) const {
+    kernels::ResampleRowArgs a;
+    a.row = row;
+    a.in_size = in_size;
+    a.i0 = i0.data();
+    a.i1 = i1.data();
+    a.w0 = w0.data();
+    a.w1 = w1.data();
+    a.n = size();
+    a.out = out;
+    kernels::table().resample_row(a);
+  }
+};
 
 }  // namespace
 
 void resize_bilinear_plane(const float* in, int in_h, int in_w, float* out, int out_h, int out_w) {
-  const std::vector<Tap> ty = taps(in_h, out_h), tx = taps(in_w, out_w);
+  const Taps ty(in_h, out_h), tx(in_w, out_w);
   for (int y = 0; y < out_h; ++y) {
-    const Tap& a = ty[static_cast<size_t>(y)];
-    const float* r0 = in + static_cast<size_t>(a.i0) * in_w;
-    const float* r1 = in + static_cast<size_t>(a.i1) * in_w;
-    for (int x = 0; x < out_w; ++x) {
-      const Tap& b = tx[static_cast<size_t>(x)];
-      out[static_cast<size_t>(y) * out_w + x] =
-          a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
-    }
+    const float* r0 = in + static_cast<size_t>(ty.i0[y]) * in_w;
+    const float* r1 = in + static_cast<size_t>(ty.i1[y]) * in_w;
+    for (int x = 0; x < out_w; ++x)
+      out[static_cast<size_t>(y) * out_w + x] = ty.w0[y] * (tx.w0[x] * r0[tx.i0[x]] + tx.w1[x] * r0[tx.i1[x]]) +
+                                                ty.w1[y] * (tx.w0[x] * r1[tx.i0[x]] + tx.w1[x] * r1[tx.i1[x]]);
   }
 }
 
 namespace {
-
-// Horizontal taps applied to one source row: out[x] = w0 * row[i0] + w1 * row[i1].
-void resize_row(const float* row, const std::vector<Tap>& tx, float* out) {
-  const size_t n = tx.size();
-  for (size_t x = 0; x < n; ++x) out[x] = tx[x].w0 * row[tx[x].i0] + tx[x].w1 * row[tx[x].i1];
-}
-
-// Vertical taps: out[x] = w0 * r0[x] + w1 * r1[x] (contiguous, vectorises).
-void blend_rows(const float* r0, const float* r1, float w0, float w1, int n, float* out) {
-  for (int x = 0; x < n; ++x) out[x] = w0 * r0[x] + w1 * r1[x];
-}
 
 // Two-slot cache of rows produced in increasing source-row order: row(r)
 // returns make(r, dst)'s row, computing it only on a miss.
@@ -84,8 +93,9 @@ class RowCache {
 };
 
 // The fused two-stage upscaling of postprocess_masks for n planes, split into
-// jobs of (plane, block of output rows); `emit(plane, y, row_values)` receives
-// each output row of W values.
+// jobs of (plane, block of output rows); `emit(plane, y, r0, r1, w0, w1)`
+// produces output row y as the vertical blend w0 * r0 + w1 * r1 of two
+// horizontally resized rows (W values each).
 //
 // Each bilinear stage is, as ATen evaluates it, w0y * (w0x a + w1x b) + w1y * (w0x c + w1x d):
 // horizontal interpolation of two source rows, then a vertical blend. So the
@@ -98,15 +108,16 @@ void upscale_rows(const engine::Tensor& src, int img_size, int input_h, int inpu
   const int n = static_cast<int>(src.dim(0) * src.dim(1));
   const int L = static_cast<int>(src.dim(2));
   // Stage 1: L -> img_size (only rows/columns < input_h / input_w survive the crop).
-  const std::vector<Tap> s1y = taps(L, img_size);
-  std::vector<Tap> s1x = taps(L, img_size);
-  s1x.resize(static_cast<size_t>(input_w));
+  const Taps s1y(L, img_size);
+  Taps s1x(L, img_size);
+  s1x.shrink(input_w);
   // Stage 2: cropped [input_h, input_w] -> original size.
-  const std::vector<Tap> s2y = taps(input_h, original_h), s2x = taps(input_w, original_w);
+  const Taps s2y(input_h, original_h), s2x(input_w, original_w);
+  const kernels::KernelTable& kt = kernels::table();
   const int threads = engine::thread_pool().num_threads();
   const int row_blocks = std::max(1, std::min(original_h, (2 * threads + n - 1) / n));
   engine::thread_pool().parallel_for(0, int64_t{n} * row_blocks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> mid(static_cast<size_t>(input_w)), out_row(static_cast<size_t>(original_w));
+    std::vector<float> mid(static_cast<size_t>(input_w));
     for (int64_t job = begin; job < end; ++job) {
       const int m = static_cast<int>(job / row_blocks), blk = static_cast<int>(job % row_blocks);
       const int y_begin = static_cast<int>(int64_t{original_h} * blk / row_blocks);
@@ -114,22 +125,19 @@ void upscale_rows(const engine::Tensor& src, int img_size, int input_h, int inpu
       const float* plane = src.data<float>() + static_cast<size_t>(m) * L * L;
       // low[r]: low-res row r resized horizontally to the cropped width.
       RowCache low(input_w);
-      auto make_low = [&](int r, float* dst) { resize_row(plane + static_cast<size_t>(r) * L, s1x, dst); };
+      auto make_low = [&](int r, float* dst) { s1x.apply(plane + static_cast<size_t>(r) * L, dst); };
       // wide[r]: intermediate (img_size-scale) row r, resized horizontally to original_w.
       RowCache wide(original_w);
       auto make_wide = [&](int r, float* dst) {
-        const Tap& a = s1y[static_cast<size_t>(r)];
-        const float* r0 = low.row(a.i0, make_low);
-        const float* r1 = low.row(a.i1, make_low);
-        blend_rows(r0, r1, a.w0, a.w1, input_w, mid.data());
-        resize_row(mid.data(), s2x, dst);
+        const float* r0 = low.row(s1y.i0[r], make_low);
+        const float* r1 = low.row(s1y.i1[r], make_low);
+        kt.blend_rows(r0, r1, s1y.w0[r], s1y.w1[r], input_w, mid.data());
+        s2x.apply(mid.data(), dst);
       };
       for (int y = y_begin; y < y_end; ++y) {
-        const Tap& a = s2y[static_cast<size_t>(y)];
-        const float* r0 = wide.row(a.i0, make_wide);
-        const float* r1 = wide.row(a.i1, make_wide);
-        blend_rows(r0, r1, a.w0, a.w1, original_w, out_row.data());
-        emit(m, y, out_row.data());
+        const float* r0 = wide.row(s2y.i0[y], make_wide);
+        const float* r1 = wide.row(s2y.i1[y], make_wide);
+        emit(m, y, r0, r1, s2y.w0[y], s2y.w1[y]);
       }
     }
   });
@@ -153,9 +161,11 @@ engine::Tensor postprocess_masks(const engine::Tensor& low_res, int img_size, in
   engine::Tensor out = engine::Tensor::empty(engine::DType::F32, {src.dim(0), src.dim(1), original_h, original_w});
   float* dst = out.data<float>();
   const size_t plane = static_cast<size_t>(original_h) * original_w;
-  upscale_rows(src, img_size, input_h, input_w, original_h, original_w, [&](int m, int y, const float* row) {
-    std::memcpy(dst + m * plane + static_cast<size_t>(y) * original_w, row, sizeof(float) * original_w);
-  });
+  const kernels::KernelTable& kt = kernels::table();
+  upscale_rows(src, img_size, input_h, input_w, original_h, original_w,
+               [&](int m, int y, const float* r0, const float* r1, float w0, float w1) {
+                 kt.blend_rows(r0, r1, w0, w1, original_w, dst + m * plane + static_cast<size_t>(y) * original_w);
+               });
   return out;
 }
 
@@ -165,10 +175,12 @@ engine::Tensor postprocess_masks_binary(const engine::Tensor& low_res, int img_s
   engine::Tensor out = engine::Tensor::empty(engine::DType::U8, {src.dim(0), src.dim(1), original_h, original_w});
   uint8_t* dst = out.data<uint8_t>();
   const size_t plane = static_cast<size_t>(original_h) * original_w;
-  upscale_rows(src, img_size, input_h, input_w, original_h, original_w, [&](int m, int y, const float* row) {
-    uint8_t* o = dst + m * plane + static_cast<size_t>(y) * original_w;
-    for (int x = 0; x < original_w; ++x) o[x] = row[x] > threshold;
-  });
+  const kernels::KernelTable& kt = kernels::table();
+  upscale_rows(src, img_size, input_h, input_w, original_h, original_w,
+               [&](int m, int y, const float* r0, const float* r1, float w0, float w1) {
+                 kt.blend_rows_threshold(r0, r1, w0, w1, original_w, threshold,
+                                         dst + m * plane + static_cast<size_t>(y) * original_w);
+               });
   return out;
 }
 

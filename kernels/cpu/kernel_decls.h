@@ -11,6 +11,7 @@
 #include "kernels/norm.h"
 #include "kernels/two_way_attention.h"
 #include "kernels/mask_upscale.h"
+#include "kernels/resample.h"
 
 namespace kernels::avx512 {
 void convert_f32_to_f16(const float* src, uint16_t* dst, size_t n);
@@ -35,6 +36,9 @@ size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
 void mask_upscale(const MaskUpscaleArgs& a);
 size_t attention_relpos_scratch_floats(int h, int w, int hd);
 void attention_relpos(const AttentionRelPosArgs& a);
+void resample_row(const ResampleRowArgs& a);
+void blend_rows(const float* r0, const float* r1, float w0, float w1, int n, float* out);
+void blend_rows_threshold(const float* r0, const float* r1, float w0, float w1, int n, float threshold, uint8_t* out);
 }  // namespace kernels::avx512
 
 namespace kernels::avx2 {
@@ -60,6 +64,9 @@ size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
 void mask_upscale(const MaskUpscaleArgs& a);
 size_t attention_relpos_scratch_floats(int h, int w, int hd);
 void attention_relpos(const AttentionRelPosArgs& a);
+void resample_row(const ResampleRowArgs& a);
+void blend_rows(const float* r0, const float* r1, float w0, float w1, int n, float* out);
+void blend_rows_threshold(const float* r0, const float* r1, float w0, float w1, int n, float threshold, uint8_t* out);
 }  // namespace kernels::avx2
 
 namespace kernels::scalar {

@@ -76,6 +76,9 @@ KernelTable table_for(Isa isa) {
   t.mask_upscale = scalar::mask_upscale;
   t.attention_relpos_scratch_floats = scalar::attention_relpos_scratch_floats;
   t.attention_relpos = scalar::attention_relpos;
+  t.resample_row = ref::resample_row;
+  t.blend_rows = ref::blend_rows;
+  t.blend_rows_threshold = ref::blend_rows_threshold;
   if (isa == Isa::Avx2) {
     t.convert_f32_to_f16 = avx2::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx2::convert_f16_to_f32;
@@ -99,6 +102,9 @@ KernelTable table_for(Isa isa) {
     t.mask_upscale = avx2::mask_upscale;
     t.attention_relpos_scratch_floats = avx2::attention_relpos_scratch_floats;
     t.attention_relpos = avx2::attention_relpos;
+    t.resample_row = avx2::resample_row;
+    t.blend_rows = avx2::blend_rows;
+    t.blend_rows_threshold = avx2::blend_rows_threshold;
   } else if (isa == Isa::Avx512) {
     t.convert_f32_to_f16 = avx512::convert_f32_to_f16;
     t.convert_f16_to_f32 = avx512::convert_f16_to_f32;
@@ -122,6 +128,9 @@ KernelTable table_for(Isa isa) {
     t.mask_upscale = avx512::mask_upscale;
     t.attention_relpos_scratch_floats = avx512::attention_relpos_scratch_floats;
     t.attention_relpos = avx512::attention_relpos;
+    t.resample_row = avx512::resample_row;
+    t.blend_rows = avx512::blend_rows;
+    t.blend_rows_threshold = avx512::blend_rows_threshold;
   }
   return t;
 }

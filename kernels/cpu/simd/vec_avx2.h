@@ -3,6 +3,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace kernels::simd {
 
 struct VecAvx2 {
@@ -42,6 +44,26 @@ struct VecAvx2 {
     a = _mm_max_ps(a, _mm_movehl_ps(a, a));
     a = _mm_max_ss(a, _mm_movehdup_ps(a));
     return _mm_cvtss_f32(a);
+  }
+  using I = __m256i;
+  // Lanes [0, n) from p, zero above (n <= 0: none); memory past them is not read.
+  static V load_first(const float* p, int n) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));
+  }
+  static I load_i32(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static I set1_i32(int32_t x) { return _mm256_set1_epi32(x); }
+  static I sub_i32(I a, I b) { return _mm256_sub_epi32(a, b); }
+  // Lane i: element idx[i] (0..15) of the 16-float window lo:hi.
+  static V lookup2(V lo, V hi, I idx) {
+    const V a = _mm256_permutevar8x32_ps(lo, idx), b = _mm256_permutevar8x32_ps(hi, idx);
+    return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(7))));
+  }
+  // out[i] = v[i] > t[i] ? 1 : 0 as 8 bytes (false for NaN).
+  static void store_gt_u8(uint8_t* out, V v, V t) {
+    const __m256i ones = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(v, t, _CMP_GT_OQ)), _mm256_set1_epi32(1));
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(ones), _mm256_extracti128_si256(ones, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packs_epi16(w, w));
   }
   // Stores lanes [0, n) of v (n <= 8); memory past them is not touched.
   static void store_first(float* p, V v, int n) {

@@ -3,6 +3,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace kernels::simd {
 
 struct VecAvx512 {
@@ -37,6 +39,20 @@ struct VecAvx512 {
   }
   static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
   static float reduce_max(V v) { return _mm512_reduce_max_ps(v); }
+  // Lanes [0, n) from p, zero above (n <= 0: none); memory past them is not read.
+  static V load_first(const float* p, int n) {
+    const __mmask16 m = n >= 16 ? static_cast<__mmask16>(0xFFFF) : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1);
+    return _mm512_maskz_loadu_ps(m, p);
+  }
+  static I load_i32(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static I set1_i32(int32_t x) { return _mm512_set1_epi32(x); }
+  static I sub_i32(I a, I b) { return _mm512_sub_epi32(a, b); }
+  // Lane i: element idx[i] (0..31) of the 32-float window lo:hi.
+  static V lookup2(V lo, V hi, I idx) { return _mm512_permutex2var_ps(lo, idx, hi); }
+  // out[i] = v[i] > t[i] ? 1 : 0 as 16 bytes (false for NaN).
+  static void store_gt_u8(uint8_t* out, V v, V t) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_maskz_set1_epi8(_mm512_cmp_ps_mask(v, t, _CMP_GT_OQ), 1));
+  }
   // Stores lanes [0, n) of v (n <= 16); memory past them is not touched.
   static void store_first(float* p, V v, int n) { _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v); }
   // In-register 16 x 16 transpose: afterwards r[c] holds what was column c.

@@ -13,6 +13,7 @@
 #include "kernels/norm.h"
 #include "kernels/two_way_attention.h"
 #include "kernels/mask_upscale.h"
+#include "kernels/resample.h"
 
 namespace kernels {
 
@@ -52,6 +53,12 @@ struct KernelTable {
   // call needs for an h x w grid and head dim hd, and the kernel.
   size_t (*attention_relpos_scratch_floats)(int h, int w, int hd) = nullptr;
   void (*attention_relpos)(const AttentionRelPosArgs& a) = nullptr;
+
+  // resample.h: bilinear rows (mask upscaling to the image size)
+  void (*resample_row)(const ResampleRowArgs& a) = nullptr;
+  void (*blend_rows)(const float* r0, const float* r1, float w0, float w1, int n, float* out) = nullptr;
+  void (*blend_rows_threshold)(const float* r0, const float* r1, float w0, float w1, int n, float threshold,
+                               uint8_t* out) = nullptr;
 };
 
 // The table for this CPU (chosen on first use; thread-safe).
