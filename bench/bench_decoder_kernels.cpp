@@ -7,6 +7,11 @@
 //     -> hyper product, fused. Peer: the same stages unfused (packed GEMMs over
 //     the whole grid, LayerNorm / GELU passes, OpenBLAS for the mask product),
 //     as the decoder ran them before.
+//   resample_row / blend_rows_threshold (kernels/resample.h): the rows of one
+//     mask's upscaling to a 1800x1200 image (683 rows 1024 -> 1800 wide, then
+//     1200 blended + thresholded rows). Peer: the plain loops (kernels::ref::,
+//     what sam/postprocess.cpp ran before). One thread (the predictor splits
+//     masks and row blocks over the threads); GB/s of output written.
 // Each kernel is first checked against its double-precision reference on the
 // same inputs; then median ms over --runs, GFLOP/s, share of the measured FMA
 // peak, and the ratio to the peer (all on --threads threads).
@@ -25,6 +30,7 @@
 #include "kernels/gemm.h"
 #include "kernels/mask_upscale.h"
 #include "kernels/norm.h"
+#include "kernels/resample.h"
 #include "kernels/table.h"
 #include "kernels/two_way_attention.h"
 
@@ -295,6 +301,59 @@ int main(int argc, char** argv) {
     const double gf = r.flops / (r.ms * 1e-3) / 1e9;
     fmt::print("{:<28} | {:8.3f} {:8.1f} {:5.0f}% | {:<18} {:8.3f} | {:5.2f}x | {:8.1e}\n", r.name, r.ms, gf,
                peak > 0 ? 100 * gf / peak : 0.0, r.peer, r.peer_ms, r.peer_ms / r.ms, r.err);
+  }
+
+  // Mask upscaling rows (one thread).
+  {
+    const int in_w = 1024, out_w = 1800, out_h = 1200, wide_rows = 683;
+    std::vector<int32_t> i0(out_w), i1(out_w);
+    std::vector<float> w0(out_w), w1(out_w);
+    const float scale = static_cast<float>(in_w) / out_w;
+    for (int o = 0; o < out_w; ++o) {  // ATen's align_corners=False taps
+      const float src = std::max(scale * (o + 0.5f) - 0.5f, 0.f);
+      const int lo = std::min(static_cast<int>(std::floor(src)), in_w - 1);
+      const float l1 = std::min(std::max(src - lo, 0.f), 1.f);
+      i0[o] = lo, i1[o] = lo + (lo < in_w - 1 ? 1 : 0), w0[o] = 1.f - l1, w1[o] = l1;
+    }
+    const std::vector<float> src = random_vec(size_t{in_w} * wide_rows, 3.f, rng);
+    std::vector<float> wide(size_t{out_w} * wide_rows), wide_ref(wide.size());
+    std::vector<uint8_t> bits(size_t{out_w} * out_h), bits_ref(bits.size());
+    const auto resample_all = [&](void (*fn)(const kernels::ResampleRowArgs&), float* out) {
+      kernels::ResampleRowArgs a;
+      a.in_size = in_w;
+      a.i0 = i0.data(), a.i1 = i1.data(), a.w0 = w0.data(), a.w1 = w1.data();
+      a.n = out_w;
+      for (int r = 0; r < wide_rows; ++r) {
+        a.row = src.data() + size_t{in_w} * r;
+        a.out = out + size_t{out_w} * r;
+        fn(a);
+      }
+    };
+    const auto blend_all = [&](void (*fn)(const float*, const float*, float, float, int, float, uint8_t*),
+                               const float* rows, uint8_t* out) {
+      for (int y = 0; y < out_h; ++y) {
+        const int r = static_cast<int>(int64_t{y} * (wide_rows - 1) / out_h);
+        fn(rows + size_t{out_w} * r, rows + size_t{out_w} * (r + 1), 0.375f, 0.625f, out_w, 0.f, out + size_t{out_w} * y);
+      }
+    };
+    const auto ours = [&] {
+      resample_all(t.resample_row, wide.data());
+      blend_all(t.blend_rows_threshold, wide.data(), bits.data());
+    };
+    const auto plain = [&] {
+      resample_all(kernels::ref::resample_row, wide_ref.data());
+      blend_all(kernels::ref::blend_rows_threshold, wide_ref.data(), bits_ref.data());
+    };
+    ours();
+    plain();
+    const bool same = wide == wide_ref && bits == bits_ref;
+    const double ms = 1e3 * bench::median_seconds(runs, ours), peer_ms = 1e3 * bench::median_seconds(runs, plain);
+    const double bytes = 4.0 * out_w * wide_rows + 1.0 * out_w * out_h;  // floats + mask bytes written
+    fmt::print("\nmask upscaling rows, one mask to 1800x1200 ({} rows 1024 -> 1800, {} blended + thresholded), 1 thread\n",
+               wide_rows, out_h);
+    fmt::print("  kernel table {:7.3f} ms ({:5.2f} GB/s written) | plain loops {:7.3f} ms | {:5.2f}x | {}\n", ms,
+               bytes / (ms * 1e-3) / 1e9, peer_ms, peer_ms / ms, same ? "bit-identical" : "MISMATCH");
+    if (!same) return 1;
   }
   return 0;
 }
