@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "gemm_impl.h"
 #include "kernels/attention.h"
 
 namespace kernels::simd {
@@ -130,7 +131,7 @@ struct AttentionRelPos {
     p.vp = take(static_cast<size_t>(p.t) * p.hd_pad);         // V [T, hd_pad]
     p.rh = take(static_cast<size_t>(hd) * p.rh_ld);           // flipped rel_pos_h^T [hd, rh_ld]
     p.rw = take(static_cast<size_t>(hd) * p.rw_ld);           // flipped rel_pos_w^T [hd, rw_ld]
-    p.qp = take(static_cast<size_t>(MRS) * hd);               // a ragged last Q tile [hd][MRS]
+    p.qp = take(bq * hd);                                     // Q tiles [bq / MRS][hd][MRS]
     p.bh = take(bq * p.h_pad);                                // per query: bh[uh], uh < h
     p.bw = take(bq * p.w_pad);                                // per query: bw[uw], uw < w
     p.bias = take(p.row_panels ? 0 : bq * p.bk_pad + L);      // [bq, bk_pad] bias of a key block (+ spill)
@@ -149,18 +150,37 @@ struct AttentionRelPos {
   // --- packing (once per call) -------------------------------------------------------
 
   // Key block b, panel n: kt[(b * bk_pad + n * NRS) * hd + d * NRS + c] = k[b * bk + n * NRS + c][d];
-  // columns past the block's keys are zero.
+  // columns past the block's keys are zero. Whole groups of L keys x L head
+  // dims go through an in-register transpose.
   static void pack_k(const AttentionRelPosArgs& a, const Plan& p, float* kt) {
     for (int b = 0; b < p.nkb; ++b) {
       const int u0 = b * p.bk, keys = std::min(p.bk, p.t - u0);
-      for (int c = 0; c < p.bk_pad; ++c) {
-        float* dst = kt + (static_cast<size_t>(b) * p.bk_pad + c / NRS * NRS) * p.hd + c % NRS;
-        if (c < keys) {
-          const float* src = a.k + static_cast<int64_t>(u0 + c) * a.ldk;
-          if (u0 + c + kPrefetchRows < p.t) prefetch_floats(src + kPrefetchRows * a.ldk, p.hd);
-          for (int d = 0; d < p.hd; ++d) dst[d * NRS] = src[d];
-        } else {
-          for (int d = 0; d < p.hd; ++d) dst[d * NRS] = 0.f;
+      for (int c0 = 0; c0 < p.bk_pad; c0 += L) {
+        float* dst = kt + (static_cast<size_t>(b) * p.bk_pad + c0 / NRS * NRS) * p.hd + c0 % NRS;
+        int d0 = 0;
+        if constexpr (L > 1) {
+          if (c0 + L <= keys) {
+            for (int r = 0; r < L; ++r)  // the next group's rows (3 * dim floats apart: no hardware prefetch)
+              if (u0 + c0 + L + r < p.t) prefetch_floats(a.k + static_cast<int64_t>(u0 + c0 + L + r) * a.ldk, p.hd);
+            for (; d0 + L <= p.hd; d0 += L) {
+              V blk[L];
+#pragma GCC unroll 16
+              for (int r = 0; r < L; ++r) blk[r] = S::load(a.k + static_cast<int64_t>(u0 + c0 + r) * a.ldk + d0);
+              S::transpose(blk);
+#pragma GCC unroll 16
+              for (int d = 0; d < L; ++d) S::store(dst + (d0 + d) * NRS, blk[d]);
+            }
+          }
+        }
+        for (int c = c0; c < c0 + L; ++c) {
+          float* col = dst + (c - c0);
+          if (c < keys) {
+            const float* src = a.k + static_cast<int64_t>(u0 + c) * a.ldk;
+            if (d0 == 0 && u0 + c + kPrefetchRows < p.t) prefetch_floats(src + kPrefetchRows * a.ldk, p.hd);
+            for (int d = d0; d < p.hd; ++d) col[d * NRS] = src[d];
+          } else {
+            for (int d = d0; d < p.hd; ++d) col[d * NRS] = 0.f;
+          }
         }
       }
     }
@@ -175,7 +195,9 @@ struct AttentionRelPos {
       if (u + kPrefetchRows < p.t) prefetch_floats(src + kPrefetchRows * a.ldv, p.hd);
       if (fetch_q && u >= a.r0 && u < a.r1) prefetch_floats(a.q + static_cast<int64_t>(u) * a.ldq, p.hd);
       float* dst = vp + static_cast<size_t>(u) * p.hd_pad;
-      std::copy(src, src + p.hd, dst);
+      int c = 0;
+      for (; c + L <= p.hd; c += L) S::store(dst + c, S::load(src + c));
+      for (; c < p.hd; ++c) dst[c] = src[c];
       std::fill(dst + p.hd, dst + p.hd_pad, 0.f);
     }
   }
@@ -190,17 +212,12 @@ struct AttentionRelPos {
     for (int d = 0; d < hd; ++d) std::fill(rt + static_cast<size_t>(d) * ld + n, rt + static_cast<size_t>(d + 1) * ld, 0.f);
   }
 
-  // A ragged last query tile (rows < MRS): rows [row0, row0 + rows) -> one micro-panel
-  // qp[d][r], zero rows up to MRS. Whole tiles are read in place.
-  static void pack_q_tile(const AttentionRelPosArgs& a, int row0, int rows, float* qp) {
-    for (int r = 0; r < MRS; ++r) {
-      if (r < rows) {
-        const float* src = a.q + static_cast<int64_t>(row0 + r) * a.ldq;
-        for (int d = 0; d < a.hd; ++d) qp[d * MRS + r] = src[d];
-      } else {
-        for (int d = 0; d < a.hd; ++d) qp[d * MRS + r] = 0.f;
-      }
-    }
+  // Queries [q0, q0 + nq) -> micro-panels qp[tile][d][r] (as the GEMM packs A;
+  // zero rows up to a whole tile). Read in place instead, a tile's MRS rows lie
+  // 3 * dim floats apart (SAM's qkv buffer): at that stride a block's query
+  // rows share a few L1 sets and come from L2 on every key panel.
+  static void pack_q(const AttentionRelPosArgs& a, int q0, int nq, float* qp) {
+    Gemm<S, MRS, 1>::pack_a(a.q, a.ldq, q0, nq, 0, a.hd, qp);
   }
 
   // Query element (r, d) of a tile: packed (qp[d][r]) or in place (rows ldq apart).
@@ -370,10 +387,9 @@ struct AttentionRelPos {
     float* l = sc + p.l;
     float* alpha = sc + p.alpha;
     float* sum = sc + p.sum;
-    const int tiles_s = (nq + MRS - 1) / MRS, tiles_o = (nq + MRO - 1) / MRO, full_tiles = nq / MRS;
-    // Whole query tiles are read in place (rows ldq apart), a ragged last one from a packed copy.
-    if (full_tiles < tiles_s) pack_q_tile(a, q0 + full_tiles * MRS, nq - full_tiles * MRS, qp);
-    auto q_tile = [&](int i) { return i < full_tiles ? a.q + static_cast<int64_t>(q0 + i * MRS) * a.ldq : qp; };
+    const int tiles_s = (nq + MRS - 1) / MRS, tiles_o = (nq + MRO - 1) / MRO;
+    pack_q(a, q0, nq, qp);
+    auto q_tile = [&](int i) { return qp + static_cast<size_t>(i) * MRS * a.hd; };
     for (int i = 0; i < tiles_s; ++i) {
       int off_h[MRS], off_w[MRS];
       for (int r = 0; r < MRS; ++r) {
@@ -383,13 +399,8 @@ struct AttentionRelPos {
       }
       float* out_h = bh + static_cast<size_t>(i) * MRS * p.h_pad;
       float* out_w = bw + static_cast<size_t>(i) * MRS * p.w_pad;
-      if (i < full_tiles) {
-        bias_tile<false>(a.hd, q_tile(i), a.ldq, sc + p.rh, p.rh_ld, off_h, p.h_pad, out_h, p.h_pad);
-        bias_tile<false>(a.hd, q_tile(i), a.ldq, sc + p.rw, p.rw_ld, off_w, p.w_pad, out_w, p.w_pad);
-      } else {
-        bias_tile<true>(a.hd, qp, 0, sc + p.rh, p.rh_ld, off_h, p.h_pad, out_h, p.h_pad);
-        bias_tile<true>(a.hd, qp, 0, sc + p.rw, p.rw_ld, off_w, p.w_pad, out_w, p.w_pad);
-      }
+      bias_tile<true>(a.hd, q_tile(i), 0, sc + p.rh, p.rh_ld, off_h, p.h_pad, out_h, p.h_pad);
+      bias_tile<true>(a.hd, q_tile(i), 0, sc + p.rw, p.rw_ld, off_w, p.w_pad, out_w, p.w_pad);
     }
     // Running max (kNoKey before the first block: alpha = 2^(kNoKey - m) = 0 then), sum, row sums.
     std::fill(m, m + p.bq, kNoKey);
@@ -419,10 +430,7 @@ struct AttentionRelPos {
           const float* tbh = p.row_panels ? bh + r0 * p.h_pad + kh0 + n * NRS / a.w : &zero;
           const int ldtbh = p.row_panels ? p.h_pad : 0;
           const float* pf = i == 0 ? next : nullptr;
-          if (i < full_tiles)
-            score_tile<false>(a.hd, q_tile(i), a.ldq, kp, st, p.bk_pad, vscale, tb, ldtb, tbh, ldtbh, pf);
-          else
-            score_tile<true>(a.hd, qp, 0, kp, st, p.bk_pad, vscale, tb, ldtb, tbh, ldtbh, pf);
+          score_tile<true>(a.hd, q_tile(i), 0, kp, st, p.bk_pad, vscale, tb, ldtb, tbh, ldtbh, pf);
         }
       }
       // Online softmax per query (padding rows >= nq keep their finite S: P V on them is
