@@ -182,6 +182,9 @@ int main(int argc, char** argv) {
     else if (a == "--only") only_path = argv[i + 1];
   }
   engine::set_num_threads(threads);
+  // One CPU per thread: otherwise the scheduler may put two of them on one CPU now and then
+  // (beside OpenBLAS's pool), which halves the measured peak or a timed run.
+  engine::thread_pool().pin_threads();
   kernels::set_blas_threads(1);  // the unfused path runs one single-threaded GEMM per worker
   const kernels::KernelTable& t = kernels::table();
   double peak = 0;

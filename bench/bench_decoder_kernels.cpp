@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
     else if (a == "--runs") runs = std::stoi(argv[i + 1]);
   }
   engine::set_num_threads(threads);
+  // One CPU per thread: otherwise the scheduler may put two of them on one CPU now and then
+  // (beside OpenBLAS's pool), which halves the measured peak or a timed run.
+  engine::thread_pool().pin_threads();
   kernels::set_blas_threads(1);
   engine::ThreadPool& pool = engine::thread_pool();
   const kernels::KernelTable& t = kernels::table();
