@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -253,6 +254,12 @@ struct AttentionArgs {
   const Tensor* rel_pos_w = nullptr;  // [2w - 1, head_dim]
   float* scratch = nullptr;
   size_t scratch_floats = 0;  // per worker
+  // Windows read in place from the token grid (fused kernel only): qkv and ctx are then
+  // [G * G, 3C] / [G * G, C] in grid order, the windows h x w cut from a grid_side x
+  // grid_side grid, and the padding tokens' keys / values are qkv_bias's k / v parts
+  // (window_partition pads with zeros; the qkv linear maps a zero row to its bias).
+  int grid_side = 0;  // 0: qkv / ctx are already in window order (nW windows of T rows)
+  const float* qkv_bias = nullptr;
 };
 
 int row_block(int tokens) { return std::min(kRowBlock, tokens); }
@@ -279,6 +286,8 @@ void attention_heads_fused(const AttentionArgs& a) {
   const float* rel_h = a.rel_pos_h->data<float>();
   const float* rel_w = a.rel_pos_w->data<float>();
   const kernels::KernelTable& table = kernels::table();
+  const int grid = a.grid_side;
+  const int nw_side = grid > 0 ? (grid + a.w - 1) / a.w : 0;
   engine::thread_pool().run([&](int worker, int workers) {
     const int chunks = fused_chunks_per_head(int64_t{a.windows} * a.heads, t_len, workers);
     const int64_t items = int64_t{a.windows} * a.heads * chunks;
@@ -296,13 +305,25 @@ void attention_heads_fused(const AttentionArgs& a) {
     for (int64_t item = items * worker / workers; item < items * (worker + 1) / workers; ++item) {
       const int64_t win = item / (int64_t{a.heads} * chunks);
       const int head = static_cast<int>(item / chunks % a.heads), chunk = static_cast<int>(item % chunks);
-      const float* base = a.qkv + win * t_len * ld + head * hd;  // q; k and v follow at +C, +2C
+      int64_t first_row = win * t_len;  // the window's first token row in qkv / ctx
+      int queries = t_len;
+      if (grid > 0) {  // in place: window (wy, wx) of the grid, its padding outside
+        const int oy = static_cast<int>(win / nw_side) * a.h, ox = static_cast<int>(win % nw_side) * a.w;
+        first_row = int64_t{oy} * grid + ox;
+        k.row_step = k.out_row_step = grid;
+        k.valid_h = std::min(a.h, grid - oy);
+        k.valid_w = std::min(a.w, grid - ox);
+        k.k_pad = a.qkv_bias + a.dim + head * hd;
+        k.v_pad = a.qkv_bias + 2 * a.dim + head * hd;
+        queries = k.valid_h * k.valid_w;
+      }
+      const float* base = a.qkv + first_row * ld + head * hd;  // q; k and v follow at +C, +2C
       k.q = base;
       k.k = base + a.dim;
       k.v = base + 2 * a.dim;
-      k.out = a.ctx + win * t_len * a.dim + head * hd;
-      k.r0 = static_cast<int>(int64_t{t_len} * chunk / chunks);
-      k.r1 = static_cast<int>(int64_t{t_len} * (chunk + 1) / chunks);
+      k.out = a.ctx + first_row * a.dim + head * hd;
+      k.r0 = static_cast<int>(int64_t{queries} * chunk / chunks);
+      k.r1 = static_cast<int>(int64_t{queries} * (chunk + 1) / chunks);
       table.attention_relpos(k);
     }
   });
@@ -320,6 +341,7 @@ void attention_heads(const AttentionArgs& a) {
     attention_heads_fused(a);
     return;
   }
+  assert(a.grid_side == 0);  // (in-place windows: the fused kernel only)
   const int t_len = a.h * a.w, hd = a.dim / a.heads, ld = 3 * a.dim;
   const int lh = 2 * a.h - 1, lw = 2 * a.w - 1;
   const int rb = row_block(t_len);
@@ -552,23 +574,18 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   layer_norm_rows(x, buf_.xn, n, C, b.norm1_w, b.norm1_b, kBlockNormEps);
   if (tracer) trace(tracer, path + ".norm1", view(buf_.xn, {1, g, g, C}));
 
-  // Attention input: windows [nW, ws, ws, C] (zero padded, in ctx's memory) or the whole
-  // grid [1, G, G, C] (xn). The projected attention output goes to xn either way.
+  // Without a tracer, the residual adds and GELU are fused into the GEMMs'
+  // epilogues (the traced layer outputs are then never materialised).
+  const bool fused = (tracer == nullptr || !tracer->needs_tensors()) && !b.proj_p.empty();
+  // A timing-only tracer also gets marks for the stages with no official
+  // module of their own (their outputs are not official layer outputs), so
+  // that each row of a per-layer time table holds what its name says.
+  const bool timing_marks = tracer && !tracer->needs_tensors();
   const int ws = b.window;
   const int64_t nw_side = ws > 0 ? (g + ws - 1) / ws : 1;
-  const int64_t nwin = nw_side * nw_side, side = ws > 0 ? ws : g, tokens = nwin * side * side;
-  float* attn_io = buf_.xn;
-  if (ws > 0) {
-    window_partition(buf_.xn, grid_, dim_, ws, buf_.win);
-    attn_io = buf_.win;
-  }
-  const Shape attn_shape{nwin, side, side, C};  // official Attention input/output shape
+  const int64_t nwin = nw_side * nw_side, side = ws > 0 ? ws : g;
 
-  // Attention.forward: qkv = self.qkv(x) -> [nW, ws, ws, 3C]
-  linear_rows(attn_io, tokens, b.qkv_w, b.qkv_p, &b.qkv_b, buf_.big);
-  if (tracer) trace(tracer, path + ".attn.qkv", view(buf_.big, {nwin, side, side, 3 * C}));
   AttentionArgs a;
-  a.qkv = buf_.big;
   a.ctx = buf_.ctx;
   a.windows = static_cast<int>(nwin);
   a.h = a.w = static_cast<int>(side);
@@ -578,32 +595,56 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   a.rel_pos_w = &b.rel_pos_w;
   a.scratch = buf_.scratch;
   a.scratch_floats = buf_.scratch_floats;
-  attention_heads(a);
-  // Without a tracer, the residual adds and GELU are fused into the GEMMs'
-  // epilogues (the traced layer outputs are then never materialised).
-  const bool fused = (tracer == nullptr || !tracer->needs_tensors()) && !b.proj_p.empty();
-  // A timing-only tracer also gets marks for the stages with no official
-  // module of their own (their outputs are not official layer outputs), so
-  // that each row of a per-layer time table holds what its name says.
-  const bool timing_marks = tracer && !tracer->needs_tensors();
-  if (timing_marks) trace(tracer, path + ".attn (core: softmax(q k^T + rel pos) v)", view(buf_.ctx, attn_shape));
-  // x = self.proj(x)
-  if (fused && ws == 0) {
-    linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
+  a.qkv = buf_.big;
+
+  // Windowed blocks, fast path: the fused kernel reads each window in place from the
+  // grid's qkv and writes ctx in grid order, so qkv and proj run on the G*G real
+  // tokens only (not the nW*ws*ws padded ones: 4900 vs 4096 rows at vit's 64 / 14) and
+  // window_partition / window_unpartition disappear. The padding tokens' keys and
+  // values are what the qkv linear gives a zero row: its bias, exactly.
+  if (ws > 0 && fused && use_fused_attention()) {
+    linear_rows(buf_.xn, n, b.qkv_w, b.qkv_p, &b.qkv_b, buf_.big);
+    if (timing_marks) trace(tracer, path + ".attn.qkv (in grid order)", view(buf_.big, {1, g, g, 3 * C}));
+    a.grid_side = static_cast<int>(g);
+    a.qkv_bias = b.qkv_b.data<float>();
+    attention_heads(a);
+    if (timing_marks) trace(tracer, path + ".attn (core, windows in place)", view(buf_.ctx, {1, g, g, C}));
+    linear_rows(buf_.ctx, n, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
     if (timing_marks) trace(tracer, path + ".attn.proj (+ residual)", view(x, {1, g, g, C}));
   } else {
-    // (into xn: with windows, attn_io is ctx's memory, which proj reads)
-    linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, buf_.xn);
-    if (tracer) {
-      trace(tracer, path + ".attn.proj", view(buf_.xn, attn_shape));
-      trace(tracer, path + ".attn", view(buf_.xn, attn_shape));
+    // Attention input: windows [nW, ws, ws, C] (zero padded, in ctx's memory) or the whole
+    // grid [1, G, G, C] (xn). The projected attention output goes to xn either way.
+    const int64_t tokens = nwin * side * side;
+    float* attn_io = buf_.xn;
+    if (ws > 0) {
+      window_partition(buf_.xn, grid_, dim_, ws, buf_.win);
+      attn_io = buf_.win;
     }
-    // window_unpartition + crop, then x = shortcut + x.
-    if (ws > 0)
-      window_unpartition_add(buf_.xn, grid_, dim_, ws, x);
-    else
-      add_parallel(x, buf_.xn, n * C);
-    if (timing_marks) trace(tracer, path + " (window unpartition + residual)", view(x, {1, g, g, C}));
+    const Shape attn_shape{nwin, side, side, C};  // official Attention input/output shape
+
+    // Attention.forward: qkv = self.qkv(x) -> [nW, ws, ws, 3C]
+    linear_rows(attn_io, tokens, b.qkv_w, b.qkv_p, &b.qkv_b, buf_.big);
+    if (tracer) trace(tracer, path + ".attn.qkv", view(buf_.big, {nwin, side, side, 3 * C}));
+    attention_heads(a);
+    if (timing_marks) trace(tracer, path + ".attn (core: softmax(q k^T + rel pos) v)", view(buf_.ctx, attn_shape));
+    // x = self.proj(x)
+    if (fused && ws == 0) {
+      linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
+      if (timing_marks) trace(tracer, path + ".attn.proj (+ residual)", view(x, {1, g, g, C}));
+    } else {
+      // (into xn: with windows, attn_io is ctx's memory, which proj reads)
+      linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, buf_.xn);
+      if (tracer) {
+        trace(tracer, path + ".attn.proj", view(buf_.xn, attn_shape));
+        trace(tracer, path + ".attn", view(buf_.xn, attn_shape));
+      }
+      // window_unpartition + crop, then x = shortcut + x.
+      if (ws > 0)
+        window_unpartition_add(buf_.xn, grid_, dim_, ws, x);
+      else
+        add_parallel(x, buf_.xn, n * C);
+      if (timing_marks) trace(tracer, path + " (window unpartition + residual)", view(x, {1, g, g, C}));
+    }
   }
 
   // x = x + self.mlp(self.norm2(x)); MLPBlock: lin2(act(lin1(x)))

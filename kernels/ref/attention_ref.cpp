@@ -11,16 +11,21 @@
 namespace kernels::ref {
 
 void attention_relpos(const AttentionRelPosArgs& a, double* bound) {
-  assert(a.h >= 1 && a.w >= 1 && a.hd >= 1 && 0 <= a.r0 && a.r0 <= a.r1 && a.r1 <= a.h * a.w);
+  const AttentionLayout lay(a);
+  assert(a.h >= 1 && a.w >= 1 && a.hd >= 1 && 0 <= a.r0 && a.r0 <= a.r1 && a.r1 <= lay.queries());
+  assert(lay.vh <= a.h && lay.vw <= a.w);
   const int t_len = a.h * a.w, hd = a.hd;
   std::vector<double> s(static_cast<size_t>(t_len));
-  for (int t = a.r0; t < a.r1; ++t) {
-    const int th = t / a.w, tw = t % a.w;
-    const float* q = a.q + static_cast<int64_t>(t) * a.ldq;
+  // Padding tokens (outside valid_h x valid_w) have key k_pad and value v_pad.
+  const auto key = [&](int u) { return lay.valid(u) ? a.k + lay.row(u) * a.ldk : a.k_pad; };
+  const auto value = [&](int u) { return lay.valid(u) ? a.v + lay.row(u) * a.ldv : a.v_pad; };
+  for (int i = a.r0; i < a.r1; ++i) {
+    const int t = lay.query_token(i), th = t / a.w, tw = t % a.w;
+    const float* q = a.q + lay.row(t) * a.ldq;
     double amax = 0;
     for (int u = 0; u < t_len; ++u) {
       const int uh = u / a.w, uw = u % a.w;
-      const float* k = a.k + static_cast<int64_t>(u) * a.ldk;
+      const float* k = key(u);
       // get_rel_pos: Rh[th, uh] = rel_pos_h[th - uh + h - 1] (no interpolation: q_size == k_size)
       const float* rh = a.rel_pos_h + static_cast<int64_t>(th - uh + a.h - 1) * hd;
       const float* rw = a.rel_pos_w + static_cast<int64_t>(tw - uw + a.w - 1) * hd;
@@ -44,12 +49,12 @@ void attention_relpos(const AttentionRelPosArgs& a, double* bound) {
     for (int c = 0; c < hd; ++c) {
       double o = 0, om = 0;
       for (int u = 0; u < t_len; ++u) {
-        const double vv = a.v[static_cast<int64_t>(u) * a.ldv + c];
+        const double vv = value(u)[c];
         o += s[static_cast<size_t>(u)] * vv;
         om += s[static_cast<size_t>(u)] * std::fabs(vv);
       }
-      a.out[static_cast<int64_t>(t) * a.ldo + c] = static_cast<float>(o / sum);
-      if (bound) bound[static_cast<size_t>(t - a.r0) * hd + c] = (std::sqrt(hd + 3.0) * amax + std::sqrt(double(t_len))) * om / sum;
+      a.out[lay.out_row(i) * a.ldo + c] = static_cast<float>(o / sum);
+      if (bound) bound[static_cast<size_t>(i - a.r0) * hd + c] = (std::sqrt(hd + 3.0) * amax + std::sqrt(double(t_len))) * om / sum;
     }
   }
 }

@@ -157,3 +157,110 @@ TEST_CASE("fused rel-pos attention equals the reference on the 64 x 64 global gr
   const double worst = check(t, p, {{0, 70}, {2011, 2093}, {4050, 4096}});
   std::printf("attention %s 64x64: largest error %.3f of the allowance\n", kernels::isa_name(t.isa), worst);
 }
+
+TEST_CASE("fused rel-pos attention reads windows in place from a token grid, with padding", "[attention]") {
+  // The encoder's windowed blocks without window_partition: an 11 x 9 grid cut
+  // into 5 x 4 windows (the last row / column of windows partly padding), one
+  // head's q / k / v read in place (row_step = grid width), padding keys and
+  // values k_pad / v_pad, outputs written in grid order. Each kernel against the
+  // reference with the same layout; the reference itself against the official
+  // construction: an explicitly padded window (valid tokens copied, padding
+  // rows k_pad / v_pad) through the plain layout, which must give the same
+  // numbers bit for bit.
+  std::mt19937 rng(29);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  const int gh = 11, gw = 9, h = 5, w = 4;
+  for (int hd : {16, 13}) {
+    Problem p = make_problem(gh, gw, hd, rng);  // the grid's qkv rows; rel tables are resized below
+    p.rel_h.resize(static_cast<size_t>(2 * h - 1) * hd);
+    p.rel_w.resize(static_cast<size_t>(2 * w - 1) * hd);
+    std::vector<float> k_pad(static_cast<size_t>(hd)), v_pad(static_cast<size_t>(hd));
+    for (auto& x : k_pad) x = nd(rng);
+    for (auto& x : v_pad) x = nd(rng);
+    const int64_t tl = int64_t{gh} * gw;
+    std::vector<float> want(static_cast<size_t>(tl * p.ldo), kNaN);
+    for (const auto& t : tables()) {
+      std::vector<float> out(want.size(), kNaN);
+      const size_t scratch_floats = t.attention_relpos_scratch_floats(h, w, hd);
+      std::vector<float> scratch(scratch_floats, kNaN);
+      for (int oy = 0; oy < gh; oy += h)
+        for (int ox = 0; ox < gw; ox += w) {
+          const int vh = std::min(h, gh - oy), vw = std::min(w, gw - ox), nq = vh * vw;
+          const int64_t origin = int64_t{oy} * gw + ox;
+          auto window_args = [&](float* o) {
+            kernels::AttentionRelPosArgs a = args_for(p, o + origin * p.ldo);
+            a.q += origin * p.ld;
+            a.k += origin * p.ld;
+            a.v += origin * p.ld;
+            a.h = h;
+            a.w = w;
+            a.row_step = gw;
+            a.out_row_step = gw;
+            a.valid_h = vh;
+            a.valid_w = vw;
+            a.k_pad = k_pad.data();
+            a.v_pad = v_pad.data();
+            return a;
+          };
+          std::vector<double> bound(static_cast<size_t>(nq) * hd);
+          kernels::AttentionRelPosArgs r = window_args(want.data());
+          r.r0 = 0;
+          r.r1 = nq;
+          kernels::ref::attention_relpos(r, bound.data());
+          // Two calls with a split inside a window row.
+          for (auto [r0, r1] : {std::pair<int, int>{0, nq / 2 + 1}, {nq / 2 + 1, nq}}) {
+            kernels::AttentionRelPosArgs a = window_args(out.data());
+            a.r0 = std::min(r0, nq);
+            a.r1 = r1;
+            a.scratch = scratch.data();
+            a.scratch_floats = scratch_floats;
+            t.attention_relpos(a);
+          }
+          for (int i = 0; i < nq; ++i) {
+            const int64_t row = origin + int64_t{i / vw} * gw + i % vw;
+            for (int c = 0; c < hd; ++c) {
+              const size_t at = static_cast<size_t>(row * p.ldo + c);
+              const double err = std::fabs(double(out[at]) - want[at]);
+              INFO(kernels::isa_name(t.isa) << " hd " << hd << " window (" << oy << "," << ox << ") query " << i
+                                            << " col " << c << ": got " << out[at] << " want " << want[at]);
+              REQUIRE(err <= kAllowance * bound[static_cast<size_t>(i) * hd + c]);
+            }
+          }
+          // The official construction: the padded window materialised.
+          if (t.isa != kernels::Isa::Scalar) continue;
+          Problem win = p;
+          win.h = h;
+          win.w = w;
+          win.qkv.assign(static_cast<size_t>(h * w * p.ld), kNaN);
+          for (int th = 0; th < h; ++th)
+            for (int tw = 0; tw < w; ++tw) {
+              float* dst = win.qkv.data() + (th * w + tw) * p.ld;
+              const bool valid = th < vh && tw < vw;
+              const float* src = p.qkv.data() + (origin + int64_t{th} * gw + tw) * p.ld;
+              for (int c = 0; c < hd; ++c) {
+                dst[c] = valid ? src[c] : 0.f;
+                dst[hd + 1 + c] = valid ? src[hd + 1 + c] : k_pad[static_cast<size_t>(c)];
+                dst[2 * (hd + 1) + c] = valid ? src[2 * (hd + 1) + c] : v_pad[static_cast<size_t>(c)];
+              }
+            }
+          std::vector<float> padded(static_cast<size_t>(h * w * p.ldo), kNaN);
+          kernels::AttentionRelPosArgs e = args_for(win, padded.data());
+          e.r0 = 0;
+          e.r1 = h * w;
+          kernels::ref::attention_relpos(e);
+          for (int i = 0; i < nq; ++i)
+            for (int c = 0; c < hd; ++c) {
+              const int th = i / vw, tw = i % vw;
+              INFO("reference, hd " << hd << " window (" << oy << "," << ox << ") query " << i << " col " << c);
+              REQUIRE(want[static_cast<size_t>((origin + int64_t{th} * gw + tw) * p.ldo + c)] ==
+                      padded[static_cast<size_t>((th * w + tw) * p.ldo + c)]);
+            }
+        }
+      for (int64_t row = 0; row < tl; ++row)  // every grid token is one window's valid query: all rows written
+        for (int64_t c = 0; c < p.ldo; ++c) {
+          INFO(kernels::isa_name(t.isa) << " hd " << hd << ": row " << row << " col " << c);
+          REQUIRE(std::isnan(out[static_cast<size_t>(row * p.ldo + c)]) == (c >= hd));
+        }
+    }
+  }
+}

@@ -99,7 +99,7 @@ struct AttentionRelPos {
     int h_pad = 0, w_pad = 0;                 // h, w rounded up to L (per-query bias rows)
     int rh_ld = 0, rw_ld = 0;                 // row length of the flipped, transposed tables
     bool row_panels = false;                  // w % NRS == 0: every K^T panel lies in one key row
-    size_t kt = 0, vp = 0, rh = 0, rw = 0, qp = 0, bh = 0, bw = 0, bias = 0, s = 0, o = 0, m = 0, l = 0, alpha = 0, sum = 0;
+    size_t kt = 0, vp = 0, rh = 0, rw = 0, qp = 0, bh = 0, bw = 0, bias = 0, s = 0, o = 0, m = 0, l = 0, alpha = 0, sum = 0, tok = 0;
     size_t total = 0;
   };
 
@@ -141,6 +141,7 @@ struct AttentionRelPos {
     p.l = take(bq);
     p.alpha = take(bq);
     p.sum = take(bq);
+    p.tok = take(2 * static_cast<size_t>(p.t));                // int64 row of each token in q / k / v (-1: padding)
     p.total = off;
     return p;
   }
@@ -149,10 +150,33 @@ struct AttentionRelPos {
 
   // --- packing (once per call) -------------------------------------------------------
 
-  // Key block b, panel n: kt[(b * bk_pad + n * NRS) * hd + d * NRS + c] = k[b * bk + n * NRS + c][d];
+  // Where token u's k / v rows are: row u (the plain layout), or a table filled
+  // once per call (a window read in place; -1 for padding tokens, which use
+  // k_pad / v_pad): no divisions per key in the packing loops.
+  struct Rows {
+    const int64_t* row;  // null: the plain layout
+    const float* k(const AttentionRelPosArgs& a, int u) const {
+      if (!row) return a.k + static_cast<int64_t>(u) * a.ldk;
+      return row[u] >= 0 ? a.k + row[u] * a.ldk : a.k_pad;
+    }
+    const float* v(const AttentionRelPosArgs& a, int u) const {
+      if (!row) return a.v + static_cast<int64_t>(u) * a.ldv;
+      return row[u] >= 0 ? a.v + row[u] * a.ldv : a.v_pad;
+    }
+  };
+  static Rows token_rows(const AttentionRelPosArgs& a, const AttentionLayout& lay, const Plan& p, float* sc) {
+    if (lay.vh == a.h && lay.vw == a.w && lay.step == a.w) return Rows{nullptr};
+    int64_t* row = reinterpret_cast<int64_t*>(sc + p.tok);
+    for (int th = 0, u = 0; th < a.h; ++th)
+      for (int tw = 0; tw < a.w; ++tw, ++u) row[u] = th < lay.vh && tw < lay.vw ? th * lay.step + tw : -1;
+    return Rows{row};
+  }
+
+  // Key block b, panel n: kt[(b * bk_pad + n * NRS) * hd + d * NRS + c] = key(b * bk + n * NRS + c)[d];
   // columns past the block's keys are zero. Whole groups of L keys x L head
   // dims go through an in-register transpose.
-  static void pack_k(const AttentionRelPosArgs& a, const Plan& p, float* kt) {
+  static void pack_k(const AttentionRelPosArgs& a, const Rows& rows, const Plan& p, float* kt) {
+    const auto key = [&](int u) { return rows.k(a, u); };
     for (int b = 0; b < p.nkb; ++b) {
       const int u0 = b * p.bk, keys = std::min(p.bk, p.t - u0);
       for (int c0 = 0; c0 < p.bk_pad; c0 += L) {
@@ -161,11 +185,13 @@ struct AttentionRelPos {
         if constexpr (L > 1) {
           if (c0 + L <= keys) {
             for (int r = 0; r < L; ++r)  // the next group's rows (3 * dim floats apart: no hardware prefetch)
-              if (u0 + c0 + L + r < p.t) prefetch_floats(a.k + static_cast<int64_t>(u0 + c0 + L + r) * a.ldk, p.hd);
+              if (u0 + c0 + L + r < p.t) prefetch_floats(key(u0 + c0 + L + r), p.hd);
+            const float* src[L];
+            for (int r = 0; r < L; ++r) src[r] = key(u0 + c0 + r);
             for (; d0 + L <= p.hd; d0 += L) {
               V blk[L];
 #pragma GCC unroll 16
-              for (int r = 0; r < L; ++r) blk[r] = S::load(a.k + static_cast<int64_t>(u0 + c0 + r) * a.ldk + d0);
+              for (int r = 0; r < L; ++r) blk[r] = S::load(src[r] + d0);
               S::transpose(blk);
 #pragma GCC unroll 16
               for (int d = 0; d < L; ++d) S::store(dst + (d0 + d) * NRS, blk[d]);
@@ -175,8 +201,8 @@ struct AttentionRelPos {
         for (int c = c0; c < c0 + L; ++c) {
           float* col = dst + (c - c0);
           if (c < keys) {
-            const float* src = a.k + static_cast<int64_t>(u0 + c) * a.ldk;
-            if (d0 == 0 && u0 + c + kPrefetchRows < p.t) prefetch_floats(src + kPrefetchRows * a.ldk, p.hd);
+            const float* src = key(u0 + c);
+            if (d0 == 0 && u0 + c + kPrefetchRows < p.t) prefetch_floats(key(u0 + c + kPrefetchRows), p.hd);
             for (int d = d0; d < p.hd; ++d) col[d * NRS] = src[d];
           } else {
             for (int d = d0; d < p.hd; ++d) col[d * NRS] = 0.f;
@@ -187,13 +213,15 @@ struct AttentionRelPos {
   }
 
   // Also starts loading this call's query rows when they all fit in L2 (a
-  // window): they are read in place, first by the score kernel.
-  static void pack_v(const AttentionRelPosArgs& a, const Plan& p, float* vp) {
+  // window): pack_q reads them next.
+  static void pack_v(const AttentionRelPosArgs& a, const AttentionLayout& lay, const Rows& rows, const Plan& p,
+                     float* vp) {
     const bool fetch_q = static_cast<int64_t>(a.r1 - a.r0) * a.hd <= kPrefetchQueryFloats;
+    const auto value = [&](int u) { return rows.v(a, u); };
     for (int u = 0; u < p.t; ++u) {
-      const float* src = a.v + static_cast<int64_t>(u) * a.ldv;
-      if (u + kPrefetchRows < p.t) prefetch_floats(src + kPrefetchRows * a.ldv, p.hd);
-      if (fetch_q && u >= a.r0 && u < a.r1) prefetch_floats(a.q + static_cast<int64_t>(u) * a.ldq, p.hd);
+      const float* src = value(u);
+      if (u + kPrefetchRows < p.t) prefetch_floats(value(u + kPrefetchRows), p.hd);
+      if (fetch_q && a.r0 + u < a.r1) prefetch_floats(a.q + lay.row(lay.query_token(a.r0 + u)) * a.ldq, p.hd);
       float* dst = vp + static_cast<size_t>(u) * p.hd_pad;
       int c = 0;
       for (; c + L <= p.hd; c += L) S::store(dst + c, S::load(src + c));
@@ -216,8 +244,13 @@ struct AttentionRelPos {
   // zero rows up to a whole tile). Read in place instead, a tile's MRS rows lie
   // 3 * dim floats apart (SAM's qkv buffer): at that stride a block's query
   // rows share a few L1 sets and come from L2 on every key panel.
-  static void pack_q(const AttentionRelPosArgs& a, int q0, int nq, float* qp) {
-    Gemm<S, MRS, 1>::pack_a(a.q, a.ldq, q0, nq, 0, a.hd, qp);
+  static void pack_q(const AttentionRelPosArgs& a, const AttentionLayout& lay, int q0, int nq, float* qp) {
+    for (int i = 0; i < nq; i += MRS) {
+      const int valid = std::min(MRS, nq - i);
+      const float* src[MRS] = {};
+      for (int r = 0; r < valid; ++r) src[r] = a.q + lay.row(lay.query_token(q0 + i + r)) * a.ldq;
+      Gemm<S, MRS, 1>::pack_panel(src, valid, a.hd, qp + static_cast<size_t>(i) * a.hd);
+    }
   }
 
   // Query element (r, d) of a tile: packed (qp[d][r]) or in place (rows ldq apart).
@@ -227,6 +260,8 @@ struct AttentionRelPos {
   }
 
   // --- micro-kernels ---------------------------------------------------------------
+  // The score and P V tiles stay out of line: inlined into query_block, GCC
+  // allocates their accumulators worse (the global shape ran 20% slower).
 
   // One query tile's bias values: out[r][j] = sum_d q[r][d] * rt[d][off[r] + j], j < n_pad,
   // one vector of j for all MRS rows at a time (MRS independent FMA chains).
@@ -251,7 +286,7 @@ struct AttentionRelPos {
   // s[MRS][NRS] = scale * (Q tile)(K^T panel) + bias[r][0..NRS) + bh[r]: q (q_at), kp [hd][NRS];
   // the bias rows are ldbias apart, the scalars bh[r] ldbh apart.
   template <bool kPacked>
-  static inline void score_tile(int hd, const float* q, int64_t ldq, const float* kp, float* s, int lds, V vscale,
+  [[gnu::noinline]] static void score_tile(int hd, const float* q, int64_t ldq, const float* kp, float* s, int lds, V vscale,
                                 const float* bias, int ldbias, const float* bh, int ldbh, const float* next) {
     V acc[MRS][NVS];
 #pragma GCC unroll 16
@@ -283,7 +318,7 @@ struct AttentionRelPos {
   // o[MRO][NV lanes] = alpha[r] * o + p[MRO][keys] vb[keys][NV lanes]; on the first key block
   // (first) o is written without being read (it holds garbage then).
   template <int NV>
-  static inline void pv_tile(int keys, const float* p, int ldp, const float* vb, int ldv, float* o, int ldo,
+  [[gnu::noinline]] static void pv_tile(int keys, const float* p, int ldp, const float* vb, int ldv, float* o, int ldo,
                              const float* alpha, bool first) {
     V acc[MRO][NV];
 #pragma GCC unroll 16
@@ -376,7 +411,8 @@ struct AttentionRelPos {
   // --- driver ----------------------------------------------------------------------
 
   // Queries [q0, q0 + nq), nq <= bq, against all keys.
-  static void query_block(const AttentionRelPosArgs& a, const Plan& p, float* sc, int q0, int nq) {
+  static void query_block(const AttentionRelPosArgs& a, const AttentionLayout& lay, const Plan& p, float* sc, int q0,
+                          int nq) {
     float* qp = sc + p.qp;
     float* bh = sc + p.bh;
     float* bw = sc + p.bw;
@@ -388,12 +424,12 @@ struct AttentionRelPos {
     float* alpha = sc + p.alpha;
     float* sum = sc + p.sum;
     const int tiles_s = (nq + MRS - 1) / MRS, tiles_o = (nq + MRO - 1) / MRO;
-    pack_q(a, q0, nq, qp);
+    pack_q(a, lay, q0, nq, qp);
     auto q_tile = [&](int i) { return qp + static_cast<size_t>(i) * MRS * a.hd; };
     for (int i = 0; i < tiles_s; ++i) {
       int off_h[MRS], off_w[MRS];
       for (int r = 0; r < MRS; ++r) {
-        const int t = q0 + std::min(i * MRS + r, nq - 1);  // padding rows: any valid query
+        const int t = lay.query_token(q0 + std::min(i * MRS + r, nq - 1));  // padding rows: any valid query
         off_h[r] = a.h - 1 - t / a.w;
         off_w[r] = a.w - 1 - t % a.w;
       }
@@ -458,7 +494,7 @@ struct AttentionRelPos {
       const float inv = 1.f / l[r];
       const V vinv = S::set1(inv);
       const float* src = o + static_cast<size_t>(r) * p.hd_pad;
-      float* dst = a.out + static_cast<int64_t>(q0 + r) * a.ldo;
+      float* dst = a.out + lay.out_row(q0 + r) * a.ldo;
       int c = 0;
       for (; c + L <= a.hd; c += L) S::store(dst + c, S::mul(S::load(src + c), vinv));
       for (; c < a.hd; ++c) dst[c] = src[c] * inv;
@@ -466,19 +502,22 @@ struct AttentionRelPos {
   }
 
   static void run(const AttentionRelPosArgs& a) {
+    const AttentionLayout lay(a);
     assert(a.h >= 1 && a.w >= 1 && a.hd >= 1);
-    assert(0 <= a.r0 && a.r0 <= a.r1 && a.r1 <= a.h * a.w);
+    assert(0 <= a.r0 && a.r0 <= a.r1 && a.r1 <= lay.queries() && lay.vh <= a.h && lay.vw <= a.w);
     assert(a.q && a.k && a.v && a.rel_pos_h && a.rel_pos_w && a.out);
+    assert((lay.vh == a.h && lay.vw == a.w) || (a.k_pad && a.v_pad));
     assert(a.ldq >= a.hd && a.ldk >= a.hd && a.ldv >= a.hd && a.ldo >= a.hd);
     if (a.r0 == a.r1) return;
     const Plan p = plan(a.h, a.w, a.hd);
     assert(a.scratch != nullptr && a.scratch_floats >= p.total);
     float* sc = a.scratch;
-    pack_k(a, p, sc + p.kt);
-    pack_v(a, p, sc + p.vp);
+    const Rows rows = token_rows(a, lay, p, sc);
+    pack_k(a, rows, p, sc + p.kt);
+    pack_v(a, lay, rows, p, sc + p.vp);
     pack_rel(a.rel_pos_h, a.h, a.hd, p.rh_ld, sc + p.rh);
     pack_rel(a.rel_pos_w, a.w, a.hd, p.rw_ld, sc + p.rw);
-    for (int q0 = a.r0; q0 < a.r1; q0 += p.bq) query_block(a, p, sc, q0, std::min(p.bq, a.r1 - q0));
+    for (int q0 = a.r0; q0 < a.r1; q0 += p.bq) query_block(a, lay, p, sc, q0, std::min(p.bq, a.r1 - q0));
   }
 };
 

@@ -53,27 +53,32 @@ struct Gemm {
   // zero rows above MR): for a narrow C (the neck's N = 256) the scalar copy
   // was ~19% of the GEMM's time.
   static void pack_a(const float* a, int64_t lda, int i0, int rows, int k0, int kc, float* out) {
-    constexpr int L = S::kLanes;
     for (int p = 0; p < rows; p += MR) {
-      float* dst = out + static_cast<size_t>(p) * kc;
       const int valid = std::min(MR, rows - p);
       const float* src[MR];
       for (int r = 0; r < MR; ++r) src[r] = a + static_cast<int64_t>(i0 + p + std::min(r, valid - 1)) * lda + k0;
-      int kk0 = 0;
-      if constexpr (L > 1 && MR <= L) {
-        for (; kk0 + L <= kc; kk0 += L) {
-          V blk[L];
+      pack_panel(src, valid, kc, out + static_cast<size_t>(p) * kc);
+    }
+  }
+
+  // One MR-row micro-panel from row pointers: dst[kk * MR + r] = src[r][kk] for
+  // r < valid, zero for the rows above (src[r] for r >= valid is not read).
+  static void pack_panel(const float* const* src, int valid, int kc, float* dst) {
+    constexpr int L = S::kLanes;
+    int kk0 = 0;
+    if constexpr (L > 1 && MR <= L) {
+      for (; kk0 + L <= kc; kk0 += L) {
+        V blk[L];
 #pragma GCC unroll 16
-          for (int r = 0; r < L; ++r) blk[r] = r < valid ? S::load(src[r] + kk0) : S::zero();
-          S::transpose(blk);
+        for (int r = 0; r < L; ++r) blk[r] = r < valid ? S::load(src[r] + kk0) : S::zero();
+        S::transpose(blk);
 #pragma GCC unroll 16
-          for (int c = 0; c < L; ++c) S::store_first(dst + (kk0 + c) * MR, blk[c], MR);
-        }
+        for (int c = 0; c < L; ++c) S::store_first(dst + (kk0 + c) * MR, blk[c], MR);
       }
-      for (int kk = kk0; kk < kc; ++kk) {
+    }
+    for (int kk = kk0; kk < kc; ++kk) {
 #pragma GCC unroll 16
-        for (int r = 0; r < MR; ++r) dst[kk * MR + r] = r < valid ? src[r][kk] : 0.f;
-      }
+      for (int r = 0; r < MR; ++r) dst[kk * MR + r] = r < valid ? src[r][kk] : 0.f;
     }
   }
 

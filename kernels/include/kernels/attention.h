@@ -9,6 +9,14 @@
 // (t = th * w + tw, T = h * w). Note that the bias uses the unscaled q, as the
 // official code does. The fast kernels (kernel table: attention_relpos) never
 // materialise the [T, T] scores: they stream key blocks with an online softmax.
+//
+// A window can be read in place from a larger token grid: token (th, tw) is
+// row th * row_step + tw of q, k and v (row_step = w when 0), and query
+// (th, tw) writes row th * out_row_step + tw of out. The window's tokens with
+// th >= valid_h or tw >= valid_w are padding (window_partition's zeros, through
+// the qkv linear: its bias): their keys and values are k_pad / v_pad, their
+// queries are not computed. Queries are numbered over the valid tokens only,
+// i = th * valid_w + tw, and r0 / r1 count those.
 #pragma once
 
 #include <cstddef>
@@ -28,16 +36,38 @@ struct AttentionRelPosArgs {
   float scale = 1.f;         // head_dim ** -0.5 in SAM
   const float* rel_pos_h = nullptr;  // [2h - 1, hd], contiguous
   const float* rel_pos_w = nullptr;  // [2w - 1, hd], contiguous
-  float* out = nullptr;      // [T, hd], row stride ldo; only rows [r0, r1), columns [0, hd) are written
+  float* out = nullptr;      // [T, hd], row stride ldo; only the rows of queries [r0, r1), columns [0, hd) are written
   int64_t ldo = 0;
-  int r0 = 0, r1 = 0;        // query rows computed by this call (0 <= r0 <= r1 <= T): callers split work here
+  int r0 = 0, r1 = 0;        // queries computed by this call (0 <= r0 <= r1 <= valid_h * valid_w): callers split work here
+  int64_t row_step = 0;      // rows of q / k / v from one window row to the next (0: w)
+  int64_t out_row_step = 0;  // the same for out (0: w)
+  int valid_h = 0, valid_w = 0;  // the window's non-padding tokens (0: h, w)
+  const float* k_pad = nullptr;  // [hd] key / value of the padding tokens (only read when valid < h, w)
+  const float* v_pad = nullptr;
   float* scratch = nullptr;  // attention_relpos_scratch_floats(h, w, hd) floats, owned by this call while it runs
   size_t scratch_floats = 0;
 };
 
+// The layout rules above, for the kernels.
+struct AttentionLayout {
+  int w, vh, vw;
+  int64_t step, out_step;
+  explicit AttentionLayout(const AttentionRelPosArgs& a)
+      : w(a.w),
+        vh(a.valid_h > 0 ? a.valid_h : a.h),
+        vw(a.valid_w > 0 ? a.valid_w : a.w),
+        step(a.row_step > 0 ? a.row_step : a.w),
+        out_step(a.out_row_step > 0 ? a.out_row_step : a.w) {}
+  int queries() const { return vh * vw; }
+  int query_token(int i) const { return i / vw * w + i % vw; }  // the token t = th * w + tw of query i
+  bool valid(int t) const { return t / w < vh && t % w < vw; }
+  int64_t row(int t) const { return t / w * step + t % w; }  // row of token t in q / k / v
+  int64_t out_row(int i) const { return i / vw * out_step + i % vw; }
+};
+
 namespace ref {
 // Plain loops in double precision: the test oracle, same contract (scratch unused).
-// If `bound` is not null, bound[(t - r0) * hd + c] receives, for each output
+// If `bound` is not null, bound[(i - r0) * hd + c] receives, for each output (query i)
 // written, the scale the float kernels' rounding error is measured against:
 //   (sqrt(hd + 3) A_t + sqrt(T)) sum_u p[t, u] |v[u, c]|,
 //   A_t = max_u (scale sum_d |q_td k_ud| + sum_d |q_td rh_d| + sum_d |q_td rw_d|):
