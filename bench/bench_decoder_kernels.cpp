@@ -311,13 +311,7 @@ int main(int argc, char** argv) {
     const int in_w = 1024, out_w = 1800, out_h = 1200, wide_rows = 683;
     std::vector<int32_t> i0(out_w), i1(out_w);
     std::vector<float> w0(out_w), w1(out_w);
-    const float scale = static_cast<float>(in_w) / out_w;
-    for (int o = 0; o < out_w; ++o) {  // ATen's align_corners=False taps
-      const float src = std::max(scale * (o + 0.5f) - 0.5f, 0.f);
-      const int lo = std::min(static_cast<int>(std::floor(src)), in_w - 1);
-      const float l1 = std::min(std::max(src - lo, 0.f), 1.f);
-      i0[o] = lo, i1[o] = lo + (lo < in_w - 1 ? 1 : 0), w0[o] = 1.f - l1, w1[o] = l1;
-    }
+    kernels::bilinear_taps(in_w, out_w, i0.data(), i1.data(), w0.data(), w1.data());
     const std::vector<float> src = random_vec(size_t{in_w} * wide_rows, 3.f, rng);
     std::vector<float> wide(size_t{out_w} * wide_rows), wide_ref(wide.size());
     std::vector<uint8_t> bits(size_t{out_w} * out_h), bits_ref(bits.size());

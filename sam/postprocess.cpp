@@ -13,28 +13,16 @@
 namespace sam {
 namespace {
 
-// The taps of a bilinear resize, one per output index: two source indices and
-// their weights, computed as aten/src/ATen/native/UpSample.h does for
-// align_corners=False (area_pixel_compute_source_index +
-// guard_index_and_lambda), in float. Kept as arrays: the kernel table's
-// resample_row reads them a vector at a time.
+// The taps of a bilinear resize, one per output index (kernels::bilinear_taps:
+// ATen's align_corners=False). Kept as arrays: the kernel table's resample_row
+// reads them a vector at a time.
 struct Taps {
   int in_size = 0;
   std::vector<int32_t> i0, i1;
   std::vector<float> w0, w1;
 
   Taps(int in, int out) : in_size(in), i0(out), i1(out), w0(out), w1(out) {
-    const float scale = static_cast<float>(in) / static_cast<float>(out);
-    for (int o = 0; o < out; ++o) {
-      float src = scale * (static_cast<float>(o) + 0.5f) - 0.5f;
-      if (src < 0.f) src = 0.f;
-      const int lo = std::min(static_cast<int>(std::floor(src)), in - 1);
-      const float l1 = std::min(std::max(src - static_cast<float>(lo), 0.f), 1.f);
-      i0[o] = lo;
-      i1[o] = lo + (lo < in - 1 ? 1 : 0);
-      w0[o] = 1.f - l1;
-      w1[o] = l1;
-    }
+    kernels::bilinear_taps(in, out, i0.data(), i1.data(), w0.data(), w1.data());
   }
   int size() const { return static_cast<int>(i0.size()); }
   void shrink(int n) {  // keep the first n outputs

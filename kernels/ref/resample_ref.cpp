@@ -1,6 +1,28 @@
 // Plain-loop references for kernels/resample.h (and the scalar table's kernels).
 #include "kernels/resample.h"
 
+#include <algorithm>
+#include <cmath>
+
+namespace kernels {
+
+// (In this translation unit FMA contraction is off, so the source index rounds
+// as the plain float expression does everywhere.)
+void bilinear_taps(int in_size, int out_size, int32_t* i0, int32_t* i1, float* w0, float* w1) {
+  const float scale = static_cast<float>(in_size) / static_cast<float>(out_size);
+  for (int o = 0; o < out_size; ++o) {
+    const float src = std::max(scale * (static_cast<float>(o) + 0.5f) - 0.5f, 0.f);
+    const int lo = std::min(static_cast<int>(std::floor(src)), in_size - 1);
+    const float l1 = std::min(std::max(src - static_cast<float>(lo), 0.f), 1.f);
+    i0[o] = lo;
+    i1[o] = lo + (lo < in_size - 1 ? 1 : 0);
+    w0[o] = 1.f - l1;
+    w1[o] = l1;
+  }
+}
+
+}  // namespace kernels
+
 namespace kernels::ref {
 
 void resample_row(const ResampleRowArgs& a) {

@@ -23,19 +23,9 @@ struct TapArrays {
   std::vector<float> w0, w1;
 };
 
-// ATen's source index and lambda for align_corners=False, in float.
 TapArrays make_taps(int in, int out) {
-  TapArrays t;
-  const float scale = static_cast<float>(in) / static_cast<float>(out);
-  for (int o = 0; o < out; ++o) {
-    float src = std::max(scale * (static_cast<float>(o) + 0.5f) - 0.5f, 0.f);
-    const int lo = std::min(static_cast<int>(std::floor(src)), in - 1);
-    const float l1 = std::min(std::max(src - static_cast<float>(lo), 0.f), 1.f);
-    t.i0.push_back(lo);
-    t.i1.push_back(lo + (lo < in - 1 ? 1 : 0));
-    t.w0.push_back(1.f - l1);
-    t.w1.push_back(l1);
-  }
+  TapArrays t{std::vector<int32_t>(out), std::vector<int32_t>(out), std::vector<float>(out), std::vector<float>(out)};
+  kernels::bilinear_taps(in, out, t.i0.data(), t.i1.data(), t.w0.data(), t.w1.data());
   return t;
 }
 

@@ -22,6 +22,12 @@ struct ResampleRowArgs {
   float* out = nullptr;  // n floats
 };
 
+// The taps of a bilinear resize from in_size to out_size samples, as ATen's
+// upsample_bilinear2d computes them for align_corners=False
+// (area_pixel_compute_source_index + guard_index_and_lambda), in float:
+// i0 / i1 / w0 / w1 receive out_size values each.
+void bilinear_taps(int in_size, int out_size, int32_t* i0, int32_t* i1, float* w0, float* w1);
+
 namespace ref {
 void resample_row(const ResampleRowArgs& a);
 void blend_rows(const float* r0, const float* r1, float w0, float w1, int n, float* out);
