@@ -1,11 +1,12 @@
 #include "image.h"
 
-// stb_image is compiled here, not taken from Debian's libstb: only the PNG, JPEG
-// and BMP decoders are built (less attack surface than stb's nine formats), and
+// JPEG goes to libjpeg-turbo (jpeg_decoder.cpp): the library PIL and OpenCV use,
+// so photos decode to the official pipeline's pixels exactly.
+// stb_image is compiled here, not taken from Debian's libstb: only the PNG and
+// BMP decoders are built (less attack surface than stb's nine formats), and
 // sanitizer and fuzzing builds instrument the decoder itself. STB_IMAGE_STATIC
-// keeps its symbols private to this file. Its allocations are zeroed: stb_image
-// 2.27 reads Huffman tables that a broken JPEG never defined from uninitialised
-// memory (found by tests/fuzz/fuzz_image).
+// keeps its symbols private to this file. Its allocations are zeroed (stb_image
+// 2.27's JPEG decoder read uninitialised memory; kept as a cheap safeguard).
 #include <cstdlib>
 #define STBI_MALLOC(size) std::calloc(1, size)
 #define STBI_REALLOC(p, size) std::realloc(p, size)
@@ -13,7 +14,6 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
 #define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
 #define STBI_NO_STDIO
 #include <stb_image.h>
@@ -28,6 +28,7 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/mapped_file.h"
+#include "jpeg_decoder.h"
 
 namespace sam {
 namespace {
@@ -42,54 +43,7 @@ uint32_t be32(const uint8_t* p) {
 struct Sniffed {
   const char* format = nullptr;  // "PNG", "JPEG", "BMP"; nullptr: none of them
   int64_t width = -1, height = -1;  // -1: not found in the header
-  bool corrupt = false;             // a JPEG Huffman table that stb_image must not see
 };
-
-// Walks a JPEG's marker segments the way stb_image (v2.27) reads them, taking the
-// dimensions from the first start-of-frame, and checks every Huffman table
-// (DHT) before stb_image sees it: stb_image 2.27 does not check that a table
-// holds at most 256 codes and writes past its tables otherwise (found by
-// tests/fuzz/fuzz_image). Returns false for such a table. Bytes between
-// segments and entropy-coded data are skipped up to the next marker, as stb does
-// (FF 00 stuffing, FF fill bytes and RSTn markers do not end a scan).
-bool check_jpeg(const uint8_t* p, size_t n, Sniffed& s) {
-  auto byte = [&](size_t i) -> unsigned { return i < n ? p[i] : 0u; };  // stb reads 0 past the end
-  size_t i = 2;
-  while (i < n) {
-    if (p[i] != 0xFF) {
-      ++i;
-      continue;
-    }
-    size_t j = i + 1;
-    while (j < n && p[j] == 0xFF) ++j;  // fill bytes
-    if (j >= n) break;
-    const unsigned m = p[j];
-    i = j + 1;
-    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;  // stuffing, TEM, RSTn, SOI: no length
-    if (m == 0xD9) break;                                                 // EOI: stb stops here
-    const size_t len = (byte(i) << 8) | byte(i + 1);
-    if (m == 0xC4) {  // DHT: as many tables as the length says; each is checked before stb would use it
-      long left = static_cast<long>(len) - 2;
-      size_t q = i + 2;
-      while (left > 0) {
-        size_t codes = 0;
-        for (size_t k = 0; k < 16; ++k) codes += byte(q + 1 + k);
-        if (codes > 256) return false;
-        q += 17 + codes;
-        left -= static_cast<long>(17 + codes);
-      }
-      if (left != 0) break;  // stb refuses the segment
-      i = q;
-      continue;
-    }
-    if (m >= 0xC0 && m <= 0xCF && m != 0xC8 && m != 0xCC && s.width < 0 && i + 7 <= n) {  // SOFn
-      s.height = (int64_t{p[i + 3]} << 8) | p[i + 4];
-      s.width = (int64_t{p[i + 5]} << 8) | p[i + 6];
-    }
-    i += len;  // a scan header (SOS) is followed by entropy-coded data: skipped by the marker search above
-  }
-  return true;
-}
 
 // Checks a PNG's chunk structure and pixel data before stb_image sees them, so
 // that every allocation stays bounded by the file and the image's dimensions:
@@ -159,8 +113,7 @@ Sniffed sniff(const uint8_t* p, size_t n) {
       s.height = be32(p + 20);
     }
   } else if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
-    s.format = "JPEG";
-    s.corrupt = !check_jpeg(p, n, s);
+    s.format = "JPEG";  // libjpeg reads its header itself (jpeg_decoder.cpp)
   } else if (n >= 2 && p[0] == 'B' && p[1] == 'M') {
     s.format = "BMP";
     if (n >= 26) {
@@ -191,7 +144,7 @@ Image decode_image(const void* data, size_t size, const std::string& name, int64
   const int len = static_cast<int>(size);
   const Sniffed s = sniff(bytes, size);
   if (!s.format) engine::fail("{}: not a readable image: unknown format (PNG, JPEG and BMP are supported)", name);
-  if (s.corrupt) engine::fail("{}: cannot decode {} image: corrupt (bad Huffman table)", name, s.format);
+  if (std::strcmp(s.format, "JPEG") == 0) return decode_jpeg(bytes, size, name, max_pixels);
   // Refuse by the header's dimensions before anything is decoded or allocated.
   auto check_size = [&](int64_t w, int64_t h) {
     engine::check(w > 0 && h > 0, "{}: {} image has no pixels ({}x{})", name, s.format, w, h);

@@ -1,4 +1,5 @@
-// 8-bit RGB images on the host, and their file I/O (stb_image / stb_image_write).
+// 8-bit RGB images on the host, and their file I/O (JPEG: libjpeg-turbo, as PIL
+// and OpenCV; PNG and BMP: stb_image; writing: stb_image_write).
 #pragma once
 
 #include <cstdint>

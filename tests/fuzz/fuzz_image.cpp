@@ -1,5 +1,6 @@
 // libFuzzer target: image decoding (format sniffing, header checks, stb_image's
-// PNG / JPEG / BMP decoders as built into sam/image.cpp). The pixel limit is
+// PNG / BMP decoders as built into sam/image.cpp, libjpeg-turbo through
+// sam/jpeg_decoder.cpp). The pixel limit is
 // lowered to 4 M so that every input decodes in milliseconds; the limit check
 // itself is the same code.
 #include <cstddef>

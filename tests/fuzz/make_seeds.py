@@ -52,6 +52,9 @@ def images():
     put("image", "gray.jpg", save(Image.fromarray(rgb[..., 0]), "JPEG"))
     put("image", "subsampled.jpg", save(Image.fromarray(np.tile(rgb, (3, 2, 1))), "JPEG", subsampling=2))
     put("image", "cmyk.jpg", save(Image.fromarray(np.dstack([rgb, rgb[..., :1]]), "CMYK"), "JPEG"))
+    # restart_411.jpg, arithmetic.jpg and ycck.jpg (restart markers with 4:1:1, arithmetic
+    # coding, Adobe YCCK) are kept as committed: PIL cannot write them; they come from
+    # build/release/tests/write_test_jpegs (restart1_411_33x17, arithmetic_420_97x300, ycck_420_q100_7x5).
     put("image", "rgb.bmp", save(Image.fromarray(rgb), "BMP"))
     put("image", "palette.bmp", save(Image.fromarray(rgb).convert("P"), "BMP"))
     put("image", "rgba.bmp", save(Image.fromarray(np.dstack([rgb, rgb[..., :1]])), "BMP"))

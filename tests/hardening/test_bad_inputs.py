@@ -115,6 +115,13 @@ def bad_huffman_jpeg(ctx):
     return write(ctx, "bad_huffman.jpg", bytes(data))
 
 
+def lying_jpeg(ctx):
+    data = bytearray(jpeg_bytes())
+    i = data.index(b"\xff\xc0")  # baseline SOF0: precision, height, width
+    data[i + 5:i + 9] = (11000).to_bytes(2, "big") + (9000).to_bytes(2, "big")
+    return write(ctx, "lying_size.jpg", bytes(data))
+
+
 def corrupt_zip(ctx):
     """tiny.pth with one byte of data.pkl flipped (a stored entry: only the CRC tells)."""
     src = os.path.join(ctx.data, "tiny.pth")
@@ -284,7 +291,7 @@ CASES = [
     segment("sam: error: {image}: not a readable image: unknown format (PNG, JPEG and BMP are supported)",
             "GIF (a format stb_image decodes but sam-engine does not accept)",
             make=lambda c: pil(c, "image.gif", rgb_array()), args=image_row),
-    segment("sam: error: {image}: cannot decode JPEG image: truncated or corrupt (expected marker)",
+    segment("sam: error: {image}: cannot decode JPEG image: truncated (Premature end of JPEG file)",
             "truncated JPEG (first half)", make=lambda c: write(c, "truncated.jpg", jpeg_bytes()[: len(jpeg_bytes()) // 2]),
             args=image_row),
     segment("sam: error: {image}: cannot decode PNG image: truncated or corrupt (a chunk runs past the end of the "
@@ -300,8 +307,11 @@ CASES = [
     segment("sam: error: {image}: cannot decode PNG image: truncated or corrupt (a chunk runs past the end of the "
             "file)", "PNG whose IDAT chunk claims 2 GiB (stb_image would allocate that)",
             make=lambda c: write(c, "chunk_2g.png", png_chunks(4, 4, idat_length=0x7FFFFFF0)), args=image_row),
-    segment("sam: error: {image}: cannot decode JPEG image: corrupt (bad Huffman table)",
-            "JPEG whose Huffman table has more than 256 codes (overflows stb_image 2.27)", make=bad_huffman_jpeg,
+    segment("sam: error: {image}: not a readable JPEG image (Bogus Huffman table definition)",
+            "JPEG whose Huffman table has more than 256 codes", make=bad_huffman_jpeg,
+            args=image_row),
+    segment("sam: error: {image}: cannot decode JPEG image: truncated (Corrupt JPEG data: premature end of data "
+            "segment)", "JPEG whose header claims 9000x11000 pixels (the data holds 64x48)", make=lying_jpeg,
             args=image_row),
     segment("sam: error: {image}: PNG image has no pixels (0x0)", "0x0 PNG",
             make=lambda c: write(c, "0x0.png", png_chunks(0, 0)), args=image_row),
@@ -471,7 +481,7 @@ CASES += [
     everything("sam: error: {image}: not a readable image: unknown format (PNG, JPEG and BMP are supported)",
                "non-image file (text)", make=lambda c: write(c, "text.png", b"hello, not a png\n"),
                args=everything_input()),
-    everything("sam: error: {image}: cannot decode JPEG image: truncated or corrupt (expected marker)",
+    everything("sam: error: {image}: cannot decode JPEG image: truncated (Premature end of JPEG file)",
                "truncated JPEG (first half)",
                make=lambda c: write(c, "truncated.jpg", jpeg_bytes()[: len(jpeg_bytes()) // 2]),
                args=everything_input()),

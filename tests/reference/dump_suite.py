@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The forward-pass fidelity suite: official outputs for every prompt kind on images of
-awkward sizes, one image encode per image.
+awkward sizes (PNG and JPEG files), one image encode per image.
 
     PYTHONPATH=PYREF /usr/bin/python3 dump_suite.py --pth MODEL.pth --variant vit_b --out DIR
 
-DIR/suite.json lists images and cases. Per image DIR/<image>/: image.png, input_image.npy
+DIR/suite.json lists images (with their file) and cases. Per image DIR/<image>/: image.png or
+image.jpg, input_image.npy
 ([1,3,S,S], Sam.preprocess output), image_embedding.npy; per case DIR/<image>/<case>/:
 low_res_logits.npy [N,C,4G,4G], iou_predictions.npy [N,C], masks.npy (uint8 [N,C,H,W]).
 Prompts are in original image pixels; the point/box/mask-input semantics are those of
@@ -25,7 +26,13 @@ from sam_configs import VARIANTS  # noqa: E402
 
 from segment_anything import SamPredictor, sam_model_registry  # noqa: E402
 
-IMAGES = {"vit": [(1800, 1200), (640, 427), (427, 900)], "tiny": [(320, 213), (97, 300)]}
+# (width, height, file format). The JPEGs go through the official pipeline as users' photos do:
+# written by PIL, read back with Image.open(path).convert("RGB") (what the official notebooks do;
+# cv2.imread decodes the same pixels), so the C++ side must decode the JPEG exactly as libjpeg-turbo
+# under PIL does. vit: 4:2:0 (PIL's default), tiny: 4:4:4.
+IMAGES = {"vit": [(1800, 1200, "png"), (640, 427, "png"), (427, 900, "png"), (1800, 1200, "jpg")],
+          "tiny": [(320, 213, "png"), (97, 300, "png"), (320, 213, "jpg")]}
+JPEG_OPTIONS = {"vit": {"quality": 90, "subsampling": 2}, "tiny": {"quality": 75, "subsampling": 0}}
 
 
 def cases_for(w, h):
@@ -99,14 +106,20 @@ def main():
     pred = SamPredictor(sam)
     os.makedirs(args.out, exist_ok=True)
     suite = {"variant": args.variant, "images": []}
-    sizes = IMAGES["tiny" if args.variant == "tiny" else "vit"]
+    family = "tiny" if args.variant == "tiny" else "vit"
     with torch.no_grad():
-        for i, (w, h) in enumerate(sizes):
-            name = f"{w}x{h}"
+        for i, (w, h, fmt) in enumerate(IMAGES[family]):
+            name = f"{w}x{h}" + ("_jpeg" if fmt == "jpg" else "")
             d = os.path.join(args.out, name)
             os.makedirs(d, exist_ok=True)
             img = make_image(w, h, 100 + i)
-            Image.fromarray(img).save(os.path.join(d, "image.png"))
+            file = "image." + fmt
+            if fmt == "jpg":
+                Image.fromarray(img).save(os.path.join(d, file), "JPEG", **JPEG_OPTIONS[family])
+                with Image.open(os.path.join(d, file)) as im:
+                    img = np.asarray(im.convert("RGB"))
+            else:
+                Image.fromarray(img).save(os.path.join(d, file))
             pred.set_image(img)
             np.save(os.path.join(d, "input_image.npy"),
                     sam.preprocess(torch.as_tensor(pred.transform.apply_image(img)).permute(2, 0, 1)[None].float())
@@ -116,7 +129,7 @@ def main():
             results = {}
             for case in cases:
                 run_case(pred, case, os.path.join(d, case["name"]), results)
-            suite["images"].append({"name": name, "width": w, "height": h, "cases": cases})
+            suite["images"].append({"name": name, "file": file, "width": w, "height": h, "cases": cases})
             print(f"{name}: {len(cases)} cases", flush=True)
     with open(os.path.join(args.out, "suite.json"), "w") as f:
         json.dump(suite, f, indent=1)

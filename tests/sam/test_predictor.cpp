@@ -67,7 +67,9 @@ void run_suite(const std::string& variant) {
   for (const auto& img : suite["images"]) {
     const std::string name = img["name"], dir = suite_dir + "/" + name;
     INFO("image " << name);
-    const sam::Image image = sam::load_image(dir + "/image.png");
+    const std::string file = img.value("file", "image.png");
+    const bool jpeg = file.ends_with(".jpg");
+    const sam::Image image = sam::load_image(dir + "/" + file);
     // Every other image after the encoder's pages went back to the OS.
     predictor.set_release_scratch(release);
     release = !release;
@@ -81,6 +83,10 @@ void run_suite(const std::string& variant) {
     const double emb_err = rel_l2(predictor.embedding(), want_emb);
     INFO("embedding rel L2 " << emb_err);
     CHECK(emb_err <= 1e-4);
+    // A JPEG decodes to the official pipeline's pixels, so its errors are those of
+    // a PNG (~1e-6); a decoder that differed by one level in 2% of the pixels gave
+    // 7e-3 here. The fidelity issue's bound for photos:
+    if (jpeg) CHECK(emb_err <= 1e-5);
 
     double worst_logits = 0, worst_iou = 0, worst_mask_iou = 1;
     for (const auto& c : img["cases"]) {
@@ -113,6 +119,7 @@ void run_suite(const std::string& variant) {
       INFO("low-res logits rel L2 " << logit_err << ", IoU max abs " << iou_err);
       CHECK(logit_err <= 1e-4);
       CHECK(iou_err <= 1e-4);
+      if (jpeg) CHECK(logit_err <= 1e-5);
       worst_logits = std::max(worst_logits, logit_err);
       worst_iou = std::max(worst_iou, iou_err);
       const int64_t plane = masks.dim(2) * masks.dim(3);
