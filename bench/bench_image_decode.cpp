@@ -1,4 +1,4 @@
-// JPEG decoding: sam-engine's decoder (libjpeg-turbo, sam/jpeg_decoder.cpp) against
+// JPEG decoding: sam-engine's decoder (libjpeg-turbo, sam/io/jpeg_decoder.cpp) against
 // stb_image 2.27's (the decoder sam-engine used before, the usual choice of C++
 // SAM ports), timed in alternating rounds on the same in-memory file, one thread.
 // Also prints how many decoded bytes differ between the two: stb's IDCT and
@@ -19,7 +19,7 @@
 #include <stb_image.h>
 
 #include "bench_common.h"
-#include "sam/image.h"
+#include "sam/io/image.h"
 
 namespace {
 

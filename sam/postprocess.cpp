@@ -1,4 +1,4 @@
-#include "postprocess.h"
+#include "sam/postprocess.h"
 
 #include <algorithm>
 #include <cmath>

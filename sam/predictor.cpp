@@ -1,10 +1,10 @@
-#include "predictor.h"
+#include "sam/predictor.h"
 
 #include <algorithm>
 
 #include "engine/error.h"
-#include "postprocess.h"
-#include "preprocess.h"
+#include "sam/postprocess.h"
+#include "sam/preprocess.h"
 
 namespace sam {
 namespace {

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "image.h"
-#include "image_encoder.h"
-#include "mask_decoder.h"
-#include "prompt_encoder.h"
-#include "tracer.h"
-#include "weights.h"
+#include "sam/io/image.h"
+#include "sam/modeling/image_encoder.h"
+#include "sam/modeling/mask_decoder.h"
+#include "sam/modeling/prompt_encoder.h"
+#include "sam/tracer.h"
+#include "sam/io/weights.h"
 
 namespace sam {
 

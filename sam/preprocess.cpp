@@ -1,4 +1,4 @@
-#include "preprocess.h"
+#include "sam/preprocess.h"
 
 #include <algorithm>
 #include <cmath>

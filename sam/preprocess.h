@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "engine/tensor.h"
-#include "image.h"
+#include "sam/io/image.h"
 
 namespace sam {
 

@@ -8,7 +8,7 @@
 
 #include "converter.h"
 #include "random_checkpoint.h"
-#include "sam/config.h"
+#include "sam/modeling/config.h"
 #include "engine/error.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include "engine/io/mapped_file.h"
 #include "engine/io/safetensors.h"
 #include "progress_bar.h"
-#include "sam/weight_schema.h"
+#include "sam/modeling/weight_schema.h"
 #include "engine/io/sha256.h"
 #include "torch_checkpoint.h"
 

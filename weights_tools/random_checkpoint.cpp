@@ -6,7 +6,7 @@
 
 #include "engine/error.h"
 #include "engine/io/safetensors.h"
-#include "sam/weight_schema.h"
+#include "sam/modeling/weight_schema.h"
 
 namespace weights_tools {
 namespace {

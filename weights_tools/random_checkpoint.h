@@ -16,7 +16,7 @@
 #include <string>
 
 #include "converter.h"
-#include "sam/config.h"
+#include "sam/modeling/config.h"
 
 namespace weights_tools {
 

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "sam/image.h"
+#include "sam/io/image.h"
 
 namespace sam::cli {
 namespace {

@@ -27,7 +27,7 @@
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
 #include "kernels/gemm.h"
-#include "sam/automatic_mask_generator.h"
+#include "sam/amg/automatic_mask_generator.h"
 
 namespace sam::cli {
 namespace {

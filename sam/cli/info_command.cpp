@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "kernels/cpu_features.h"
 #include "kernels/table.h"
-#include "sam/model_file.h"
+#include "sam/io/model_file.h"
 
 namespace sam::cli {
 

@@ -6,7 +6,7 @@
 #include <array>
 #include <vector>
 
-#include "sam/image.h"
+#include "sam/io/image.h"
 
 namespace sam::cli {
 

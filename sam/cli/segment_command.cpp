@@ -16,7 +16,7 @@
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
 #include "kernels/gemm.h"
-#include "sam/embedding_cache.h"
+#include "sam/io/embedding_cache.h"
 #include "sam/predictor.h"
 
 namespace sam::cli {

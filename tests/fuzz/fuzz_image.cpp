@@ -1,13 +1,13 @@
 // libFuzzer target: image decoding (format sniffing, header checks, stb_image's
-// PNG / BMP decoders as built into sam/image.cpp, libjpeg-turbo through
-// sam/jpeg_decoder.cpp). The pixel limit is
+// PNG / BMP decoders as built into sam/io/image.cpp, libjpeg-turbo through
+// sam/io/jpeg_decoder.cpp). The pixel limit is
 // lowered to 4 M so that every input decodes in milliseconds; the limit check
 // itself is the same code.
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 
-#include "sam/image.h"
+#include "sam/io/image.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -6,7 +6,7 @@
 
 #include "engine/io/safetensors.h"
 #include "fuzz_util.h"
-#include "sam/model_file.h"
+#include "sam/io/model_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& path = fuzz_util::write_input(data, size, ".safetensors");

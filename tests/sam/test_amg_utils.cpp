@@ -20,10 +20,10 @@
 
 #include "converter.h"
 #include "engine/error.h"
-#include "sam/amg_upscale.h"
-#include "sam/amg_utils.h"
-#include "sam/automatic_mask_generator.h"
-#include "sam/image.h"
+#include "sam/amg/amg_upscale.h"
+#include "sam/amg/amg_utils.h"
+#include "sam/amg/automatic_mask_generator.h"
+#include "sam/io/image.h"
 #include "sam/postprocess.h"
 
 namespace fs = std::filesystem;

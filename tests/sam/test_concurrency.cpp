@@ -9,7 +9,7 @@
 // job at a time (ThreadPool::run serialises callers on run_mutex_; a call from
 // inside a job runs inline), so a job is split the same way whoever calls it;
 // OpenBLAS's process-wide thread count is switched by a reference-counted guard
-// around the image encoder's attention (sam/image_encoder.cpp: SingleThreadedBlas).
+// around the image encoder's attention (sam/modeling/image_encoder.cpp: SingleThreadedBlas).
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -19,7 +19,7 @@
 
 #include "engine/thread_pool.h"
 #include "random_checkpoint.h"
-#include "sam/config.h"
+#include "sam/modeling/config.h"
 #include "sam/predictor.h"
 #include "test_util.h"
 

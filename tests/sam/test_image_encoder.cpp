@@ -21,9 +21,9 @@
 #include "engine/io/npy.h"
 #include "engine/tensor.h"
 #include "engine/thread_pool.h"
-#include "sam/image_encoder.h"
+#include "sam/modeling/image_encoder.h"
 #include "sam/tracer.h"
-#include "sam/weights.h"
+#include "sam/io/weights.h"
 #include "test_util.h"
 #include "converter.h"
 

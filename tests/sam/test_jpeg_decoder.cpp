@@ -1,4 +1,4 @@
-// JPEG decoding (sam/jpeg_decoder.cpp): bit for bit against PIL and OpenCV on the
+// JPEG decoding (sam/io/jpeg_decoder.cpp): bit for bit against PIL and OpenCV on the
 // generated set (tests/reference/write_test_jpegs.cpp + decode_test_jpegs.py), and
 // the refusals: every truncation, a header that lies about the size, the pixel
 // limit, too many progressive scans, unsupported component counts.
@@ -16,8 +16,8 @@
 
 #include "engine/error.h"
 #include "engine/io/npy.h"
-#include "sam/image.h"
-#include "sam/jpeg_decoder.h"
+#include "sam/io/image.h"
+#include "sam/io/jpeg_decoder.h"
 
 namespace {
 

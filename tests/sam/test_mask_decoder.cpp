@@ -27,9 +27,9 @@
 #include "engine/tensor.h"
 #include "engine/thread_pool.h"
 #include "kernels/gemm.h"
-#include "sam/mask_decoder.h"
-#include "sam/prompt_encoder.h"
-#include "sam/weights.h"
+#include "sam/modeling/mask_decoder.h"
+#include "sam/modeling/prompt_encoder.h"
+#include "sam/io/weights.h"
 #include "test_util.h"
 
 namespace {

@@ -15,7 +15,7 @@
 
 #include "converter.h"
 #include "engine/io/npy.h"
-#include "sam/image.h"
+#include "sam/io/image.h"
 #include "sam/predictor.h"
 
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "engine/io/npy.h"
-#include "sam/image.h"
+#include "sam/io/image.h"
 #include "sam/preprocess.h"
 
 namespace {

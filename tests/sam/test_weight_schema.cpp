@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "sam/config.h"
-#include "sam/weight_schema.h"
+#include "sam/modeling/config.h"
+#include "sam/modeling/weight_schema.h"
 
 using sam::SamConfig;
 using sam::WeightSpec;

@@ -17,7 +17,7 @@
 // with B = 1, so a linear layer is one GEMM over all tokens and every traced
 // tensor is a plain view. Window attention works on [nW, ws, ws, C] (the output
 // of window_partition), again row-major [nW*ws*ws, C].
-#include "image_encoder.h"
+#include "sam/modeling/image_encoder.h"
 
 #include <fmt/format.h>
 

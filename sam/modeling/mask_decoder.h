@@ -19,9 +19,9 @@
 #include "engine/arena.h"
 #include "engine/ops.h"
 #include "engine/tensor.h"
-#include "tracer.h"
-#include "transformer.h"
-#include "weights.h"
+#include "sam/tracer.h"
+#include "sam/modeling/transformer.h"
+#include "sam/io/weights.h"
 
 namespace sam {
 

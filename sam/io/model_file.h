@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "config.h"
+#include "sam/modeling/config.h"
 #include "engine/io/safetensors.h"
 
 namespace sam {

@@ -16,9 +16,9 @@
 #include <memory>
 #include <vector>
 
-#include "amg_utils.h"
-#include "image.h"
-#include "weights.h"
+#include "sam/amg/amg_utils.h"
+#include "sam/io/image.h"
+#include "sam/io/weights.h"
 
 namespace sam {
 

@@ -1,6 +1,6 @@
 // Mirrors segment_anything/modeling/transformer.py (and MLPBlock of
 // modeling/common.py) in token layout; see transformer.h.
-#include "transformer.h"
+#include "sam/modeling/transformer.h"
 
 #include <algorithm>
 #include <array>

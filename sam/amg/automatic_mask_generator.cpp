@@ -1,17 +1,17 @@
 // Mirrors segment_anything/automatic_mask_generator.py; see the header.
-#include "automatic_mask_generator.h"
+#include "sam/amg/automatic_mask_generator.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
-#include "amg_upscale.h"
+#include "sam/amg/amg_upscale.h"
 #include "engine/error.h"
 #include "engine/thread_pool.h"
-#include "image_encoder.h"
-#include "mask_decoder.h"
-#include "preprocess.h"
-#include "prompt_encoder.h"
+#include "sam/modeling/image_encoder.h"
+#include "sam/modeling/mask_decoder.h"
+#include "sam/preprocess.h"
+#include "sam/modeling/prompt_encoder.h"
 
 namespace sam {
 namespace {

@@ -1,4 +1,4 @@
-#include "image.h"
+#include "sam/io/image.h"
 
 // JPEG goes to libjpeg-turbo (jpeg_decoder.cpp): the library PIL and OpenCV use,
 // so photos decode to the official pipeline's pixels exactly.
@@ -28,7 +28,7 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/mapped_file.h"
-#include "jpeg_decoder.h"
+#include "sam/io/jpeg_decoder.h"
 
 namespace sam {
 namespace {

@@ -1,4 +1,4 @@
-#include "jpeg_decoder.h"
+#include "sam/io/jpeg_decoder.h"
 
 // libjpeg's headers need size_t and FILE declared first.
 #include <cstdio>

@@ -26,7 +26,7 @@
 #include "engine/error.h"
 #include "engine/thread_pool.h"
 #include "kernels/table.h"
-#include "transformer.h"
+#include "sam/modeling/transformer.h"
 
 namespace sam {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "sam/image.h"
+#include "sam/io/image.h"
 
 namespace sam {
 

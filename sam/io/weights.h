@@ -8,10 +8,10 @@
 #include <memory>
 #include <string>
 
-#include "config.h"
+#include "sam/modeling/config.h"
 #include "engine/tensor.h"
 #include "engine/io/mapped_file.h"
-#include "model_file.h"
+#include "sam/io/model_file.h"
 
 namespace sam {
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "engine/tensor.h"
-#include "image.h"
-#include "weights.h"
+#include "sam/io/image.h"
+#include "sam/io/weights.h"
 
 namespace sam {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
+#include "sam/modeling/config.h"
 
 namespace sam {
 

@@ -12,12 +12,12 @@
 #include <memory>
 #include <vector>
 
-#include "config.h"
+#include "sam/modeling/config.h"
 #include "engine/arena.h"
 #include "engine/ops.h"
 #include "engine/tensor.h"
-#include "tracer.h"
-#include "weights.h"
+#include "sam/tracer.h"
+#include "sam/io/weights.h"
 
 namespace sam {
 

@@ -1,6 +1,6 @@
 // Mirrors segment_anything/modeling/mask_decoder.py (MaskDecoder.forward /
 // predict_masks, MLP) in token layout; see mask_decoder.h.
-#include "mask_decoder.h"
+#include "sam/modeling/mask_decoder.h"
 
 #include <algorithm>
 #include <array>

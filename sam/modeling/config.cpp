@@ -1,4 +1,4 @@
-#include "config.h"
+#include "sam/modeling/config.h"
 
 #include <algorithm>
 

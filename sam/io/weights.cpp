@@ -1,4 +1,4 @@
-#include "weights.h"
+#include "sam/io/weights.h"
 
 #include "engine/error.h"
 

@@ -27,7 +27,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "amg_utils.h"
+#include "sam/amg/amg_utils.h"
 
 namespace sam::amg {
 

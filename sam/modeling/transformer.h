@@ -19,8 +19,8 @@
 #include "engine/tensor.h"
 #include "engine/thread_pool.h"
 #include "engine/ops.h"
-#include "tracer.h"
-#include "weights.h"
+#include "sam/tracer.h"
+#include "sam/io/weights.h"
 
 namespace sam {
 

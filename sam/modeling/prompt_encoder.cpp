@@ -1,6 +1,6 @@
 // Mirrors segment_anything/modeling/prompt_encoder.py. Function comments name
 // the official function each piece corresponds to.
-#include "prompt_encoder.h"
+#include "sam/modeling/prompt_encoder.h"
 
 #include <cmath>
 #include <string>

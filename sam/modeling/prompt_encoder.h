@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "engine/tensor.h"
-#include "tracer.h"
-#include "weights.h"
+#include "sam/tracer.h"
+#include "sam/io/weights.h"
 
 namespace sam {
 

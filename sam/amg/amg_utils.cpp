@@ -1,6 +1,6 @@
 // Mirrors segment_anything/utils/amg.py (and the torchvision / pycocotools /
 // OpenCV calls it makes); see amg_utils.h.
-#include "amg_utils.h"
+#include "sam/amg/amg_utils.h"
 
 #include <algorithm>
 #include <charconv>

@@ -4,7 +4,7 @@
 //   s1_t  [input_w, input_h]     stage 1 result (cropped to the resized image), transposed
 //   band  [input_w, input_h]     s1_t's band codes: how many thresholds each value is above,
 //                                or kUnsafe within a margin of a threshold (or not finite)
-#include "amg_upscale.h"
+#include "sam/amg/amg_upscale.h"
 
 #include <algorithm>
 #include <cfloat>

@@ -1,10 +1,10 @@
-#include "model_file.h"
+#include "sam/io/model_file.h"
 
 #include <cstring>
 
 #include "engine/error.h"
 #include "engine/io/mapped_file.h"
-#include "weight_schema.h"
+#include "sam/modeling/weight_schema.h"
 
 namespace sam {
 

@@ -1,4 +1,4 @@
-#include "embedding_cache.h"
+#include "sam/io/embedding_cache.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include "engine/io/mapped_file.h"
 #include "engine/io/npy.h"
 #include "engine/io/sha256.h"
-#include "weight_schema.h"
+#include "sam/modeling/weight_schema.h"
 
 namespace sam {
 

@@ -1,4 +1,4 @@
-#include "weight_schema.h"
+#include "sam/modeling/weight_schema.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
