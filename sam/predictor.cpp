@@ -20,8 +20,12 @@ void check_input_shape(int input_h, int input_w, int width, int height, int img_
 
 }  // namespace
 
-Predictor::Predictor(std::shared_ptr<const Weights> weights)
-    : weights_(weights), encoder_(weights), prompt_encoder_(weights), decoder_(weights) {}
+Predictor::Predictor(std::shared_ptr<const SamModel> model)
+    : model_((engine::check(model != nullptr, "Predictor: no model"), std::move(model))),
+      encoder_ws_(model_->image_encoder().make_workspace()),
+      decoder_arena_(model_->mask_decoder().make_arena()) {}
+
+size_t Predictor::workspace_bytes() const { return encoder_ws_.bytes() + decoder_arena_->capacity(); }
 
 void Predictor::set_image(const Image& image, Tracer* tracer) {
   engine::check(image.channels == 3 && image.width > 0 && image.height > 0, "set_image: empty or non-RGB image");
@@ -31,9 +35,9 @@ void Predictor::set_image(const Image& image, Tracer* tracer) {
   engine::Tensor input = normalize_and_pad(resize_bilinear_pil(image, w, h), S);
   trace(tracer, "input_image", input);  // (preprocessing ends here)
   input_ = keep_input_ ? input : engine::Tensor();
-  embedding_ = encoder_.forward(std::move(input), tracer);  // freed after the patch embedding
-  if (release_scratch_) encoder_.release_scratch();
-  image_inputs_ = decoder_.prepare(embedding_, prompt_encoder_.dense_pe());
+  embedding_ = model_->image_encoder().forward(std::move(input), encoder_ws_, tracer);  // input freed early
+  if (release_scratch_) encoder_ws_.release_pages();
+  image_inputs_ = model_->mask_decoder().prepare(embedding_, model_->prompt_encoder().dense_pe_tokens());
   original_h_ = image.height;
   original_w_ = image.width;
   input_h_ = h;
@@ -49,7 +53,7 @@ void Predictor::set_embedding(const engine::Tensor& embedding, int original_h, i
   const auto [h, w] = preprocess_shape(original_h, original_w, config().img_size);
   check_input_shape(h, w, original_w, original_h, config().img_size);
   embedding_ = embedding.contiguous();
-  image_inputs_ = decoder_.prepare(embedding_, prompt_encoder_.dense_pe());
+  image_inputs_ = model_->mask_decoder().prepare(embedding_, model_->prompt_encoder().dense_pe_tokens());
   input_ = engine::Tensor();
   original_h_ = original_h;
   original_w_ = original_w;
@@ -95,8 +99,9 @@ Prediction Predictor::predict(const std::vector<PromptSet>& sets, bool multimask
     prompts.push_back(std::move(p));
   }
   engine::Tensor sparse, dense;
-  prompt_encoder_.forward(prompts, sparse, dense, tracer);
-  MaskDecoder::Output out = decoder_.forward(*image_inputs_, sparse, dense, multimask_output, tracer);
+  model_->prompt_encoder().forward(prompts, sparse, dense, tracer);
+  MaskDecoder::Output out =
+      model_->mask_decoder().forward(*image_inputs_, sparse, dense, multimask_output, *decoder_arena_, tracer);
   Prediction r;
   r.low_res_logits = out.low_res_masks.contiguous();
   r.iou_predictions = out.iou_predictions.contiguous();

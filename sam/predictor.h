@@ -1,6 +1,11 @@
 // Mirrors segment_anything/predictor.py: SamPredictor. set_image() runs the
 // image encoder once; predict() takes prompts in original image coordinates
 // and may be called any number of times on the same embedding.
+//
+// A Predictor is a per-image session over a shared, immutable SamModel: it owns
+// only its activation memory (encoder workspace, decoder arena), the current
+// image's embedding and sizes. One Predictor per thread; any number of them on
+// one model (the weights and packed panels exist once).
 #pragma once
 
 #include <array>
@@ -9,12 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/arena.h"
 #include "sam/io/image.h"
-#include "sam/modeling/image_encoder.h"
-#include "sam/modeling/mask_decoder.h"
-#include "sam/modeling/prompt_encoder.h"
+#include "sam/modeling/sam_model.h"
 #include "sam/tracer.h"
-#include "sam/io/weights.h"
 
 namespace sam {
 
@@ -34,10 +37,13 @@ struct Prediction {
 
 class Predictor {
  public:
-  explicit Predictor(std::shared_ptr<const Weights> weights);
+  explicit Predictor(std::shared_ptr<const SamModel> model);
 
-  const SamConfig& config() const { return weights_->config(); }
-  const Weights& weights() const { return *weights_; }
+  const SamConfig& config() const { return model_->config(); }
+  const SamModel& model() const { return *model_; }
+  const Weights& weights() const { return model_->weights(); }
+  // Activation memory this session holds (encoder workspace + decoder arena).
+  size_t workspace_bytes() const;
 
   // SamPredictor.set_image: RGB uint8 -> preprocess -> image encoder.
   void set_image(const Image& image, Tracer* tracer = nullptr);
@@ -68,10 +74,9 @@ class Predictor {
   std::array<float, 2> to_input_frame(float x, float y) const;
 
  private:
-  std::shared_ptr<const Weights> weights_;
-  ImageEncoder encoder_;
-  PromptEncoder prompt_encoder_;
-  MaskDecoder decoder_;
+  std::shared_ptr<const SamModel> model_;
+  ImageEncoder::Workspace encoder_ws_;
+  std::unique_ptr<engine::Arena> decoder_arena_;
   engine::Tensor input_;
   engine::Tensor embedding_;
   // Prompt-independent decoder inputs of the current image (MaskDecoder::prepare).

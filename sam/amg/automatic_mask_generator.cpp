@@ -64,19 +64,29 @@ void filter(std::vector<AmgMask>& v, const std::vector<int64_t>& keep) {
 
 }  // namespace
 
+// The session state over the shared model: activation memory only.
 struct AutomaticMaskGenerator::Impl {
-  explicit Impl(const std::shared_ptr<const Weights>& w)
-      : config(w->config()), encoder(w), prompt_encoder(w), decoder(w, kMaxDecoderBatch) {}
-  SamConfig config;
-  ImageEncoder encoder;
-  PromptEncoder prompt_encoder;
-  MaskDecoder decoder;
+  explicit Impl(std::shared_ptr<const SamModel> m)
+      : model(std::move(m)),
+        config(model->config()),
+        encoder(model->image_encoder()),
+        prompt_encoder(model->prompt_encoder()),
+        decoder(model->mask_decoder()),
+        encoder_ws(encoder.make_workspace()),
+        decoder_arena(decoder.make_arena(kMaxDecoderBatch)) {}
+  std::shared_ptr<const SamModel> model;
+  const SamConfig& config;
+  const ImageEncoder& encoder;
+  const PromptEncoder& prompt_encoder;
+  const MaskDecoder& decoder;
+  ImageEncoder::Workspace encoder_ws;
+  std::unique_ptr<engine::Arena> decoder_arena;
   std::vector<amg::MaskUpscaler::Scratch> scratch;  // one per pool thread
 };
 
-AutomaticMaskGenerator::AutomaticMaskGenerator(std::shared_ptr<const Weights> weights, AmgOptions o)
+AutomaticMaskGenerator::AutomaticMaskGenerator(std::shared_ptr<const SamModel> model, AmgOptions o)
     : options_(std::move(o)) {
-  engine::check(weights != nullptr, "AutomaticMaskGenerator: no weights");
+  engine::check(model != nullptr, "AutomaticMaskGenerator: no model");
   const AmgOptions& p = options_;
   engine::check((p.points_per_side > 0) != !p.point_grids.empty(),
                 "exactly one of points_per_side or point_grids must be given");
@@ -105,7 +115,7 @@ AutomaticMaskGenerator::AutomaticMaskGenerator(std::shared_ptr<const Weights> we
     grids_ = amg::build_all_layer_point_grids(p.points_per_side, p.crop_n_layers, p.crop_n_points_downscale_factor);
   else
     grids_ = p.point_grids;
-  impl_ = std::make_unique<Impl>(weights);
+  impl_ = std::make_unique<Impl>(std::move(model));
 }
 
 int64_t AutomaticMaskGenerator::prompts_per_image(const AmgOptions& o) {
@@ -194,7 +204,7 @@ AmgResult AutomaticMaskGenerator::generate(const Image& image, const std::functi
                   "image (or crop) of {}x{} pixels is too elongated: its short side would shrink to 0 pixels at the "
                   "model's {}-pixel input",
                   cw, ch, S);
-    const engine::Tensor embedding = m.encoder.forward(normalize_and_pad(resize_bilinear_pil(cropped, in_w, in_h), S));
+    const engine::Tensor embedding = m.encoder.forward(normalize_and_pad(resize_bilinear_pil(cropped, in_w, in_h), S), m.encoder_ws);
     const MaskDecoder::ImageInputs inputs = m.decoder.prepare(embedding, m.prompt_encoder.dense_pe_tokens());
     res.stats.encoder_ms += ms_since(t0);
 
@@ -227,7 +237,7 @@ AmgResult AutomaticMaskGenerator::generate(const Image& image, const std::functi
         engine::Tensor sparse, dense;
         m.prompt_encoder.forward(prompts, sparse, dense);
         // predict_torch(multimask_output=True, return_logits=True)
-        const MaskDecoder::Output out = m.decoder.forward(inputs, sparse, dense, /*multimask_output=*/true);
+        const MaskDecoder::Output out = m.decoder.forward(inputs, sparse, dense, /*multimask_output=*/true, *m.decoder_arena);
         const engine::Tensor low = out.low_res_masks.contiguous();      // [n, 3, L, L]
         const engine::Tensor iou = out.iou_predictions.contiguous();    // [n, 3]
         res.stats.decoder_ms += ms_since(t0);

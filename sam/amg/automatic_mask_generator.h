@@ -18,7 +18,7 @@
 
 #include "sam/amg/amg_utils.h"
 #include "sam/io/image.h"
-#include "sam/io/weights.h"
+#include "sam/modeling/sam_model.h"
 
 namespace sam {
 
@@ -74,7 +74,8 @@ struct AmgResult {
 class AutomaticMaskGenerator {
  public:
   // Throws engine::Error on inconsistent options (the official asserts).
-  AutomaticMaskGenerator(std::shared_ptr<const Weights> weights, AmgOptions options);
+  // A session over the shared model (as Predictor): it owns only activation memory.
+  AutomaticMaskGenerator(std::shared_ptr<const SamModel> model, AmgOptions options);
   ~AutomaticMaskGenerator();
   AutomaticMaskGenerator(const AutomaticMaskGenerator&) = delete;
   AutomaticMaskGenerator& operator=(const AutomaticMaskGenerator&) = delete;

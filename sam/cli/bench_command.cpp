@@ -83,7 +83,7 @@ int run_bench(const BenchArgs& a) {
   const int threads = engine::thread_pool().num_threads();
   auto t0 = Clock::now();
   const auto weights = Weights::load(a.model);
-  Predictor predictor(weights);
+  Predictor predictor(std::make_shared<const SamModel>(weights));
   const double load_ms = ms_since(t0);
   const Image image = a.image.empty() ? synthetic_image() : load_image(a.image);
   PromptSet prompt;

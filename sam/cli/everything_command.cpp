@@ -255,7 +255,7 @@ int run_everything(const EverythingArgs& a) {
   }
 
   const auto weights = Weights::load(a.model);
-  AutomaticMaskGenerator generator(weights, a.amg);
+  AutomaticMaskGenerator generator(std::make_shared<const SamModel>(weights), a.amg);
   const bool random_model =
       weights->metadata().count("source_format") && weights->metadata().at("source_format") == "random";
   Progress bar(true);  // on a terminal only

@@ -71,7 +71,7 @@ int run_segment(const SegmentArgs& a) {
   const std::string logits_path = a.save_logits.empty() ? "" : out.staged_file(a.save_logits);
   const std::string embedding_path = a.save_embedding.empty() ? "" : out.staged_file(a.save_embedding);
 
-  Predictor predictor(weights);
+  Predictor predictor(std::make_shared<const SamModel>(weights));
   predictor.set_release_scratch(true);  // one encode: its activations can go before decoding
   if (!a.load_embedding.empty()) {
     int w = 0, h = 0;

@@ -75,7 +75,7 @@ int run_trace(const TraceArgs& a) {
   const std::vector<PromptSet> sets = a.prompts.build(image.width, image.height, weights->config().embedding_grid());
   OutputDir out(a.outdir);
   NpyTracer tracer(out);
-  Predictor predictor(weights);
+  Predictor predictor(std::make_shared<const SamModel>(weights));
   predictor.set_image(image, &tracer);
   tracer.record("image_embedding", predictor.embedding());
   const Prediction pred = predictor.predict(sets, !a.prompts.single_mask, /*return_logits=*/true, &tracer);

@@ -488,8 +488,25 @@ ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(st
   }
   attn_tokens_ = std::max(attn_tokens_, window_tokens_);
 
-  arena_threads_ = engine::thread_pool().num_threads();
-  arena_.reserve(plan_bytes(arena_threads_));
+}
+
+ImageEncoder::Workspace::Workspace() : arena_(std::make_unique<engine::Arena>()) {}
+ImageEncoder::Workspace::~Workspace() = default;
+ImageEncoder::Workspace::Workspace(Workspace&&) noexcept = default;
+ImageEncoder::Workspace& ImageEncoder::Workspace::operator=(Workspace&&) noexcept = default;
+size_t ImageEncoder::Workspace::bytes() const { return arena_ ? arena_->capacity() : 0; }
+size_t ImageEncoder::Workspace::high_water() const { return arena_ ? arena_->high_water() : 0; }
+void ImageEncoder::Workspace::release_pages() {
+  if (!arena_) return;
+  arena_->reset();
+  arena_->release_pages();
+}
+
+ImageEncoder::Workspace ImageEncoder::make_workspace() const {
+  Workspace ws;
+  ws.threads_ = engine::thread_pool().num_threads();
+  ws.arena_->reserve(plan_bytes(ws.threads_));
+  return ws;
 }
 
 // The arena layout of one forward pass (see Buffers in the header). Sizes in floats:
@@ -511,13 +528,11 @@ size_t ImageEncoder::plan_bytes(int threads) const {
          aligned_bytes(scratch_floats_) * static_cast<size_t>(std::max(threads, 1)) + kAlign;
 }
 
-size_t ImageEncoder::arena_bytes() const { return arena_.capacity(); }
-size_t ImageEncoder::arena_high_water() const { return arena_.high_water(); }
 
 // --- forward ------------------------------------------------------------------------
 
 // ImageEncoderViT.forward: patch_embed -> + pos_embed -> blocks -> neck(x.permute(0, 3, 1, 2)).
-Tensor ImageEncoder::forward(Tensor x, Tracer* tracer) {
+Tensor ImageEncoder::forward(Tensor x, Workspace& ws, Tracer* tracer) const {
   const int64_t s = config_.img_size, g = grid_, C = dim_, n = g * g;
   engine::check(x.dtype() == DType::F32 && x.rank() == 4 && x.dim(0) == 1 && x.dim(1) == 3 && x.dim(2) == s &&
                     x.dim(3) == s,
@@ -526,38 +541,41 @@ Tensor ImageEncoder::forward(Tensor x, Tracer* tracer) {
 
   // The attention scratch is per pool thread; a larger pool (set_num_threads
   // between passes) needs a larger reservation, made here once.
-  arena_.reset();
+  if (!ws.arena_) ws.arena_ = std::make_unique<engine::Arena>();  // a moved-from workspace
+  engine::Arena& arena = *ws.arena_;
+  arena.reset();
   const int threads = engine::thread_pool().num_threads();
-  if (threads > arena_threads_) {
-    arena_.reserve(plan_bytes(threads));
-    arena_threads_ = threads;
+  if (threads > ws.threads_ || arena.capacity() == 0) {
+    arena.reserve(plan_bytes(std::max(threads, ws.threads_)));
+    ws.threads_ = std::max(threads, ws.threads_);
   }
-  auto take = [&](size_t floats) { return static_cast<float*>(arena_.allocate(floats * sizeof(float))); };
+  auto take = [&](size_t floats) { return static_cast<float*>(arena.allocate(floats * sizeof(float))); };
+  Buffers buf;
   const size_t un = static_cast<size_t>(n), uc = static_cast<size_t>(C), ud = static_cast<size_t>(out_dim_);
   const size_t p = static_cast<size_t>(config_.patch_size);
-  buf_.x = take(un * uc);
-  buf_.xn = take(attn_tokens_ * uc);
-  buf_.big = take(std::max({attn_tokens_ * 3 * uc, un * static_cast<size_t>(hidden_), un * 3 * p * p, un * 9 * ud}));
-  buf_.ctx = take(std::max(attn_tokens_ * uc, 2 * un * ud));
-  buf_.win = buf_.ctx;  // the partitioned windows are dead once qkv exists, before ctx is written
-  buf_.scratch_floats = aligned_bytes(scratch_floats_) / sizeof(float);
-  buf_.scratch = take(buf_.scratch_floats * static_cast<size_t>(threads));
+  buf.x = take(un * uc);
+  buf.xn = take(attn_tokens_ * uc);
+  buf.big = take(std::max({attn_tokens_ * 3 * uc, un * static_cast<size_t>(hidden_), un * 3 * p * p, un * 9 * ud}));
+  buf.ctx = take(std::max(attn_tokens_ * uc, 2 * un * ud));
+  buf.win = buf.ctx;  // the partitioned windows are dead once qkv exists, before ctx is written
+  buf.scratch_floats = aligned_bytes(scratch_floats_) / sizeof(float);
+  buf.scratch = take(buf.scratch_floats * static_cast<size_t>(threads));
 
   // PatchEmbed: conv as GEMM -> [1, G, G, C] (the official output, already BHWC).
-  gather_patches(x, grid_, config_.patch_size, buf_.big);
+  gather_patches(x, grid_, config_.patch_size, buf.big);
   x = Tensor();  // the caller's input may go now (when it was moved in)
-  linear_rows(buf_.big, n, patch_w_, patch_p_, &patch_b_, buf_.x);
+  linear_rows(buf.big, n, patch_w_, patch_p_, &patch_b_, buf.x);
   if (tracer) {
-    trace(tracer, "image_encoder.patch_embed.proj", nchw_view(buf_.x, g, C));
-    trace(tracer, "image_encoder.patch_embed", view(buf_.x, {1, g, g, C}));
+    trace(tracer, "image_encoder.patch_embed.proj", nchw_view(buf.x, g, C));
+    trace(tracer, "image_encoder.patch_embed", view(buf.x, {1, g, g, C}));
   }
   // x = x + self.pos_embed ([1, G, G, C], same layout).
-  add_parallel(buf_.x, pos_embed_.data<float>(), n * C);
+  add_parallel(buf.x, pos_embed_.data<float>(), n * C);
 
-  for (int i = 0; i < static_cast<int>(blocks_.size()); ++i) block_forward(i, buf_.x, tracer);
+  for (int i = 0; i < static_cast<int>(blocks_.size()); ++i) block_forward(i, buf.x, buf, tracer);
 
   Tensor out = Tensor::empty(DType::F32, {1, out_dim_, g, g});
-  neck_forward(buf_.x, out, tracer);
+  neck_forward(buf.x, out, buf, tracer);
   trace(tracer, "image_encoder", out);
   return out;
 }
@@ -565,14 +583,14 @@ Tensor ImageEncoder::forward(Tensor x, Tracer* tracer) {
 // Block.forward on x [1, G, G, C] (in place):
 //   shortcut = x; x = norm1(x); [window_partition]; x = attn(x); [window_unpartition];
 //   x = shortcut + x; x = x + mlp(norm2(x))
-void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
+void ImageEncoder::block_forward(int index, float* x, const Buffers& buf, Tracer* tracer) const {
   const BlockWeights& b = blocks_[static_cast<size_t>(index)];
   const int64_t g = grid_, C = dim_, n = g * g;
   const std::string path = tracer ? fmt::format("image_encoder.blocks.{}", index) : std::string();
 
   // norm1 -> xn [1, G, G, C]
-  layer_norm_rows(x, buf_.xn, n, C, b.norm1_w, b.norm1_b, kBlockNormEps);
-  if (tracer) trace(tracer, path + ".norm1", view(buf_.xn, {1, g, g, C}));
+  layer_norm_rows(x, buf.xn, n, C, b.norm1_w, b.norm1_b, kBlockNormEps);
+  if (tracer) trace(tracer, path + ".norm1", view(buf.xn, {1, g, g, C}));
 
   // Without a tracer, the residual adds and GELU are fused into the GEMMs'
   // epilogues (the traced layer outputs are then never materialised).
@@ -586,16 +604,16 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   const int64_t nwin = nw_side * nw_side, side = ws > 0 ? ws : g;
 
   AttentionArgs a;
-  a.ctx = buf_.ctx;
+  a.ctx = buf.ctx;
   a.windows = static_cast<int>(nwin);
   a.h = a.w = static_cast<int>(side);
   a.dim = dim_;
   a.heads = heads_;
   a.rel_pos_h = &b.rel_pos_h;
   a.rel_pos_w = &b.rel_pos_w;
-  a.scratch = buf_.scratch;
-  a.scratch_floats = buf_.scratch_floats;
-  a.qkv = buf_.big;
+  a.scratch = buf.scratch;
+  a.scratch_floats = buf.scratch_floats;
+  a.qkv = buf.big;
 
   // Windowed blocks, fast path: the fused kernel reads each window in place from the
   // grid's qkv and writes ctx in grid order, so qkv and proj run on the G*G real
@@ -603,71 +621,71 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
   // window_partition / window_unpartition disappear. The padding tokens' keys and
   // values are what the qkv linear gives a zero row: its bias, exactly.
   if (ws > 0 && fused && use_fused_attention()) {
-    linear_rows(buf_.xn, n, b.qkv_w, b.qkv_p, &b.qkv_b, buf_.big);
-    if (timing_marks) trace(tracer, path + ".attn.qkv (in grid order)", view(buf_.big, {1, g, g, 3 * C}));
+    linear_rows(buf.xn, n, b.qkv_w, b.qkv_p, &b.qkv_b, buf.big);
+    if (timing_marks) trace(tracer, path + ".attn.qkv (in grid order)", view(buf.big, {1, g, g, 3 * C}));
     a.grid_side = static_cast<int>(g);
     a.qkv_bias = b.qkv_b.data<float>();
     attention_heads(a);
-    if (timing_marks) trace(tracer, path + ".attn (core, windows in place)", view(buf_.ctx, {1, g, g, C}));
-    linear_rows(buf_.ctx, n, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
+    if (timing_marks) trace(tracer, path + ".attn (core, windows in place)", view(buf.ctx, {1, g, g, C}));
+    linear_rows(buf.ctx, n, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
     if (timing_marks) trace(tracer, path + ".attn.proj (+ residual)", view(x, {1, g, g, C}));
   } else {
     // Attention input: windows [nW, ws, ws, C] (zero padded, in ctx's memory) or the whole
     // grid [1, G, G, C] (xn). The projected attention output goes to xn either way.
     const int64_t tokens = nwin * side * side;
-    float* attn_io = buf_.xn;
+    float* attn_io = buf.xn;
     if (ws > 0) {
-      window_partition(buf_.xn, grid_, dim_, ws, buf_.win);
-      attn_io = buf_.win;
+      window_partition(buf.xn, grid_, dim_, ws, buf.win);
+      attn_io = buf.win;
     }
     const Shape attn_shape{nwin, side, side, C};  // official Attention input/output shape
 
     // Attention.forward: qkv = self.qkv(x) -> [nW, ws, ws, 3C]
-    linear_rows(attn_io, tokens, b.qkv_w, b.qkv_p, &b.qkv_b, buf_.big);
-    if (tracer) trace(tracer, path + ".attn.qkv", view(buf_.big, {nwin, side, side, 3 * C}));
+    linear_rows(attn_io, tokens, b.qkv_w, b.qkv_p, &b.qkv_b, buf.big);
+    if (tracer) trace(tracer, path + ".attn.qkv", view(buf.big, {nwin, side, side, 3 * C}));
     attention_heads(a);
-    if (timing_marks) trace(tracer, path + ".attn (core: softmax(q k^T + rel pos) v)", view(buf_.ctx, attn_shape));
+    if (timing_marks) trace(tracer, path + ".attn (core: softmax(q k^T + rel pos) v)", view(buf.ctx, attn_shape));
     // x = self.proj(x)
     if (fused && ws == 0) {
-      linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
+      linear_rows(buf.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
       if (timing_marks) trace(tracer, path + ".attn.proj (+ residual)", view(x, {1, g, g, C}));
     } else {
       // (into xn: with windows, attn_io is ctx's memory, which proj reads)
-      linear_rows(buf_.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, buf_.xn);
+      linear_rows(buf.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, buf.xn);
       if (tracer) {
-        trace(tracer, path + ".attn.proj", view(buf_.xn, attn_shape));
-        trace(tracer, path + ".attn", view(buf_.xn, attn_shape));
+        trace(tracer, path + ".attn.proj", view(buf.xn, attn_shape));
+        trace(tracer, path + ".attn", view(buf.xn, attn_shape));
       }
       // window_unpartition + crop, then x = shortcut + x.
       if (ws > 0)
-        window_unpartition_add(buf_.xn, grid_, dim_, ws, x);
+        window_unpartition_add(buf.xn, grid_, dim_, ws, x);
       else
-        add_parallel(x, buf_.xn, n * C);
+        add_parallel(x, buf.xn, n * C);
       if (timing_marks) trace(tracer, path + " (window unpartition + residual)", view(x, {1, g, g, C}));
     }
   }
 
   // x = x + self.mlp(self.norm2(x)); MLPBlock: lin2(act(lin1(x)))
-  layer_norm_rows(x, buf_.xn, n, C, b.norm2_w, b.norm2_b, kBlockNormEps);
-  if (tracer) trace(tracer, path + ".norm2", view(buf_.xn, {1, g, g, C}));
-  float* hidden = buf_.big;
+  layer_norm_rows(x, buf.xn, n, C, b.norm2_w, b.norm2_b, kBlockNormEps);
+  if (tracer) trace(tracer, path + ".norm2", view(buf.xn, {1, g, g, C}));
+  float* hidden = buf.big;
   if (fused) {
-    linear_rows(buf_.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden, false, /*gelu=*/true);
+    linear_rows(buf.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden, false, /*gelu=*/true);
     if (timing_marks) trace(tracer, path + ".mlp.lin1 (+ GELU)", view(hidden, {1, g, g, hidden_}));
     linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, x, /*accumulate=*/true);  // x = x + mlp(...)
     if (timing_marks) trace(tracer, path + ".mlp.lin2 (+ residual)", view(x, {1, g, g, C}));
     return;
   }
-  linear_rows(buf_.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden);
+  linear_rows(buf.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden);
   if (tracer) trace(tracer, path + ".mlp.lin1", view(hidden, {1, g, g, hidden_}));
   gelu_parallel(hidden, n * hidden_);
   if (tracer) trace(tracer, path + ".mlp.act", view(hidden, {1, g, g, hidden_}));
-  linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, buf_.xn);
+  linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, buf.xn);
   if (tracer) {
-    trace(tracer, path + ".mlp.lin2", view(buf_.xn, {1, g, g, C}));
-    trace(tracer, path + ".mlp", view(buf_.xn, {1, g, g, C}));
+    trace(tracer, path + ".mlp.lin2", view(buf.xn, {1, g, g, C}));
+    trace(tracer, path + ".mlp", view(buf.xn, {1, g, g, C}));
   }
-  add_parallel(x, buf_.xn, n * C);
+  add_parallel(x, buf.xn, n * C);
   if (tracer) trace(tracer, path, view(x, {1, g, g, C}));
 }
 
@@ -677,11 +695,11 @@ void ImageEncoder::block_forward(int index, float* x, Tracer* tracer) {
 //   neck.2 Conv2d(D, D, 3, padding=1, bias=False) = im2col [N, 9D] + GEMM
 //   neck.3 LayerNorm2d(D)
 // then one transpose into the official [1, D, G, G] output.
-void ImageEncoder::neck_forward(const float* x, Tensor& out, Tracer* tracer) {
+void ImageEncoder::neck_forward(const float* x, Tensor& out, const Buffers& buf, Tracer* tracer) const {
   const int64_t g = grid_, d = out_dim_, n = g * g;
-  float* y1 = buf_.ctx;       // [N, D]
-  float* y2 = buf_.ctx + n * d;  // [N, D]
-  float* cols = buf_.big;     // [N, 9D], columns (ky, kx, cin) as neck2_w_
+  float* y1 = buf.ctx;       // [N, D]
+  float* y2 = buf.ctx + n * d;  // [N, D]
+  float* cols = buf.big;     // [N, 9D], columns (ky, kx, cin) as neck2_w_
 
   linear_rows(x, n, neck0_w_, neck0_p_, nullptr, y1);
   if (tracer) trace(tracer, "image_encoder.neck.0", nchw_view(y1, g, d));

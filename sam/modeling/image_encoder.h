@@ -5,7 +5,9 @@
 //
 // Activations are channels-last ([G, G, C] tokens, the official BHWC layout of
 // the blocks) and live in one engine::Arena reserved in the constructor; a
-// forward pass allocates nothing else except the returned embedding.
+// forward pass allocates nothing else except the returned embedding. The arena
+// lives in a per-session Workspace; the encoder (weights, packed panels) is
+// immutable after construction and shared (SamModel).
 #pragma once
 
 #include <cstddef>
@@ -26,22 +28,37 @@ class ImageEncoder {
  public:
   explicit ImageEncoder(std::shared_ptr<const Weights> weights);
 
+  // The activation memory of one forward pass: per session (per thread), never
+  // shared; the encoder itself is immutable and shared by every session.
+  class Workspace {
+   public:
+    Workspace();
+    ~Workspace();
+    Workspace(Workspace&&) noexcept;
+    Workspace& operator=(Workspace&&) noexcept;
+    size_t bytes() const;       // activation memory reserved
+    size_t high_water() const;  // most of it used by a forward pass so far
+    // Returns the pages to the OS between passes (the reservation stays; the
+    // next pass faults them in again).
+    void release_pages();
+
+   private:
+    friend class ImageEncoder;
+    std::unique_ptr<engine::Arena> arena_;
+    int threads_ = 0;  // attention workers the arena has scratch for
+  };
+  // A workspace reserved for a forward pass with the current pool's threads.
+  Workspace make_workspace() const;
+
   // x: [1, 3, S, S] f32, S = config.img_size (already normalised and padded as
   // the official Sam.preprocess does). Returns the image embedding
   // [1, prompt_embed_dim, G, G] (G = S / patch_size), f32, owning tensor.
   // With a tracer, every submodule output is reported under its official module
   // path and in the official layout (views into the arena: the tracer copies).
   // `x` is dropped once the patches are gathered (pass it moved to free it early).
-  engine::Tensor forward(engine::Tensor x, Tracer* tracer = nullptr);
-  // Returns the activation memory's pages to the OS between passes (the
-  // reservation stays; the next pass faults them in again).
-  void release_scratch() {
-    arena_.reset();
-    arena_.release_pages();
-  }
-
-  size_t arena_bytes() const;       // activation memory reserved
-  size_t arena_high_water() const;  // most of it used by a forward pass so far
+  // Reentrant: any number of threads may run forward() at once, each with its
+  // own workspace (grown here if the pool got more threads since it was made).
+  engine::Tensor forward(engine::Tensor x, Workspace& ws, Tracer* tracer = nullptr) const;
 
  private:
   // Weights of one Block (views into the model's tensors).
@@ -55,8 +72,9 @@ class ImageEncoder {
 
   // Bytes of arena a forward pass needs with `threads` attention workers.
   size_t plan_bytes(int threads) const;
-  void block_forward(int index, float* x, Tracer* tracer);
-  void neck_forward(const float* x, engine::Tensor& out, Tracer* tracer);
+  struct Buffers;
+  void block_forward(int index, float* x, const Buffers& buf, Tracer* tracer) const;
+  void neck_forward(const float* x, engine::Tensor& out, const Buffers& buf, Tracer* tracer) const;
 
   std::shared_ptr<const Weights> weights_;
   SamConfig config_;
@@ -78,10 +96,7 @@ class ImageEncoder {
   size_t attn_tokens_ = 0;     // largest token count attention runs on (N or nW*ws*ws)
   size_t scratch_floats_ = 0;  // attention scratch per worker
 
-  engine::Arena arena_;
-  int arena_threads_ = 0;  // attention workers the arena has scratch for
-
-  // Regions carved from the arena at the start of each forward pass.
+  // Regions carved from the workspace at the start of each forward pass.
   struct Buffers {
     float* x = nullptr;        // [N, C] residual stream
     float* xn = nullptr;       // [max(N, nW*ws*ws), C] norm outputs; attention (proj) output
@@ -92,7 +107,6 @@ class ImageEncoder {
                                // SAM_ATTENTION=unfused: scores + rel-pos projections)
     size_t scratch_floats = 0; // per worker
   };
-  Buffers buf_;
 };
 
 }  // namespace sam

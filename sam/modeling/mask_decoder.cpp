@@ -199,7 +199,7 @@ void MaskDecoder::mlp_forward(const Mlp& m, const Tensor& x, Tensor& out, const 
   if (t) trace(t, path, out);
 }
 
-MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w, int max_batch)
+MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w)
     : weights_(std::move(w)), transformer_(weights_, "mask_decoder.transformer") {
   const SamConfig& c = weights_->config();
   dim_ = c.prompt_embed_dim;
@@ -228,9 +228,12 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w, int max_batch)
   for (int i = 0; i < num_mask_tokens_; ++i)
     hyper_mlps_.push_back(load_mlp(p + ".output_hypernetworks_mlps." + std::to_string(i), 3));
   iou_head_ = load_mlp(p + ".iou_prediction_head", c.iou_head_depth);
+}
 
-  arena_ = std::make_unique<engine::Arena>();
-  arena_->reserve(workspace_bytes(std::max(max_batch, 1), kReservedSparseTokens));
+std::unique_ptr<engine::Arena> MaskDecoder::make_arena(int max_batch) const {
+  auto arena = std::make_unique<engine::Arena>();
+  arena->reserve(workspace_bytes(std::max(max_batch, 1), kReservedSparseTokens));
+  return arena;
 }
 
 MaskDecoder::ImageInputs MaskDecoder::prepare(const Tensor& image_embedding, const Tensor& image_pe) const {
@@ -273,12 +276,13 @@ bool MaskDecoder::is_no_mask(const Tensor& dense) const {
 }
 
 MaskDecoder::Output MaskDecoder::forward(const Tensor& image_embedding, const Tensor& image_pe, const Tensor& sparse,
-                                         const Tensor& dense, bool multimask_output, Tracer* t) {
-  return forward(prepare(image_embedding, image_pe), sparse, dense, multimask_output, t);
+                                         const Tensor& dense, bool multimask_output, engine::Arena& arena,
+                                         Tracer* t) const {
+  return forward(prepare(image_embedding, image_pe), sparse, dense, multimask_output, arena, t);
 }
 
 MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor& sparse, const Tensor& dense,
-                                         bool multimask_output, Tracer* t) {
+                                         bool multimask_output, engine::Arena& arena, Tracer* t) const {
   const int64_t g = grid_, p = g * g, m = num_mask_tokens_, c1 = dim_ / 4, c2 = dim_ / 8;
   if (!(sparse.rank() == 3 && sparse.dim(2) == dim_ && sparse.dtype() == DType::F32))
     engine::fail("MaskDecoder: sparse embeddings {} are not [N, S, {}]", sparse.shape().str(), dim_);
@@ -291,10 +295,10 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
                 "MaskDecoder: image inputs not prepared for this model");
 
   // The arena only grows between passes (reserve() needs it empty).
-  arena_->reset();
+  arena.reset();
   const size_t need = workspace_bytes(n, s);
-  if (need > arena_->capacity()) arena_->reserve(need);
-  const Workspace ws = plan(n, nt, [&](const Shape& sh) { return arena_->tensor(DType::F32, sh); });
+  if (need > arena.capacity()) arena.reserve(need);
+  const Workspace ws = plan(n, nt, [&](const Shape& sh) { return arena.tensor(DType::F32, sh); });
 
   // tokens = cat((output_tokens.expand(N, -1, -1), sparse_prompt_embeddings), dim=1)
   for (int64_t b = 0; b < n; ++b) {
@@ -327,7 +331,7 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
   // hs, src = transformer(src, pos_src, tokens)
   Tensor queries = ws.queries, keys = ws.keys;
   const bool cached = image.no_mask.kv.k.defined() && is_no_mask(dense);
-  transformer_.forward(ws.tokens, image.pe, queries, keys, *arena_, t, cached ? &image.no_mask : nullptr);
+  transformer_.forward(ws.tokens, image.pe, queries, keys, arena, t, cached ? &image.no_mask : nullptr);
 
   // Hypernetwork MLPs on the mask tokens hs[:, 1 + i, :] -> hyper_in[:, i, :]
   // ([N, D] row-strided views), and the IoU head on hs[:, 0, :].

@@ -6,11 +6,13 @@
 // pixels in "sub-pixel" row order (each k2/s2 ConvTranspose2d turns a pixel row
 // into 4 rows), and the final masks scattered into [4G, 4G] once at the end.
 //
-// Memory: an engine::Arena, reserved in the constructor for `max_batch` prompt
-// sets and re-reserved (between calls, never during one) when a call needs
-// more. This code allocates only the two outputs of a pass from the heap (the
-// engine's Tensor::from_blob / empty still format their check messages eagerly).
-// forward() is not reentrant (one arena); use one MaskDecoder per thread.
+// Memory: the caller's engine::Arena (one per session / thread; make_arena()
+// reserves one for `max_batch` prompt sets), re-reserved (between calls, never
+// during one) when a call needs more. This code allocates only the two outputs
+// of a pass from the heap (the engine's Tensor::from_blob / empty still format
+// their check messages eagerly). The decoder itself is immutable after
+// construction: any number of threads may call forward() at once, each with its
+// own arena.
 #pragma once
 
 #include <memory>
@@ -27,10 +29,11 @@ namespace sam {
 
 class MaskDecoder {
  public:
-  // max_batch: prompt sets per call the arena is first sized for (with up to
-  // kReservedSparseTokens sparse tokens each); larger calls grow it.
   static constexpr int kReservedSparseTokens = 6;
-  explicit MaskDecoder(std::shared_ptr<const Weights> w, int max_batch = 1);
+  explicit MaskDecoder(std::shared_ptr<const Weights> w);
+  // An arena reserved for `max_batch` prompt sets per call (with up to
+  // kReservedSparseTokens sparse tokens each); larger calls grow it.
+  std::unique_ptr<engine::Arena> make_arena(int max_batch = 1) const;
 
   struct Output {
     engine::Tensor low_res_masks;    // [N, C, 4G, 4G] logits, C = 3 (multimask) or 1
@@ -64,14 +67,14 @@ class MaskDecoder {
   // and the output tuple as mask_decoder.0 / mask_decoder.1. Traced tensors
   // may be arena views that are overwritten later: a Tracer copies what it keeps.
   Output forward(const ImageInputs& image, const engine::Tensor& sparse, const engine::Tensor& dense,
-                 bool multimask_output, Tracer* t = nullptr);
+                 bool multimask_output, engine::Arena& arena, Tracer* t = nullptr) const;
   // Convenience: prepare() + forward(). Prefer the above for several prompts per image.
   Output forward(const engine::Tensor& image_embedding, const engine::Tensor& image_pe, const engine::Tensor& sparse,
-                 const engine::Tensor& dense, bool multimask_output, Tracer* t = nullptr);
+                 const engine::Tensor& dense, bool multimask_output, engine::Arena& arena,
+                 Tracer* t = nullptr) const;
 
   // Arena bytes a forward pass over n prompt sets of s sparse tokens needs.
   size_t workspace_bytes(int64_t n, int64_t s) const;
-  size_t arena_capacity() const { return arena_->capacity(); }
 
  private:
   // modeling/mask_decoder.py: MLP(input_dim, hidden_dim, output_dim, num_layers):
@@ -101,7 +104,6 @@ class MaskDecoder {
   const float* up3_bias_ = nullptr;  // output_upscaling.3.bias [D/8] (the fused kernel adds it per channel)
   std::vector<Mlp> hyper_mlps_;
   Mlp iou_head_;
-  std::unique_ptr<engine::Arena> arena_;
 };
 
 }  // namespace sam

@@ -387,8 +387,8 @@ TEST_CASE("amg utilities equal the official functions", "[.][reference]") {
 // ---------------------------------------------------------------------------------
 namespace {
 
-std::shared_ptr<const sam::Weights> tiny_model(const std::string& data) {
-  static std::shared_ptr<const sam::Weights> w;
+std::shared_ptr<const sam::SamModel> tiny_model(const std::string& data) {
+  static std::shared_ptr<const sam::SamModel> w;
   if (w) return w;
   const fs::path tmp = fs::temp_directory_path() / ("sam_test_amg_tiny_" + std::to_string(::getpid()) + ".safetensors");
   weights_tools::ConvertOptions o;
@@ -396,7 +396,7 @@ std::shared_ptr<const sam::Weights> tiny_model(const std::string& data) {
   o.output = tmp.string();
   o.show_progress = false;
   weights_tools::convert_checkpoint(o);
-  w = sam::Weights::load(tmp.string());
+  w = sam::SamModel::load(tmp.string());
   fs::remove(tmp);
   return w;
 }

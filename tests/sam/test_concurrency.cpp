@@ -20,6 +20,7 @@
 #include "engine/thread_pool.h"
 #include "random_checkpoint.h"
 #include "sam/modeling/config.h"
+#include "sam/amg/automatic_mask_generator.h"
 #include "sam/predictor.h"
 #include "test_util.h"
 
@@ -91,17 +92,17 @@ bool same_bits(const engine::Tensor& a, const engine::Tensor& b) {
          std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
-std::shared_ptr<const sam::Weights> random_tiny(const test_util::TempDir& dir) {
+std::shared_ptr<const sam::SamModel> random_tiny(const test_util::TempDir& dir) {
   const std::string path = dir.file("tiny_random.safetensors");
   weights_tools::write_random_checkpoint(*sam::find_config("tiny"), 3, path, engine::DType::F32, false);
-  return sam::Weights::load(path);
+  return sam::SamModel::load(path);
 }
 
 }  // namespace
 
-TEST_CASE("one model shared by predictors on several threads equals sequential runs", "[concurrency]") {
+TEST_CASE("one SamModel shared by predictors on several threads equals sequential runs", "[concurrency]") {
   test_util::TempDir dir;
-  const auto weights = random_tiny(dir);
+  const auto weights = random_tiny(dir);  // one model: weights and packed panels exist once
   const std::vector<Job> jobs = make_jobs();
 
   std::vector<Result> sequential;
@@ -126,6 +127,7 @@ TEST_CASE("one model shared by predictors on several threads equals sequential r
     threads.emplace_back([&, t] {
       try {
         sam::Predictor p(weights);
+        if (&p.model() != weights.get()) ++errors;  // a session never copies the model
         for (int round = 0; round < 2; ++round)
           for (size_t k = 0; k < jobs.size(); ++k) {
             const size_t i = (k + static_cast<size_t>(t)) % jobs.size();
@@ -147,6 +149,59 @@ TEST_CASE("one model shared by predictors on several threads equals sequential r
       CHECK(same_bits(a.iou, b.iou));
       CHECK(same_bits(a.masks, b.masks));
     }
+}
+
+TEST_CASE("an automatic mask generator and predictors run on one model at once", "[concurrency]") {
+  test_util::TempDir dir;
+  const auto model = random_tiny(dir);
+  const std::vector<Job> jobs = make_jobs();
+  sam::AmgOptions o;
+  o.points_per_side = 4;
+  o.pred_iou_thresh = 0;
+  o.stability_score_thresh = 0;
+  const sam::Image image = jobs[0].image;
+  sam::AmgResult alone;
+  {
+    sam::AutomaticMaskGenerator gen(model, o);
+    alone = gen.generate(image);
+  }
+  Result predicted_alone;
+  {
+    sam::Predictor p(model);
+    predicted_alone = run_job(p, jobs[1]);
+  }
+  sam::AmgResult together;
+  std::vector<Result> predicted(3);
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    try {
+      sam::AutomaticMaskGenerator gen(model, o);
+      together = gen.generate(image);
+    } catch (...) {
+      ++errors;
+    }
+  });
+  for (size_t t = 0; t < predicted.size(); ++t)
+    threads.emplace_back([&, t] {
+      try {
+        sam::Predictor p(model);
+        predicted[t] = run_job(p, jobs[1]);
+      } catch (...) {
+        ++errors;
+      }
+    });
+  for (auto& th : threads) th.join();
+  REQUIRE(errors == 0);
+  REQUIRE(together.masks.size() == alone.masks.size());
+  for (size_t i = 0; i < alone.masks.size(); ++i) {
+    CHECK(together.masks[i].rle.counts == alone.masks[i].rle.counts);
+    CHECK(together.masks[i].predicted_iou == alone.masks[i].predicted_iou);
+  }
+  for (const Result& r : predicted) {
+    CHECK(same_bits(r.low_res, predicted_alone.low_res));
+    CHECK(same_bits(r.masks, predicted_alone.masks));
+  }
 }
 
 TEST_CASE("the global thread pool serves concurrent callers and nested calls", "[concurrency]") {

@@ -86,10 +86,11 @@ TEST_CASE("image encoder matches the official ImageEncoderViT layer by layer (ti
   test_util::TempDir tmp;
   auto weights = load_converted(tmp, (data / "tiny.pth").string(), engine::DType::F32);
 
-  sam::ImageEncoder encoder(weights);
+  const sam::ImageEncoder encoder(weights);
+  sam::ImageEncoder::Workspace ws = encoder.make_workspace();
   const engine::Tensor input = engine::read_npy((ref / "input_image.npy").string());
   RecordingTracer tracer;
-  const engine::Tensor emb = encoder.forward(input, &tracer);
+  const engine::Tensor emb = encoder.forward(input, ws, &tracer);
 
   const engine::Tensor expected = engine::read_npy((ref / "image_embedding.npy").string());
   REQUIRE(emb.shape() == engine::Shape{1, 32, 16, 16});
@@ -124,27 +125,27 @@ TEST_CASE("image encoder matches the official ImageEncoderViT layer by layer (ti
   CHECK(tracer.outputs.at("image_encoder.blocks.1.attn").shape() == engine::Shape{1, 16, 16, 64});
   WARN("tiny image encoder: " << tracer.outputs.size() << " traced layers, worst rel L2 " << worst << " ("
                                << worst_path << "); embedding rel L2 " << rel_l2(emb, expected)
-                               << "; arena " << encoder.arena_bytes() << " bytes reserved, "
-                               << encoder.arena_high_water() << " used");
+                               << "; arena " << ws.bytes() << " bytes reserved, " << ws.high_water() << " used");
 }
 
 TEST_CASE("image encoder: repeated forward passes reuse the arena and agree bit for bit", "[.][reference]") {
   const fs::path data = testdata_dir();
   const fs::path ref = data / "ref_tiny_point";
   test_util::TempDir tmp;
-  sam::ImageEncoder encoder(load_converted(tmp, (data / "tiny.pth").string(), engine::DType::F32));
+  const sam::ImageEncoder encoder(load_converted(tmp, (data / "tiny.pth").string(), engine::DType::F32));
+  sam::ImageEncoder::Workspace ws = encoder.make_workspace();
   const engine::Tensor input = engine::read_npy((ref / "input_image.npy").string());
 
-  const size_t reserved = encoder.arena_bytes();
-  const engine::Tensor first = encoder.forward(input);
-  const size_t used = encoder.arena_high_water();
-  const engine::Tensor second = encoder.forward(input);
+  const size_t reserved = ws.bytes();
+  const engine::Tensor first = encoder.forward(input, ws);
+  const size_t used = ws.high_water();
+  const engine::Tensor second = encoder.forward(input, ws);
   REQUIRE(first.shape() == second.shape());
   CHECK(std::memcmp(first.raw_data(), second.raw_data(), first.nbytes()) == 0);
   // The outputs are owning tensors, not views into the (reset) arena.
   CHECK(first.raw_data() != second.raw_data());
-  CHECK(encoder.arena_bytes() == reserved);
-  CHECK(encoder.arena_high_water() == used);
+  CHECK(ws.bytes() == reserved);
+  CHECK(ws.high_water() == used);
   CHECK(used <= reserved);
 
   // The attention scratch is per pool thread: a larger pool set between passes
@@ -154,27 +155,28 @@ TEST_CASE("image encoder: repeated forward passes reuse the arena and agree bit 
   engine::set_num_threads(threads + 3);
   engine::Tensor wide;
   try {
-    wide = encoder.forward(input);
+    wide = encoder.forward(input, ws);
   } catch (...) {
     engine::set_num_threads(0);
     throw;
   }
   engine::set_num_threads(0);
-  CHECK(encoder.arena_bytes() > reserved);
+  CHECK(ws.bytes() > reserved);
   CHECK(rel_l2(wide, expected) <= 1e-4);
 
   // Wrong input shapes are refused with engine::Error, not read out of bounds.
-  CHECK_THROWS_AS(encoder.forward(engine::Tensor::zeros(engine::DType::F32, {1, 3, 128, 128})), engine::Error);
-  CHECK_THROWS_AS(encoder.forward(engine::Tensor::zeros(engine::DType::F32, {3, 256, 256})), engine::Error);
+  CHECK_THROWS_AS(encoder.forward(engine::Tensor::zeros(engine::DType::F32, {1, 3, 128, 128}), ws), engine::Error);
+  CHECK_THROWS_AS(encoder.forward(engine::Tensor::zeros(engine::DType::F32, {3, 256, 256}), ws), engine::Error);
 }
 
 TEST_CASE("image encoder runs from a bf16-converted model", "[.][reference]") {
   const fs::path data = testdata_dir();
   const fs::path ref = data / "ref_tiny_point";
   test_util::TempDir tmp;
-  sam::ImageEncoder encoder(load_converted(tmp, (data / "tiny.pth").string(), engine::DType::BF16));
+  const sam::ImageEncoder encoder(load_converted(tmp, (data / "tiny.pth").string(), engine::DType::BF16));
+  sam::ImageEncoder::Workspace ws = encoder.make_workspace();
   const engine::Tensor input = engine::read_npy((ref / "input_image.npy").string());
-  const engine::Tensor emb = encoder.forward(input);
+  const engine::Tensor emb = encoder.forward(input, ws);
   const engine::Tensor expected = engine::read_npy((ref / "image_embedding.npy").string());
   const double err = rel_l2(emb, expected);
   // The bf16 file stores every conv / linear weight matrix (patch embed, qkv,
@@ -199,11 +201,12 @@ TEST_CASE("image encoder matches the official ImageEncoderViT (vit_b)", "[.][ref
     return;
   }
   test_util::TempDir tmp;
-  sam::ImageEncoder encoder(load_converted(tmp, (data / "vit_b.pth").string(), engine::DType::F32));
+  const sam::ImageEncoder encoder(load_converted(tmp, (data / "vit_b.pth").string(), engine::DType::F32));
+  sam::ImageEncoder::Workspace ws = encoder.make_workspace();
   const engine::Tensor input = engine::read_npy((ref / "input_image.npy").string());
-  encoder.forward(input);  // warm-up (page faults of the mmapped weights, BLAS buffers)
+  encoder.forward(input, ws);  // warm-up (page faults of the mmapped weights, BLAS buffers)
   const auto t0 = std::chrono::steady_clock::now();
-  const engine::Tensor emb = encoder.forward(input);
+  const engine::Tensor emb = encoder.forward(input, ws);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const engine::Tensor expected = engine::read_npy((ref / "image_embedding.npy").string());
   REQUIRE(emb.shape() == engine::Shape{1, 256, 64, 64});
@@ -211,6 +214,6 @@ TEST_CASE("image encoder matches the official ImageEncoderViT (vit_b)", "[.][ref
   CHECK(err <= 1e-4);
   WARN("vit_b image encoder: embedding rel L2 " << err << ", forward " << seconds << " s on "
                                                 << engine::thread_pool().num_threads() << " threads, arena "
-                                                << encoder.arena_bytes() << " bytes reserved, "
-                                                << encoder.arena_high_water() << " used");
+                                                << ws.bytes() << " bytes reserved, " << ws.high_water()
+                                                << " used");
 }

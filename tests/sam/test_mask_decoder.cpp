@@ -178,14 +178,15 @@ void run_case(const std::shared_ptr<const sam::Weights>& weights, const fs::path
   const bool multimask = meta["multimask_output"].get<bool>();
 
   sam::PromptEncoder pe(weights);
-  sam::MaskDecoder decoder(weights);
+  const sam::MaskDecoder decoder(weights);
+  const std::unique_ptr<engine::Arena> arena = decoder.make_arena();
   CaseResult r(dir / "layers");
   sam::Tracer* t = layers ? &r.tracer : nullptr;
   Tensor sparse, dense;
   const Tensor image_pe = pe.dense_pe(t);
   pe.forward(prompts, sparse, dense, t);
   const Tensor embedding = engine::read_npy((dir / "image_embedding.npy").string());
-  const sam::MaskDecoder::Output out = decoder.forward(embedding, image_pe, sparse, dense, multimask, t);
+  const sam::MaskDecoder::Output out = decoder.forward(embedding, image_pe, sparse, dense, multimask, *arena, t);
 
   r.pe = rel_l2(image_pe, engine::read_npy((dir / "image_pe.npy").string()));
   r.sparse = rel_l2(sparse, engine::read_npy((dir / "sparse_embeddings.npy").string()));
@@ -228,18 +229,18 @@ void run_case(const std::shared_ptr<const sam::Weights>& weights, const fs::path
   // and two untraced passes on the same decoder (prepared image, arena reused)
   // agree bit for bit.
   const sam::MaskDecoder::ImageInputs img = decoder.prepare(embedding, pe.dense_pe_tokens());
-  const size_t capacity = decoder.arena_capacity();
-  const sam::MaskDecoder::Output again = decoder.forward(img, sparse, dense, multimask);
-  CHECK(decoder.arena_capacity() == capacity);
+  const size_t capacity = arena->capacity();
+  const sam::MaskDecoder::Output again = decoder.forward(img, sparse, dense, multimask, *arena);
+  CHECK(arena->capacity() == capacity);
   CHECK(rel_l2(again.low_res_masks, engine::read_npy((dir / "low_res_logits.npy").string())) <= kRelL2Tol);
   CHECK(max_abs_diff(again.iou_predictions, engine::read_npy((dir / "iou_predictions.npy").string())) <= kIouAbsTol);
-  const sam::MaskDecoder::Output third = decoder.forward(img, sparse, dense, multimask);
+  const sam::MaskDecoder::Output third = decoder.forward(img, sparse, dense, multimask, *arena);
   CHECK(max_abs_diff(third.low_res_masks, again.low_res_masks) == 0.0);
   CHECK(max_abs_diff(third.iou_predictions, again.iou_predictions) == 0.0);
 
   // A materialised (contiguous NCHW) dense embedding takes the general path
   // (no first-layer cache for a no-mask broadcast) and must agree as well.
-  const sam::MaskDecoder::Output general = decoder.forward(img, sparse, dense.contiguous(), multimask);
+  const sam::MaskDecoder::Output general = decoder.forward(img, sparse, dense.contiguous(), multimask, *arena);
   CHECK(rel_l2(general.low_res_masks, engine::read_npy((dir / "low_res_logits.npy").string())) <= kRelL2Tol);
   CHECK(max_abs_diff(general.iou_predictions, engine::read_npy((dir / "iou_predictions.npy").string())) <= kIouAbsTol);
 }
@@ -315,20 +316,21 @@ TEST_CASE("mask decoder matches the official code (vit_b)", "[.][reference][vit_
   // Decoder time per prompt (prompt-independent work prepared once, as a predictor would).
   const nlohmann::json meta = read_meta(ref);
   sam::PromptEncoder pe(weights);
-  sam::MaskDecoder decoder(weights);
+  const sam::MaskDecoder decoder(weights);
+  const std::unique_ptr<engine::Arena> arena = decoder.make_arena();
   Tensor sparse, dense;
   const auto prompts = prompts_from_meta(meta, ref, weights->config().img_size);
   const auto img = decoder.prepare(engine::read_npy((ref / "image_embedding.npy").string()), pe.dense_pe_tokens());
   const bool multimask = meta["multimask_output"].get<bool>();
   pe.forward(prompts, sparse, dense);
-  decoder.forward(img, sparse, dense, multimask);  // warm-up
+  decoder.forward(img, sparse, dense, multimask, *arena);  // warm-up
   const int reps = 10;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < reps; ++i) {
     pe.forward(prompts, sparse, dense);
-    decoder.forward(img, sparse, dense, multimask);
+    decoder.forward(img, sparse, dense, multimask, *arena);
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
   WARN("vit_b prompt encoder + mask decoder: " << ms << " ms per prompt (2 threads), arena "
-                                               << decoder.arena_capacity() / (1 << 20) << " MiB");
+                                               << arena->capacity() / (1 << 20) << " MiB");
 }

@@ -39,8 +39,8 @@ double max_abs(const engine::Tensor& a, const engine::Tensor& b) {
 }
 
 // Converts DATA/<variant>.pth once per process into a temporary safetensors file.
-std::shared_ptr<const sam::Weights> load_model(const std::string& data, const std::string& variant) {
-  static std::map<std::string, std::shared_ptr<const sam::Weights>> cache;
+std::shared_ptr<const sam::SamModel> load_model(const std::string& data, const std::string& variant) {
+  static std::map<std::string, std::shared_ptr<const sam::SamModel>> cache;
   if (cache.count(variant)) return cache[variant];
   const fs::path tmp = fs::temp_directory_path() / ("sam_test_" + variant + "_" + std::to_string(::getpid()) + ".safetensors");
   weights_tools::ConvertOptions o;
@@ -48,9 +48,9 @@ std::shared_ptr<const sam::Weights> load_model(const std::string& data, const st
   o.output = tmp.string();
   o.show_progress = false;
   weights_tools::convert_checkpoint(o);
-  auto w = sam::Weights::load(tmp.string());
+  auto m = sam::SamModel::load(tmp.string());
   fs::remove(tmp);  // the mapping stays valid
-  return cache[variant] = w;
+  return cache[variant] = m;
 }
 
 void run_suite(const std::string& variant) {
