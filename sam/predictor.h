@@ -75,7 +75,7 @@ class Predictor {
 
  private:
   std::shared_ptr<const SamModel> model_;
-  ImageEncoder::Workspace encoder_ws_;
+  EncoderWorkspace encoder_ws_;
   std::unique_ptr<engine::Arena> decoder_arena_;
   engine::Tensor input_;
   engine::Tensor embedding_;

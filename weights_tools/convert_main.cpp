@@ -9,9 +9,24 @@
 #include "converter.h"
 #include "random_checkpoint.h"
 #include "sam/modeling/config.h"
+#include "sam/modeling/variants.h"
 #include "engine/error.h"
 
 namespace {
+
+// The variant registry (sam/modeling/variants.cpp) is the one list of variants.
+std::vector<std::string> registered_variants() {
+  std::vector<std::string> names;
+  for (const sam::SamVariant& v : sam::variants()) names.push_back(v.name);
+  return names;
+}
+
+std::string official_checkpoints() {
+  std::string out;
+  for (const sam::SamVariant& v : sam::variants())
+    if (!v.official_checkpoint.empty()) out += (out.empty() ? "" : ", ") + v.official_checkpoint;
+  return out;
+}
 
 std::string human_bytes(uint64_t b) {
   if (b >= (1ull << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(b) / (1ull << 30));
@@ -42,14 +57,14 @@ int main(int argc, char** argv) {
   std::string random_variant;
   uint64_t seed = 0;
   app.add_option("files", files,
-                 "IN OUT: IN is sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth or a converted "
-                 ".safetensors; OUT the .safetensors to write (with --random: OUT only)")
+                 "IN OUT: IN is an official checkpoint (" + official_checkpoints() +
+                     ") or a converted .safetensors; OUT the .safetensors to write (with --random: OUT only)")
       ->required()
       ->expected(1, 2);
   app.add_option("--random", random_variant,
                  "write seeded random weights at the real shapes of VARIANT instead of converting (meaningless masks; "
                  "for benchmarks and demos)")
-      ->check(CLI::IsMember({"vit_b", "vit_l", "vit_h", "tiny"}));
+      ->check(CLI::IsMember(registered_variants()));
   app.add_option("--seed", seed, "seed for --random (default 0)");
   app.add_option("--dtype", dtype, "dtype of the large weight matrices (biases, norms, embeddings stay f32)")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));

@@ -8,7 +8,6 @@
 #include "sam/amg/amg_upscale.h"
 #include "engine/error.h"
 #include "engine/thread_pool.h"
-#include "sam/modeling/image_encoder.h"
 #include "sam/modeling/mask_decoder.h"
 #include "sam/preprocess.h"
 #include "sam/modeling/prompt_encoder.h"
@@ -79,7 +78,7 @@ struct AutomaticMaskGenerator::Impl {
   const ImageEncoder& encoder;
   const PromptEncoder& prompt_encoder;
   const MaskDecoder& decoder;
-  ImageEncoder::Workspace encoder_ws;
+  EncoderWorkspace encoder_ws;
   std::unique_ptr<engine::Arena> decoder_arena;
   std::vector<amg::MaskUpscaler::Scratch> scratch;  // one per pool thread
 };

@@ -1,6 +1,5 @@
-// Hyper-parameters of the SAM variants, as segment_anything/build_sam.py
-// builds them (vit_b, vit_l, vit_h), plus "tiny": a small config used only by
-// the tests (same code paths, including window padding: grid 16, window 6).
+// Hyper-parameters of a SAM variant, as segment_anything/build_sam.py builds
+// them. The variants themselves are declared once, in variants.cpp.
 #pragma once
 
 #include <string>
@@ -36,9 +35,9 @@ struct SamConfig {
   bool is_global_block(int block) const;
 };
 
-// vit_b, vit_l, vit_h, tiny.
+// The configs of variants(), in registry order.
 const std::vector<SamConfig>& known_configs();
-// nullptr when `name` is not one of known_configs().
+// nullptr when `name` is not a registered variant.
 const SamConfig* find_config(const std::string& name);
 
 }  // namespace sam

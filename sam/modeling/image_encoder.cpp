@@ -2,7 +2,7 @@
 // MLPBlock and LayerNorm2d from modeling/common.py. Function by function:
 //
 //   PatchEmbed.forward        -> patch_embed(): gather 16x16 patches, one GEMM
-//   Block.forward             -> ImageEncoder::block_forward()
+//   Block.forward             -> ImageEncoderViT::block_forward()
 //   window_partition          -> window_partition() (zero padding to a multiple of ws)
 //   Attention.forward         -> qkv linear + attention_heads() + proj linear
 //   get_rel_pos / add_decomposed_rel_pos -> inside attention_heads() (the fused kernel
@@ -10,7 +10,7 @@
 //                                         unfused path with SAM_ATTENTION=unfused)
 //   window_unpartition        -> window_unpartition_add() (crop, fused with the residual)
 //   MLPBlock.forward          -> lin1, gelu_parallel(), lin2
-//   ImageEncoderViT.neck      -> ImageEncoder::neck_forward()
+//   ImageEncoderViT.neck      -> ImageEncoderViT::neck_forward()
 //
 // Layout: everything between patch embedding and the neck is channels-last,
 // [G, G, C] tokens (row-major [N = G*G, C]), exactly the official BHWC tensors
@@ -393,7 +393,7 @@ void attention_heads(const AttentionArgs& a) {
 
 // --- construction -------------------------------------------------------------------
 
-ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(std::move(weights)) {
+ImageEncoderViT::ImageEncoderViT(std::shared_ptr<const Weights> weights) : weights_(std::move(weights)) {
   engine::check(weights_ != nullptr, "image encoder: no weights");
   config_ = weights_->config();
   const SamConfig& c = config_;
@@ -490,22 +490,36 @@ ImageEncoder::ImageEncoder(std::shared_ptr<const Weights> weights) : weights_(st
 
 }
 
-ImageEncoder::Workspace::Workspace() : arena_(std::make_unique<engine::Arena>()) {}
-ImageEncoder::Workspace::~Workspace() = default;
-ImageEncoder::Workspace::Workspace(Workspace&&) noexcept = default;
-ImageEncoder::Workspace& ImageEncoder::Workspace::operator=(Workspace&&) noexcept = default;
-size_t ImageEncoder::Workspace::bytes() const { return arena_ ? arena_->capacity() : 0; }
-size_t ImageEncoder::Workspace::high_water() const { return arena_ ? arena_->high_water() : 0; }
-void ImageEncoder::Workspace::release_pages() {
-  if (!arena_) return;
-  arena_->reset();
-  arena_->release_pages();
+void ImageEncoderViT::expected_weights(const SamConfig& c, std::vector<WeightSpec>& out) {
+  WeightListBuilder b;
+  const int64_t C = c.encoder_embed_dim, G = c.embedding_grid(), P = c.patch_size, D = c.prompt_embed_dim;
+  b.add("image_encoder.pos_embed", {1, G, G, C});
+  b.add("image_encoder.patch_embed.proj.weight", {C, 3, P, P});
+  b.add("image_encoder.patch_embed.proj.bias", {C});
+  const int64_t head_dim = C / c.encoder_num_heads;
+  for (int i = 0; i < c.encoder_depth; ++i) {
+    const std::string p = fmt::format("image_encoder.blocks.{}", i);
+    const int64_t rel = c.is_global_block(i) ? 2 * G - 1 : 2 * c.window_size - 1;  // Attention.rel_pos_h/w
+    b.norm(p + ".norm1", C);
+    b.linear(p + ".attn.qkv", C, 3 * C);
+    b.linear(p + ".attn.proj", C, C);
+    b.add(p + ".attn.rel_pos_h", {rel, head_dim});
+    b.add(p + ".attn.rel_pos_w", {rel, head_dim});
+    b.norm(p + ".norm2", C);
+    b.linear(p + ".mlp.lin1", C, C * c.mlp_ratio);
+    b.linear(p + ".mlp.lin2", C * c.mlp_ratio, C);
+  }
+  b.add("image_encoder.neck.0.weight", {D, C, 1, 1});
+  b.norm("image_encoder.neck.1", D);
+  b.add("image_encoder.neck.2.weight", {D, D, 3, 3});
+  b.norm("image_encoder.neck.3", D);
+  out.insert(out.end(), b.out.begin(), b.out.end());
 }
 
-ImageEncoder::Workspace ImageEncoder::make_workspace() const {
-  Workspace ws;
-  ws.threads_ = engine::thread_pool().num_threads();
-  ws.arena_->reserve(plan_bytes(ws.threads_));
+EncoderWorkspace ImageEncoderViT::make_workspace() const {
+  EncoderWorkspace ws;
+  ws.set_threads(engine::thread_pool().num_threads());
+  ws.arena().reserve(plan_bytes(ws.threads()));
   return ws;
 }
 
@@ -519,7 +533,7 @@ ImageEncoder::Workspace ImageEncoder::make_workspace() const {
 //            fused: table().attention_relpos_scratch_floats(side, side, head_dim)
 //            (packed K^T and V, ~2*T*hd, plus per-block tiles), unfused: rb*T + rb*(4*side - 2)
 // where Tq is the largest token count attention runs on (N or Nw).
-size_t ImageEncoder::plan_bytes(int threads) const {
+size_t ImageEncoderViT::plan_bytes(int threads) const {
   const size_t n = static_cast<size_t>(grid_) * grid_, c = static_cast<size_t>(dim_);
   const size_t p = static_cast<size_t>(config_.patch_size), d = static_cast<size_t>(out_dim_);
   const size_t big = std::max({attn_tokens_ * 3 * c, n * static_cast<size_t>(hidden_), n * 3 * p * p, n * 9 * d});
@@ -532,7 +546,7 @@ size_t ImageEncoder::plan_bytes(int threads) const {
 // --- forward ------------------------------------------------------------------------
 
 // ImageEncoderViT.forward: patch_embed -> + pos_embed -> blocks -> neck(x.permute(0, 3, 1, 2)).
-Tensor ImageEncoder::forward(Tensor x, Workspace& ws, Tracer* tracer) const {
+Tensor ImageEncoderViT::forward(Tensor x, EncoderWorkspace& ws, Tracer* tracer) const {
   const int64_t s = config_.img_size, g = grid_, C = dim_, n = g * g;
   engine::check(x.dtype() == DType::F32 && x.rank() == 4 && x.dim(0) == 1 && x.dim(1) == 3 && x.dim(2) == s &&
                     x.dim(3) == s,
@@ -541,13 +555,12 @@ Tensor ImageEncoder::forward(Tensor x, Workspace& ws, Tracer* tracer) const {
 
   // The attention scratch is per pool thread; a larger pool (set_num_threads
   // between passes) needs a larger reservation, made here once.
-  if (!ws.arena_) ws.arena_ = std::make_unique<engine::Arena>();  // a moved-from workspace
-  engine::Arena& arena = *ws.arena_;
+  engine::Arena& arena = ws.arena();
   arena.reset();
   const int threads = engine::thread_pool().num_threads();
-  if (threads > ws.threads_ || arena.capacity() == 0) {
-    arena.reserve(plan_bytes(std::max(threads, ws.threads_)));
-    ws.threads_ = std::max(threads, ws.threads_);
+  if (threads > ws.threads() || arena.capacity() < plan_bytes(ws.threads())) {
+    ws.set_threads(std::max(threads, ws.threads()));
+    arena.reserve(plan_bytes(ws.threads()));
   }
   auto take = [&](size_t floats) { return static_cast<float*>(arena.allocate(floats * sizeof(float))); };
   Buffers buf;
@@ -583,7 +596,7 @@ Tensor ImageEncoder::forward(Tensor x, Workspace& ws, Tracer* tracer) const {
 // Block.forward on x [1, G, G, C] (in place):
 //   shortcut = x; x = norm1(x); [window_partition]; x = attn(x); [window_unpartition];
 //   x = shortcut + x; x = x + mlp(norm2(x))
-void ImageEncoder::block_forward(int index, float* x, const Buffers& buf, Tracer* tracer) const {
+void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tracer* tracer) const {
   const BlockWeights& b = blocks_[static_cast<size_t>(index)];
   const int64_t g = grid_, C = dim_, n = g * g;
   const std::string path = tracer ? fmt::format("image_encoder.blocks.{}", index) : std::string();
@@ -695,7 +708,7 @@ void ImageEncoder::block_forward(int index, float* x, const Buffers& buf, Tracer
 //   neck.2 Conv2d(D, D, 3, padding=1, bias=False) = im2col [N, 9D] + GEMM
 //   neck.3 LayerNorm2d(D)
 // then one transpose into the official [1, D, G, G] output.
-void ImageEncoder::neck_forward(const float* x, Tensor& out, const Buffers& buf, Tracer* tracer) const {
+void ImageEncoderViT::neck_forward(const float* x, Tensor& out, const Buffers& buf, Tracer* tracer) const {
   const int64_t g = grid_, d = out_dim_, n = g * g;
   float* y1 = buf.ctx;       // [N, D]
   float* y2 = buf.ctx + n * d;  // [N, D]

@@ -4,10 +4,10 @@
 // add_decomposed_rel_pos) with MLPBlock and LayerNorm2d from modeling/common.py.
 //
 // Activations are channels-last ([G, G, C] tokens, the official BHWC layout of
-// the blocks) and live in one engine::Arena reserved in the constructor; a
-// forward pass allocates nothing else except the returned embedding. The arena
-// lives in a per-session Workspace; the encoder (weights, packed panels) is
-// immutable after construction and shared (SamModel).
+// the blocks) and live in one engine::Arena of the caller's EncoderWorkspace; a
+// forward pass allocates nothing else except the returned embedding. The
+// encoder (weights, packed panels) is immutable after construction and shared
+// by every session (SamModel).
 #pragma once
 
 #include <cstddef>
@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "sam/modeling/config.h"
+#include "sam/modeling/encoder_interface.h"
+#include "sam/modeling/weight_schema.h"
 #include "engine/arena.h"
 #include "engine/ops.h"
 #include "engine/tensor.h"
@@ -24,31 +26,14 @@
 namespace sam {
 
 // Mirrors modeling/image_encoder.py: ImageEncoderViT.
-class ImageEncoder {
+class ImageEncoderViT final : public ImageEncoder {
  public:
-  explicit ImageEncoder(std::shared_ptr<const Weights> weights);
+  explicit ImageEncoderViT(std::shared_ptr<const Weights> weights);
+  // The state_dict keys and shapes of image_encoder.* for a ViT config (the
+  // variant registry's schema for this family).
+  static void expected_weights(const SamConfig& config, std::vector<WeightSpec>& out);
 
-  // The activation memory of one forward pass: per session (per thread), never
-  // shared; the encoder itself is immutable and shared by every session.
-  class Workspace {
-   public:
-    Workspace();
-    ~Workspace();
-    Workspace(Workspace&&) noexcept;
-    Workspace& operator=(Workspace&&) noexcept;
-    size_t bytes() const;       // activation memory reserved
-    size_t high_water() const;  // most of it used by a forward pass so far
-    // Returns the pages to the OS between passes (the reservation stays; the
-    // next pass faults them in again).
-    void release_pages();
-
-   private:
-    friend class ImageEncoder;
-    std::unique_ptr<engine::Arena> arena_;
-    int threads_ = 0;  // attention workers the arena has scratch for
-  };
-  // A workspace reserved for a forward pass with the current pool's threads.
-  Workspace make_workspace() const;
+  EncoderWorkspace make_workspace() const override;
 
   // x: [1, 3, S, S] f32, S = config.img_size (already normalised and padded as
   // the official Sam.preprocess does). Returns the image embedding
@@ -58,7 +43,7 @@ class ImageEncoder {
   // `x` is dropped once the patches are gathered (pass it moved to free it early).
   // Reentrant: any number of threads may run forward() at once, each with its
   // own workspace (grown here if the pool got more threads since it was made).
-  engine::Tensor forward(engine::Tensor x, Workspace& ws, Tracer* tracer = nullptr) const;
+  engine::Tensor forward(engine::Tensor x, EncoderWorkspace& ws, Tracer* tracer = nullptr) const override;
 
  private:
   // Weights of one Block (views into the model's tensors).

@@ -16,7 +16,7 @@
 
 #include "sam/io/weights.h"
 #include "sam/modeling/config.h"
-#include "sam/modeling/image_encoder.h"
+#include "sam/modeling/encoder_interface.h"
 #include "sam/modeling/mask_decoder.h"
 #include "sam/modeling/prompt_encoder.h"
 
@@ -25,8 +25,9 @@ namespace sam {
 class SamModel {
  public:
   // Loads a converted model (sam-convert's safetensors, any dtype), checks
-  // every key and shape against its variant, and builds the modules. Throws
-  // engine::Error naming the file on any problem.
+  // every key and shape against its variant, and builds the modules (the image
+  // encoder through the variant registry's factory). Throws engine::Error
+  // naming the file on any problem.
   static std::shared_ptr<const SamModel> load(const std::string& path);
   explicit SamModel(std::shared_ptr<const Weights> weights);
 
@@ -38,13 +39,13 @@ class SamModel {
   const std::shared_ptr<const Weights>& weights_ptr() const { return weights_; }
 
   // Sam.image_encoder, Sam.prompt_encoder, Sam.mask_decoder.
-  const ImageEncoder& image_encoder() const { return image_encoder_; }
+  const ImageEncoder& image_encoder() const { return *image_encoder_; }
   const PromptEncoder& prompt_encoder() const { return prompt_encoder_; }
   const MaskDecoder& mask_decoder() const { return mask_decoder_; }
 
  private:
   std::shared_ptr<const Weights> weights_;
-  ImageEncoder image_encoder_;
+  std::unique_ptr<const ImageEncoder> image_encoder_;  // the variant's family (variants.h)
   PromptEncoder prompt_encoder_;
   MaskDecoder mask_decoder_;
 };

@@ -4,70 +4,41 @@
 #include <fmt/ranges.h>
 
 #include "engine/error.h"
+#include "sam/modeling/variants.h"
 
 namespace sam {
-namespace {
+void WeightListBuilder::linear(const std::string& p, int64_t in, int64_t outf, bool bias) {
+  add(p + ".weight", {outf, in});
+  if (bias) add(p + ".bias", {outf});
+}
 
-using Shape = std::vector<int64_t>;
+void WeightListBuilder::norm(const std::string& p, int64_t c) {
+  add(p + ".weight", {c});
+  add(p + ".bias", {c});
+}
 
-struct Builder {
-  std::vector<WeightSpec> out;
-  void add(const std::string& name, Shape shape) { out.push_back({name, std::move(shape)}); }
-  void linear(const std::string& p, int64_t in, int64_t outf, bool bias = true) {
-    add(p + ".weight", {outf, in});
-    if (bias) add(p + ".bias", {outf});
-  }
-  void norm(const std::string& p, int64_t c) {
-    add(p + ".weight", {c});
-    add(p + ".bias", {c});
-  }
-  // modeling/transformer.py: Attention(embedding_dim, num_heads, downsample_rate)
-  void attention(const std::string& p, int64_t dim, int64_t downsample) {
-    const int64_t internal = dim / downsample;
-    linear(p + ".q_proj", dim, internal);
-    linear(p + ".k_proj", dim, internal);
-    linear(p + ".v_proj", dim, internal);
-    linear(p + ".out_proj", internal, dim);
-  }
-  // modeling/mask_decoder.py: MLP(input_dim, hidden_dim, output_dim, num_layers)
-  void mlp(const std::string& p, int64_t in, int64_t hidden, int64_t outf, int layers) {
-    for (int i = 0; i < layers; ++i) {
-      const int64_t a = i == 0 ? in : hidden;
-      const int64_t b = i == layers - 1 ? outf : hidden;
-      linear(fmt::format("{}.layers.{}", p, i), a, b);
-    }
-  }
-};
+void WeightListBuilder::attention(const std::string& p, int64_t dim, int64_t downsample) {
+  const int64_t internal = dim / downsample;
+  linear(p + ".q_proj", dim, internal);
+  linear(p + ".k_proj", dim, internal);
+  linear(p + ".v_proj", dim, internal);
+  linear(p + ".out_proj", internal, dim);
+}
 
-}  // namespace
+void WeightListBuilder::mlp(const std::string& p, int64_t in, int64_t hidden, int64_t outf, int layers) {
+  for (int i = 0; i < layers; ++i) {
+    const int64_t a = i == 0 ? in : hidden;
+    const int64_t b = i == layers - 1 ? outf : hidden;
+    linear(fmt::format("{}.layers.{}", p, i), a, b);
+  }
+}
 
 std::vector<WeightSpec> expected_weights(const SamConfig& c) {
-  Builder b;
-  const int64_t C = c.encoder_embed_dim;
-  const int64_t G = c.embedding_grid();
-  const int64_t P = c.patch_size;
+  const SamVariant* v = find_variant(c.name);
+  engine::check(v != nullptr, "no variant named '{}' in the registry", c.name);
+  WeightListBuilder b;
+  v->encoder->expected_weights(c, b.out);  // image_encoder.*: the encoder family's own schema
   const int64_t D = c.prompt_embed_dim;
-  // modeling/image_encoder.py: ImageEncoderViT
-  b.add("image_encoder.pos_embed", {1, G, G, C});
-  b.add("image_encoder.patch_embed.proj.weight", {C, 3, P, P});
-  b.add("image_encoder.patch_embed.proj.bias", {C});
-  const int64_t head_dim = C / c.encoder_num_heads;
-  for (int i = 0; i < c.encoder_depth; ++i) {
-    const std::string p = fmt::format("image_encoder.blocks.{}", i);
-    const int64_t rel = c.is_global_block(i) ? 2 * G - 1 : 2 * c.window_size - 1;
-    b.norm(p + ".norm1", C);
-    b.linear(p + ".attn.qkv", C, 3 * C);
-    b.linear(p + ".attn.proj", C, C);
-    b.add(p + ".attn.rel_pos_h", {rel, head_dim});
-    b.add(p + ".attn.rel_pos_w", {rel, head_dim});
-    b.norm(p + ".norm2", C);
-    b.linear(p + ".mlp.lin1", C, C * c.mlp_ratio);
-    b.linear(p + ".mlp.lin2", C * c.mlp_ratio, C);
-  }
-  b.add("image_encoder.neck.0.weight", {D, C, 1, 1});
-  b.norm("image_encoder.neck.1", D);
-  b.add("image_encoder.neck.2.weight", {D, D, 3, 3});
-  b.norm("image_encoder.neck.3", D);
   // modeling/prompt_encoder.py: PromptEncoder
   b.add("prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", {2, D / 2});
   for (int i = 0; i < 4; ++i) b.add(fmt::format("prompt_encoder.point_embeddings.{}.weight", i), {1, D});
@@ -165,9 +136,9 @@ const SamConfig& detect_variant(const std::map<std::string, std::vector<int64_t>
   }
   const int64_t width = it->second[0];
   std::vector<std::string> known;
-  for (const SamConfig& c : known_configs()) {
-    if (c.encoder_embed_dim == width) return c;
-    known.push_back(fmt::format("{} ({})", c.encoder_embed_dim, c.name));
+  for (const SamVariant& v : variants()) {
+    if (v.config.encoder_embed_dim == width) return v.config;
+    known.push_back(fmt::format("{} ({})", v.config.encoder_embed_dim, v.name));
   }
   engine::fail("unknown SAM variant: image encoder width {}; known widths are {}", width, fmt::join(known, ", "));
 }

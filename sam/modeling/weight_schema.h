@@ -17,8 +17,22 @@ struct WeightSpec {
   std::vector<int64_t> shape;
 };
 
-// Keys in the order the official Sam.state_dict() lists them.
+// Keys in the order the official Sam.state_dict() lists them: the variant's
+// image-encoder family's keys (variants.h), then the prompt encoder's and the
+// mask decoder's, which every variant shares.
 std::vector<WeightSpec> expected_weights(const SamConfig& config);
+
+// Appends state_dict entries for the official building blocks.
+struct WeightListBuilder {
+  std::vector<WeightSpec> out;
+  void add(const std::string& name, std::vector<int64_t> shape) { out.push_back({name, std::move(shape)}); }
+  void linear(const std::string& prefix, int64_t in, int64_t out_features, bool bias = true);  // nn.Linear
+  void norm(const std::string& prefix, int64_t channels);  // nn.LayerNorm / LayerNorm2d
+  // modeling/transformer.py: Attention(embedding_dim, num_heads, downsample_rate)
+  void attention(const std::string& prefix, int64_t dim, int64_t downsample);
+  // modeling/mask_decoder.py: MLP(input_dim, hidden_dim, output_dim, num_layers)
+  void mlp(const std::string& prefix, int64_t in, int64_t hidden, int64_t out_features, int layers);
+};
 
 // Which tensors a 16-bit conversion turns into f16/bf16: the weight matrices
 // of Linear / Conv / ConvTranspose layers (".weight", rank >= 2). Biases, norm

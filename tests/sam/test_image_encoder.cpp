@@ -1,4 +1,4 @@
-// sam::ImageEncoder against the official segment_anything ImageEncoderViT:
+// sam::ImageEncoderViT against the official segment_anything ImageEncoderViT:
 // reference dumps written by tests/reference/dump_reference.py (forward hooks on
 // every submodule) from the same seeded random checkpoint.
 //
@@ -86,8 +86,8 @@ TEST_CASE("image encoder matches the official ImageEncoderViT layer by layer (ti
   test_util::TempDir tmp;
   auto weights = load_converted(tmp, (data / "tiny.pth").string(), engine::DType::F32);
 
-  const sam::ImageEncoder encoder(weights);
-  sam::ImageEncoder::Workspace ws = encoder.make_workspace();
+  const sam::ImageEncoderViT encoder(weights);
+  sam::EncoderWorkspace ws = encoder.make_workspace();
   const engine::Tensor input = engine::read_npy((ref / "input_image.npy").string());
   RecordingTracer tracer;
   const engine::Tensor emb = encoder.forward(input, ws, &tracer);
@@ -132,8 +132,8 @@ TEST_CASE("image encoder: repeated forward passes reuse the arena and agree bit 
   const fs::path data = testdata_dir();
   const fs::path ref = data / "ref_tiny_point";
   test_util::TempDir tmp;
-  const sam::ImageEncoder encoder(load_converted(tmp, (data / "tiny.pth").string(), engine::DType::F32));
-  sam::ImageEncoder::Workspace ws = encoder.make_workspace();
+  const sam::ImageEncoderViT encoder(load_converted(tmp, (data / "tiny.pth").string(), engine::DType::F32));
+  sam::EncoderWorkspace ws = encoder.make_workspace();
   const engine::Tensor input = engine::read_npy((ref / "input_image.npy").string());
 
   const size_t reserved = ws.bytes();
@@ -173,8 +173,8 @@ TEST_CASE("image encoder runs from a bf16-converted model", "[.][reference]") {
   const fs::path data = testdata_dir();
   const fs::path ref = data / "ref_tiny_point";
   test_util::TempDir tmp;
-  const sam::ImageEncoder encoder(load_converted(tmp, (data / "tiny.pth").string(), engine::DType::BF16));
-  sam::ImageEncoder::Workspace ws = encoder.make_workspace();
+  const sam::ImageEncoderViT encoder(load_converted(tmp, (data / "tiny.pth").string(), engine::DType::BF16));
+  sam::EncoderWorkspace ws = encoder.make_workspace();
   const engine::Tensor input = engine::read_npy((ref / "input_image.npy").string());
   const engine::Tensor emb = encoder.forward(input, ws);
   const engine::Tensor expected = engine::read_npy((ref / "image_embedding.npy").string());
@@ -201,8 +201,8 @@ TEST_CASE("image encoder matches the official ImageEncoderViT (vit_b)", "[.][ref
     return;
   }
   test_util::TempDir tmp;
-  const sam::ImageEncoder encoder(load_converted(tmp, (data / "vit_b.pth").string(), engine::DType::F32));
-  sam::ImageEncoder::Workspace ws = encoder.make_workspace();
+  const sam::ImageEncoderViT encoder(load_converted(tmp, (data / "vit_b.pth").string(), engine::DType::F32));
+  sam::EncoderWorkspace ws = encoder.make_workspace();
   const engine::Tensor input = engine::read_npy((ref / "input_image.npy").string());
   encoder.forward(input, ws);  // warm-up (page faults of the mmapped weights, BLAS buffers)
   const auto t0 = std::chrono::steady_clock::now();

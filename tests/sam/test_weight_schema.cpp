@@ -8,6 +8,7 @@
 
 #include "engine/error.h"
 #include "sam/modeling/config.h"
+#include "sam/modeling/variants.h"
 #include "sam/modeling/weight_schema.h"
 
 using sam::SamConfig;
@@ -282,4 +283,26 @@ TEST_CASE("is_large_matrix policy", "[schema]") {
     // 4 point embeddings + not_a_point + no_mask + iou_token + mask_tokens.
     CHECK(embeddings == 8);
   }
+}
+
+TEST_CASE("the variant registry declares each variant once, consistently", "[sam]") {
+  std::set<std::string> names;
+  for (const sam::SamVariant& v : sam::variants()) {
+    INFO(v.name);
+    CHECK(names.insert(v.name).second);
+    CHECK(v.config.name == v.name);
+    REQUIRE(v.encoder != nullptr);
+    CHECK(sam::find_variant(v.name) == &v);
+    CHECK(sam::find_config(v.name) == &v.config);
+    CHECK(v.test_only == v.official_checkpoint.empty());
+    // The schema starts with the encoder family's keys, then the shared prompt encoder / mask decoder.
+    const std::vector<sam::WeightSpec> all = sam::expected_weights(v.config);
+    std::vector<sam::WeightSpec> encoder;
+    v.encoder->expected_weights(v.config, encoder);
+    REQUIRE(encoder.size() < all.size());
+    for (size_t i = 0; i < encoder.size(); ++i) CHECK(all[i].name == encoder[i].name);
+    CHECK(all[encoder.size()].name.rfind("prompt_encoder.", 0) == 0);
+  }
+  CHECK(sam::find_variant("vit_x") == nullptr);
+  CHECK(sam::variant_names() == "vit_b, vit_l, vit_h, tiny");
 }
