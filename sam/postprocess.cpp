@@ -7,13 +7,12 @@
 
 #include "engine/error.h"
 #include "engine/thread_pool.h"
-#include "kernels/resample.h"
-#include "kernels/table.h"
+#include "engine/ops/resample.h"
 
 namespace sam {
 namespace {
 
-// The taps of a bilinear resize, one per output index (kernels::bilinear_taps:
+// The taps of a bilinear resize, one per output index (engine::ops::bilinear_taps:
 // ATen's align_corners=False). Kept as arrays: the kernel table's resample_row
 // reads them a vector at a time.
 struct Taps {
@@ -22,7 +21,7 @@ struct Taps {
   std::vector<float> w0, w1;
 
   Taps(int in, int out) : in_size(in), i0(out), i1(out), w0(out), w1(out) {
-    kernels::bilinear_taps(in, out, i0.data(), i1.data(), w0.data(), w1.data());
+    engine::ops::bilinear_taps(in, out, i0.data(), i1.data(), w0.data(), w1.data());
   }
   int size() const { return static_cast<int>(i0.size()); }
   void shrink(int n) {  // keep the first n outputs
@@ -30,7 +29,7 @@ struct Taps {
   }
   // Horizontal taps applied to one source row: out[x] = w0 * row[i0] + w1 * row[i1].
   void apply(const float* row, float* out) const {
-    kernels::ResampleRowArgs a;
+    engine::ops::ResampleRowArgs a;
     a.row = row;
     a.in_size = in_size;
     a.i0 = i0.data();
@@ -39,7 +38,7 @@ struct Taps {
     a.w1 = w1.data();
     a.n = size();
     a.out = out;
-    kernels::table().resample_row(a);
+    engine::ops::resample_row(a);
   }
 };
 
@@ -101,7 +100,6 @@ void upscale_rows(const engine::Tensor& src, int img_size, int input_h, int inpu
   s1x.shrink(input_w);
   // Stage 2: cropped [input_h, input_w] -> original size.
   const Taps s2y(input_h, original_h), s2x(input_w, original_w);
-  const kernels::KernelTable& kt = kernels::table();
   const int threads = engine::thread_pool().num_threads();
   const int row_blocks = std::max(1, std::min(original_h, (2 * threads + n - 1) / n));
   engine::thread_pool().parallel_for(0, int64_t{n} * row_blocks, 1, [&](int64_t begin, int64_t end) {
@@ -119,7 +117,7 @@ void upscale_rows(const engine::Tensor& src, int img_size, int input_h, int inpu
       auto make_wide = [&](int r, float* dst) {
         const float* r0 = low.row(s1y.i0[r], make_low);
         const float* r1 = low.row(s1y.i1[r], make_low);
-        kt.blend_rows(r0, r1, s1y.w0[r], s1y.w1[r], input_w, mid.data());
+        engine::ops::blend_rows(r0, r1, s1y.w0[r], s1y.w1[r], input_w, mid.data());
         s2x.apply(mid.data(), dst);
       };
       for (int y = y_begin; y < y_end; ++y) {
@@ -149,10 +147,9 @@ engine::Tensor postprocess_masks(const engine::Tensor& low_res, int img_size, in
   engine::Tensor out = engine::Tensor::empty(engine::DType::F32, {src.dim(0), src.dim(1), original_h, original_w});
   float* dst = out.data<float>();
   const size_t plane = static_cast<size_t>(original_h) * original_w;
-  const kernels::KernelTable& kt = kernels::table();
   upscale_rows(src, img_size, input_h, input_w, original_h, original_w,
                [&](int m, int y, const float* r0, const float* r1, float w0, float w1) {
-                 kt.blend_rows(r0, r1, w0, w1, original_w, dst + m * plane + static_cast<size_t>(y) * original_w);
+                 engine::ops::blend_rows(r0, r1, w0, w1, original_w, dst + m * plane + static_cast<size_t>(y) * original_w);
                });
   return out;
 }
@@ -163,10 +160,9 @@ engine::Tensor postprocess_masks_binary(const engine::Tensor& low_res, int img_s
   engine::Tensor out = engine::Tensor::empty(engine::DType::U8, {src.dim(0), src.dim(1), original_h, original_w});
   uint8_t* dst = out.data<uint8_t>();
   const size_t plane = static_cast<size_t>(original_h) * original_w;
-  const kernels::KernelTable& kt = kernels::table();
   upscale_rows(src, img_size, input_h, input_w, original_h, original_w,
                [&](int m, int y, const float* r0, const float* r1, float w0, float w1) {
-                 kt.blend_rows_threshold(r0, r1, w0, w1, original_w, threshold,
+                 engine::ops::blend_rows_threshold(r0, r1, w0, w1, original_w, threshold,
                                          dst + m * plane + static_cast<size_t>(y) * original_w);
                });
   return out;

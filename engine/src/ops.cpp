@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "engine/runtime.h"
 #include "engine/thread_pool.h"
 
 #include "kernels/table.h"
@@ -78,8 +79,7 @@ void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
 
 bool use_packed_gemm() {
   static const bool packed = [] {
-    const char* v = std::getenv("SAM_GEMM");
-    const bool p = !(v && std::string_view(v) == "openblas");
+    const bool p = runtime_options().gemm == GemmBackend::Packed;
     if (p) kernels::set_blas_threads(1);  // see blas_threads_for
     return p;
   }();

@@ -12,9 +12,8 @@
 
 #include "cli/commands.h"
 #include "engine/thread_pool.h"
-#include "kernels/cpu_features.h"
-#include "kernels/gemm.h"
-#include "kernels/table.h"
+#include "engine/ops/blas.h"
+#include "engine/runtime.h"
 #include "engine/ops.h"
 #include "sam/predictor.h"
 
@@ -76,10 +75,7 @@ Image synthetic_image() {
 }
 
 int run_bench(const BenchArgs& a) {
-  if (a.threads > 0) {
-    engine::set_num_threads(a.threads);
-    kernels::set_blas_threads(engine::ops::blas_threads_for(a.threads));
-  }
+  set_threads(a.threads);
   const int threads = engine::thread_pool().num_threads();
   auto t0 = Clock::now();
   const auto weights = Weights::load(a.model);
@@ -121,7 +117,7 @@ int run_bench(const BenchArgs& a) {
                         {"variant", weights->config().name},
                         {"image", a.image.empty() ? "synthetic 1800x1200" : a.image},
                         {"threads", threads},
-                        {"isa", kernels::isa_name(kernels::table().isa)},
+                        {"isa", engine::kernel_isa()},
                         {"gemm", engine::ops::use_packed_gemm() ? "packed" : "openblas"},
                         {"runs", a.runs},
                         {"load_ms", load_ms},
@@ -136,7 +132,7 @@ int run_bench(const BenchArgs& a) {
     return 0;
   }
   fmt::print("sam bench: {} ({}), {} threads, {} kernels, {} GEMM, image {}x{}\n", a.model, weights->config().name,
-             threads, kernels::isa_name(kernels::table().isa), engine::ops::use_packed_gemm() ? "packed" : "OpenBLAS",
+             threads, engine::kernel_isa(), engine::ops::use_packed_gemm() ? "packed" : "OpenBLAS",
              image.width, image.height);
   fmt::print("  model load        {:9.1f} ms\n", load_ms);
   fmt::print("  encoder           {:9.1f} ms   (median of {})\n", enc_ms, a.runs);

@@ -5,6 +5,9 @@
 
 namespace sam::cli {
 
+// --threads N (N > 0) into the runtime options (engine/runtime.h); 0 keeps them.
+void set_threads(int threads);
+
 // A registered subcommand: its CLI11 node and what to run when it was chosen.
 struct Command {
   CLI::App* sub = nullptr;

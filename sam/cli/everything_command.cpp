@@ -26,7 +26,6 @@
 #include "engine/io/atomic_file.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
-#include "kernels/gemm.h"
 #include "sam/amg/automatic_mask_generator.h"
 
 namespace sam::cli {
@@ -234,10 +233,7 @@ void check_option_combination(const AmgOptions& o) {
 }
 
 int run_everything(const EverythingArgs& a) {
-  if (a.threads > 0) {
-    engine::set_num_threads(a.threads);
-    kernels::set_blas_threads(engine::ops::blas_threads_for(a.threads));
-  }
+  set_threads(a.threads);
   const std::vector<fs::path> targets = list_targets(a.input);
   const bool is_dir = fs::is_directory(a.input);
   if (targets.empty()) engine::fail("{}: no files to process", a.input);

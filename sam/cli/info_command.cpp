@@ -3,8 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "kernels/cpu_features.h"
-#include "kernels/table.h"
+#include "engine/runtime.h"
 #include "sam/io/model_file.h"
 
 namespace sam::cli {
@@ -31,8 +30,7 @@ Command add_info_command(CLI::App& app) {
             fmt::print("converter    {}\n", get("converter"));
             fmt::print("source       {} ({}), sha256 {}\n", get("source_file"), get("source_format"),
                        get("source_sha256"));
-            fmt::print("cpu          {} -> kernels {}\n", kernels::cpu_features().str(),
-                       kernels::isa_name(kernels::table().isa));
+            fmt::print("cpu          {}\n", engine::cpu_description());
             return 0;
           }};
 }

@@ -15,7 +15,6 @@
 #include "engine/io/npy.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
-#include "kernels/gemm.h"
 #include "sam/io/embedding_cache.h"
 #include "sam/predictor.h"
 
@@ -50,10 +49,7 @@ void write_text(const std::string& path, const std::string& text) {
 int run_segment(const SegmentArgs& a) {
   Stopwatch total, sw;
   nlohmann::json timing;
-  if (a.threads > 0) {
-    engine::set_num_threads(a.threads);
-    kernels::set_blas_threads(engine::ops::blas_threads_for(a.threads));
-  }
+  set_threads(a.threads);
   const auto weights = Weights::load(a.model);
   timing["load_model_ms"] = sw.lap_ms();
   const Image image = load_image(a.image);

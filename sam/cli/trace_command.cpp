@@ -15,7 +15,6 @@
 #include "engine/io/npy.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
-#include "kernels/gemm.h"
 #include "sam/predictor.h"
 
 namespace sam::cli {
@@ -66,10 +65,7 @@ Diff compare(const engine::Tensor& a, const engine::Tensor& b) {
 }
 
 int run_trace(const TraceArgs& a) {
-  if (a.threads > 0) {
-    engine::set_num_threads(a.threads);
-    kernels::set_blas_threads(engine::ops::blas_threads_for(a.threads));
-  }
+  set_threads(a.threads);
   const auto weights = Weights::load(a.model);
   const Image image = load_image(a.image);
   const std::vector<PromptSet> sets = a.prompts.build(image.width, image.height, weights->config().embedding_grid());

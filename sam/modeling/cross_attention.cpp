@@ -25,7 +25,7 @@
 
 #include "engine/error.h"
 #include "engine/thread_pool.h"
-#include "kernels/table.h"
+#include "engine/ops/two_way_attention.h"
 #include "sam/modeling/transformer.h"
 
 namespace sam {
@@ -66,22 +66,14 @@ void transpose_scaled(const float* fac, int64_t j, int64_t d, int64_t jp, float 
   }
 }
 
-// The image tokens [0, P) split evenly over the pool's workers.
-template <class F>
-void over_workers(int64_t p, const F& fn) {
-  engine::thread_pool().run([&](int worker, int workers) {
-    const int64_t lo = p * worker / workers, hi = p * (worker + 1) / workers;
-    fn(worker, lo, hi);
-  });
-}
 
 }  // namespace
 
 std::array<int64_t, 8> Attention::factored_floats(int64_t n, int64_t t, int64_t d, int64_t di, int heads,
                                                   int workers) {
-  const kernels::KernelTable& k = kernels::table();
-  const int64_t j = heads * t, jp = k.tw_columns(static_cast<int>(j));
-  const int64_t kern = static_cast<int64_t>(k.tw_scratch_floats(static_cast<int>(std::max(d, di)), static_cast<int>(jp)));
+  const int64_t j = heads * t, jp = engine::ops::two_way_columns(static_cast<int>(j));
+  const int64_t kern =
+      static_cast<int64_t>(engine::ops::two_way_scratch_floats(static_cast<int>(std::max(d, di)), static_cast<int>(jp)));
   auto round = [](int64_t f) { return (f + 15) / 16 * 16; };
   return {n * t * di,                            // tok_a, tok_b
           n * j * di,                            // blk
@@ -120,8 +112,7 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
         (!cached_kv || (cached_kv->k.shape() == Shape{p, di} && cached_kv->v.shape() == Shape{p, di}))))
     engine::fail("token_to_image: q {}, keys {}, pe {} -> out {} do not fit", q_tokens.shape().str(),
                  keys.shape().str(), key_pe.shape().str(), out.shape().str());
-  const kernels::KernelTable& kt = kernels::table();
-  const int jp = kt.tw_columns(static_cast<int>(j));
+  const int jp = engine::ops::two_way_columns(static_cast<int>(j));
   const float scale = 1.f / std::sqrt(static_cast<float>(hd));
 
   // Qp = q_proj(q) [N*T, Di]. Scores read the image tokens through A =
@@ -147,37 +138,20 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
   for (int64_t b = 0; b < n; ++b) {
     transpose_scaled(fac.data<float>() + b * j * dq, j, dq, jp, scale, s.fac_t.data<float>());
     const float* xb = keys.data<float>() + b * p * d;
-    float* part0 = s.part.data<float>();
-    over_workers(p, [&](int worker, int64_t lo, int64_t hi) {
-      float* part = part0 + worker * part_stride;
-      kernels::TokensToImageArgs a;
-      a.at = s.fac_t.data<float>();
-      a.j = static_cast<int>(j);
-      a.jp = jp;
-      a.q = cached_kv ? cached_kv->k.data<float>() : xb;
-      a.ldq = dq;
-      a.qpe = cached_kv ? nullptr : key_pe.data<float>();
-      a.ldqpe = d;
-      a.dq = static_cast<int>(dq);
-      a.x = cached_kv ? cached_kv->v.data<float>() : xb;
-      a.ldx = dv;
-      a.d = static_cast<int>(dv);
-      a.p0 = lo;
-      a.p1 = hi;
-      a.y = part;
-      a.ldy = dv;
-      a.m = part + j * dv;
-      a.l = part + j * dv + j;
-      a.scratch = s.kern.data<float>() + worker * kern_stride;
-      kt.tokens_to_image(a);
-    });
-    for (int w = 1; w < workers; ++w) {
-      const float* pw = part0 + w * part_stride;
-      kernels::tokens_to_image_merge(static_cast<int>(j), static_cast<int>(dv), part0, dv, part0 + j * dv,
-                                     part0 + j * dv + j, pw, dv, pw + j * dv, pw + j * dv + j);
-    }
-    kernels::tokens_to_image_normalize(static_cast<int>(j), static_cast<int>(dv), part0, dv, part0 + j * dv + j);
-    std::copy(part0, part0 + j * dv, y_all.data<float>() + b * j * dv);
+    engine::ops::TokensToImageArgs a;
+    a.at = s.fac_t.data<float>();
+    a.j = static_cast<int>(j);
+    a.jp = jp;
+    a.q = cached_kv ? cached_kv->k.data<float>() : xb;
+    a.ldq = dq;
+    a.qpe = cached_kv ? nullptr : key_pe.data<float>();
+    a.ldqpe = d;
+    a.dq = static_cast<int>(dq);
+    a.x = cached_kv ? cached_kv->v.data<float>() : xb;
+    a.ldx = dv;
+    a.d = static_cast<int>(dv);
+    engine::ops::tokens_to_image(a, p, s.part.data<float>(), part_stride, s.kern.data<float>(), kern_stride,
+                                 y_all.data<float>() + b * j * dv);
   }
 
   // v_proj of the means (unless cached): z [N*J, Di]; head h's columns of its rows are o_h.
@@ -210,8 +184,7 @@ void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor&
         (!cached_q || (cached_q->shape() == Shape{p, di} && cached_q->is_contiguous()))))
     engine::fail("image_to_token: keys {}, pe {}, k {}, v {} do not fit", keys.shape().str(), key_pe.shape().str(),
                  k_tokens.shape().str(), v_tokens.shape().str());
-  const kernels::KernelTable& kt = kernels::table();
-  const int jp = kt.tw_columns(static_cast<int>(j));
+  const int jp = engine::ops::two_way_columns(static_cast<int>(j));
   const float scale = 1.f / std::sqrt(static_cast<float>(hd));
 
   // Kp, Vp [N*T, Di]; B = blockdiag(Kp) Wq -> fac; U = blockdiag(Vp) Wo^T -> fac2.
@@ -247,31 +220,26 @@ void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor&
           cb[h * t + k] = scale * acc;
         }
     float* xb = keys.data<float>() + b * p * d;
-    over_workers(p, [&](int worker, int64_t lo, int64_t hi) {
-      kernels::ImageToTokensArgs a;
-      a.bt = s.fac_t.data<float>();
-      a.cb = cb;
-      a.heads = num_heads_;
-      a.t = static_cast<int>(t);
-      a.jp = jp;
-      a.q = cached_q ? cached_q->data<float>() : xb;
-      a.ldq = dq;
-      a.qpe = cached_q ? nullptr : key_pe.data<float>();
-      a.ldqpe = d;
-      a.dq = static_cast<int>(dq);
-      a.u = u.data<float>() + b * j * d;
-      a.ob = out_proj_.bias->data<float>();
-      a.x = xb;
-      a.ldx = d;
-      a.d = static_cast<int>(d);
-      a.p0 = lo;
-      a.p1 = hi;
-      a.ln_weight = norm.weight->data<float>();
-      a.ln_bias = norm.bias->data<float>();
-      a.ln_eps = eps;
-      a.scratch = s.kern.data<float>() + worker * kern_stride;
-      kt.image_to_tokens(a);
-    });
+    engine::ops::ImageToTokensArgs a;
+    a.bt = s.fac_t.data<float>();
+    a.cb = cb;
+    a.heads = num_heads_;
+    a.t = static_cast<int>(t);
+    a.jp = jp;
+    a.q = cached_q ? cached_q->data<float>() : xb;
+    a.ldq = dq;
+    a.qpe = cached_q ? nullptr : key_pe.data<float>();
+    a.ldqpe = d;
+    a.dq = static_cast<int>(dq);
+    a.u = u.data<float>() + b * j * d;
+    a.ob = out_proj_.bias->data<float>();
+    a.x = xb;
+    a.ldx = d;
+    a.d = static_cast<int>(d);
+    a.ln_weight = norm.weight->data<float>();
+    a.ln_bias = norm.bias->data<float>();
+    a.ln_eps = eps;
+    engine::ops::image_to_tokens(a, p, s.kern.data<float>(), kern_stride);
   }
 }
 

@@ -4,12 +4,11 @@
 //   PatchEmbed.forward        -> patch_embed(): gather 16x16 patches, one GEMM
 //   Block.forward             -> ImageEncoderViT::block_forward()
 //   window_partition          -> window_partition() (zero padding to a multiple of ws)
-//   Attention.forward         -> qkv linear + attention_heads() + proj linear
-//   get_rel_pos / add_decomposed_rel_pos -> inside attention_heads() (the fused kernel
-//                                         kernels::table().attention_relpos, or the
-//                                         unfused path with SAM_ATTENTION=unfused)
+//   Attention.forward         -> qkv linear + engine::ops::attention_relpos() + proj linear
+//   get_rel_pos / add_decomposed_rel_pos -> inside engine::ops::attention_relpos() (the fused
+//                                         kernel, or the unfused path with SAM_ATTENTION=unfused)
 //   window_unpartition        -> window_unpartition_add() (crop, fused with the residual)
-//   MLPBlock.forward          -> lin1, gelu_parallel(), lin2
+//   MLPBlock.forward          -> lin1, engine::ops::gelu_rows(), lin2
 //   ImageEncoderViT.neck      -> ImageEncoderViT::neck_forward()
 //
 // Layout: everything between patch embedding and the neck is channels-last,
@@ -26,17 +25,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string_view>
 
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
-#include "kernels/attention.h"
-#include "kernels/table.h"
-#include "kernels/eltwise.h"
-#include "kernels/gemm.h"
-#include "kernels/norm.h"
+#include "engine/ops/attention_relpos.h"
+#include "engine/ops/rows.h"
 
 namespace sam {
 namespace {
@@ -48,21 +43,6 @@ using engine::Tensor;
 // nn.LayerNorm(eps=1e-6) in build_sam.py; LayerNorm2d's default eps in common.py.
 constexpr float kBlockNormEps = 1e-6f;
 constexpr float kNeckNormEps = 1e-6f;
-
-// Attention runs the fused kernel (kernels/attention.h: flash-style, the
-// [N, N] scores never exist) unless SAM_ATTENTION=unfused selects the previous
-// path, kept for comparisons: per head and kRowBlock query rows, OpenBLAS
-// scores [kRowBlock, N] in a per-worker scratch buffer, bias, softmax, P @ v.
-bool use_fused_attention() {
-  static const bool fused = [] {
-    const char* v = std::getenv("SAM_ATTENTION");
-    return !(v && std::string_view(v) == "unfused");
-  }();
-  return fused;
-}
-
-// Query rows per unfused work item.
-constexpr int kRowBlock = 256;
 
 constexpr size_t kAlign = engine::kTensorAlignment;
 size_t aligned_bytes(size_t floats) { return (floats * sizeof(float) + kAlign - 1) / kAlign * kAlign; }
@@ -79,38 +59,6 @@ const Tensor& expect(const Weights& w, const std::string& name, const Shape& sha
   engine::check(t.shape() == shape && t.dtype() == DType::F32 && t.is_contiguous(),
                 "image encoder: {} has shape {}, expected {}", name, t.shape().str(), shape.str());
   return t;
-}
-
-// --- element-wise / row kernels, split over the thread pool ---------------------
-
-// nn.LayerNorm over the last dimension of `rows` rows (also LayerNorm2d in
-// channels-last: per pixel over channels). x and y may alias.
-void layer_norm_rows(const float* x, float* y, int64_t rows, int64_t cols, const Tensor& w, const Tensor& b,
-                     float eps) {
-  engine::thread_pool().parallel_for(0, rows, 32, [&](int64_t lo, int64_t hi) {
-    kernels::LayerNormArgs a;
-    a.x = x + lo * cols;
-    a.ldx = cols;
-    a.y = y + lo * cols;
-    a.ldy = cols;
-    a.weight = w.data<float>();
-    a.bias = b.data<float>();
-    a.rows = hi - lo;
-    a.cols = cols;
-    a.eps = eps;
-    kernels::table().layer_norm(a);
-  });
-}
-
-// nn.GELU() (exact erf form), in place.
-void gelu_parallel(float* x, int64_t n) {
-  engine::thread_pool().parallel_for(0, n, 16384, [&](int64_t lo, int64_t hi) { kernels::table().gelu(x + lo, hi - lo); });
-}
-
-// y += x
-void add_parallel(float* y, const float* x, int64_t n) {
-  engine::thread_pool().parallel_for(0, n, 16384,
-                                     [&](int64_t lo, int64_t hi) { kernels::table().add(y + lo, x + lo, hi - lo); });
 }
 
 // Linear layer on raw arena rows: y[rows, N] = x[rows, K] @ w^T + b, through the
@@ -136,55 +84,6 @@ engine::ops::PackedLinear pack(const sam::Weights& weights, const std::string& n
   weights.release(name);
   return p;
 }
-
-void gemm(bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float* c,
-          int ldc) {
-  kernels::GemmArgs g;
-  g.trans_b = trans_b;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.alpha = alpha;
-  g.a = a;
-  g.lda = lda;
-  g.b = b;
-  g.ldb = ldb;
-  g.c = c;
-  g.ldc = ldc;
-  kernels::sgemm_openblas(g);
-}
-
-// OpenBLAS must not start its own threads from inside our pool's workers: the
-// attention loop runs its small GEMMs single-threaded, one work item per
-// worker; afterwards BLAS gets back one thread per pool thread.
-// OpenBLAS's thread count is process-wide and several encoders (one per
-// Predictor) may run on different threads at once: the count of encoders inside
-// attention is kept under a mutex, the first one in sets one BLAS thread and the
-// last one out restores the pool's count, so that no encoder's attention ever
-// runs with multi-threaded BLAS. (Another encoder's large GEMMs meanwhile run
-// single-threaded: slower, never wrong, as OpenBLAS splits only M and N.)
-struct SingleThreadedBlas {
-  SingleThreadedBlas() {
-    std::lock_guard<std::mutex> lock(mutex());
-    if (users()++ == 0) kernels::set_blas_threads(1);
-  }
-  ~SingleThreadedBlas() {
-    std::lock_guard<std::mutex> lock(mutex());
-    if (--users() == 0) kernels::set_blas_threads(engine::ops::blas_threads_for(engine::thread_pool().num_threads()));
-  }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static int& users() {
-    static int n = 0;
-    return n;
-  }
-};
 
 // --- PatchEmbed ------------------------------------------------------------------
 
@@ -238,154 +137,8 @@ void window_unpartition_add(const float* windows, int grid, int dim, int ws, flo
         const int64_t win = (y / ws) * nw_side + wx;
         const int64_t n = std::min<int64_t>(ws, grid - wx * ws);
         const float* src = windows + ((win * ws) + y % ws) * ws * dim;
-        kernels::table().add(x + (y * grid + wx * ws) * dim, src, n * dim);
+        engine::ops::add_serial(x + (y * grid + wx * ws) * dim, src, n * dim);
       }
-  });
-}
-
-// --- Attention core ----------------------------------------------------------------
-
-struct AttentionArgs {
-  const float* qkv = nullptr;  // [nW * T, 3C], columns (3, heads, head_dim) as qkv.reshape(B, T, 3, nH, -1)
-  float* ctx = nullptr;        // [nW * T, C], columns (heads, head_dim): (attn @ v) permuted back to BHWC
-  int windows = 1, h = 0, w = 0;  // T = h * w tokens per window (q_size = k_size = (h, w))
-  int dim = 0, heads = 0;
-  const Tensor* rel_pos_h = nullptr;  // [2h - 1, head_dim]
-  const Tensor* rel_pos_w = nullptr;  // [2w - 1, head_dim]
-  float* scratch = nullptr;
-  size_t scratch_floats = 0;  // per worker
-  // Windows read in place from the token grid (fused kernel only): qkv and ctx are then
-  // [G * G, 3C] / [G * G, C] in grid order, the windows h x w cut from a grid_side x
-  // grid_side grid, and the padding tokens' keys / values are qkv_bias's k / v parts
-  // (window_partition pads with zeros; the qkv linear maps a zero row to its bias).
-  int grid_side = 0;  // 0: qkv / ctx are already in window order (nW windows of T rows)
-  const float* qkv_bias = nullptr;
-};
-
-int row_block(int tokens) { return std::min(kRowBlock, tokens); }
-
-// Floats of scratch one attention worker needs for windows of h x w tokens and head dim hd.
-size_t attention_scratch_floats(int h, int w, int hd) {
-  if (use_fused_attention()) return kernels::table().attention_relpos_scratch_floats(h, w, hd);
-  const size_t t = static_cast<size_t>(h) * w, rb = static_cast<size_t>(row_block(h * w));
-  return rb * t + rb * static_cast<size_t>(2 * h - 1 + 2 * w - 1);
-}
-
-// The fused kernel's work items: (window, head, chunk of query rows). Whole
-// heads unless that leaves fewer than 4 items per worker; chunks stay >= 256
-// rows so that each call's packing of K and V (T rows) stays a small share.
-// Every query row's arithmetic is the same whatever the split.
-int fused_chunks_per_head(int64_t windows_x_heads, int tokens, int workers) {
-  int chunks = 1;
-  while (windows_x_heads * chunks < 4 * workers && tokens / (2 * chunks) >= 256) chunks *= 2;
-  return chunks;
-}
-
-void attention_heads_fused(const AttentionArgs& a) {
-  const int t_len = a.h * a.w, hd = a.dim / a.heads, ld = 3 * a.dim;
-  const float* rel_h = a.rel_pos_h->data<float>();
-  const float* rel_w = a.rel_pos_w->data<float>();
-  const kernels::KernelTable& table = kernels::table();
-  const int grid = a.grid_side;
-  const int nw_side = grid > 0 ? (grid + a.w - 1) / a.w : 0;
-  engine::thread_pool().run([&](int worker, int workers) {
-    const int chunks = fused_chunks_per_head(int64_t{a.windows} * a.heads, t_len, workers);
-    const int64_t items = int64_t{a.windows} * a.heads * chunks;
-    kernels::AttentionRelPosArgs k;
-    k.ldq = k.ldk = k.ldv = ld;
-    k.h = a.h;
-    k.w = a.w;
-    k.hd = hd;
-    k.scale = 1.f / std::sqrt(static_cast<float>(hd));  // head_dim ** -0.5
-    k.rel_pos_h = rel_h;
-    k.rel_pos_w = rel_w;
-    k.ldo = a.dim;
-    k.scratch = a.scratch + static_cast<size_t>(worker) * a.scratch_floats;
-    k.scratch_floats = a.scratch_floats;
-    for (int64_t item = items * worker / workers; item < items * (worker + 1) / workers; ++item) {
-      const int64_t win = item / (int64_t{a.heads} * chunks);
-      const int head = static_cast<int>(item / chunks % a.heads), chunk = static_cast<int>(item % chunks);
-      int64_t first_row = win * t_len;  // the window's first token row in qkv / ctx
-      int queries = t_len;
-      if (grid > 0) {  // in place: window (wy, wx) of the grid, its padding outside
-        const int oy = static_cast<int>(win / nw_side) * a.h, ox = static_cast<int>(win % nw_side) * a.w;
-        first_row = int64_t{oy} * grid + ox;
-        k.row_step = k.out_row_step = grid;
-        k.valid_h = std::min(a.h, grid - oy);
-        k.valid_w = std::min(a.w, grid - ox);
-        k.k_pad = a.qkv_bias + a.dim + head * hd;
-        k.v_pad = a.qkv_bias + 2 * a.dim + head * hd;
-        queries = k.valid_h * k.valid_w;
-      }
-      const float* base = a.qkv + first_row * ld + head * hd;  // q; k and v follow at +C, +2C
-      k.q = base;
-      k.k = base + a.dim;
-      k.v = base + 2 * a.dim;
-      k.out = a.ctx + first_row * a.dim + head * hd;
-      k.r0 = static_cast<int>(int64_t{queries} * chunk / chunks);
-      k.r1 = static_cast<int>(int64_t{queries} * (chunk + 1) / chunks);
-      table.attention_relpos(k);
-    }
-  });
-}
-
-// Attention.forward between the qkv and proj linears, for every window and head:
-//   attn = (q * scale) @ k^T + rel_h[q_h, q_w, k_h] + rel_w[q_h, q_w, k_w]
-//   ctx  = softmax(attn) @ v
-// get_rel_pos (q_size == k_size, no interpolation) gives Rh[qh, kh] =
-// rel_pos_h[qh - kh + h - 1], so rel_h[t, kh] = q_t . rel_pos_h[qh - kh + h - 1]:
-// one small GEMM P_h = q @ rel_pos_h^T [rows, 2h - 1] and a gather (same for w).
-// Work item = (window, head, block of query rows); each worker owns its scratch.
-void attention_heads(const AttentionArgs& a) {
-  if (use_fused_attention()) {
-    attention_heads_fused(a);
-    return;
-  }
-  assert(a.grid_side == 0);  // (in-place windows: the fused kernel only)
-  const int t_len = a.h * a.w, hd = a.dim / a.heads, ld = 3 * a.dim;
-  const int lh = 2 * a.h - 1, lw = 2 * a.w - 1;
-  const int rb = row_block(t_len);
-  const int blocks_per_head = (t_len + rb - 1) / rb;
-  const int64_t items = int64_t{a.windows} * a.heads * blocks_per_head;
-  const float scale = 1.f / std::sqrt(static_cast<float>(hd));  // head_dim ** -0.5
-  const float* rel_h = a.rel_pos_h->data<float>();
-  const float* rel_w = a.rel_pos_w->data<float>();
-
-  SingleThreadedBlas blas_guard;
-  engine::thread_pool().run([&](int worker, int workers) {
-    float* scores = a.scratch + static_cast<size_t>(worker) * a.scratch_floats;  // [rb, T]
-    float* ph = scores + static_cast<size_t>(rb) * t_len;                        // [rb, 2h - 1]
-    float* pw = ph + static_cast<size_t>(rb) * lh;                               // [rb, 2w - 1]
-    const int64_t lo = items * worker / workers, hi = items * (worker + 1) / workers;
-    for (int64_t item = lo; item < hi; ++item) {
-      const int64_t win = item / (int64_t{a.heads} * blocks_per_head);
-      const int head = static_cast<int>(item / blocks_per_head % a.heads);
-      const int r0 = static_cast<int>(item % blocks_per_head) * rb;
-      const int rows = std::min(rb, t_len - r0);
-      const float* base = a.qkv + win * t_len * ld;
-      const float* q = base + static_cast<int64_t>(r0) * ld + head * hd;
-      const float* k = base + a.dim + head * hd;
-      const float* v = base + 2 * a.dim + head * hd;
-
-      gemm(true, rows, t_len, hd, scale, q, ld, k, ld, scores, t_len);  // (q * scale) @ k^T
-      gemm(true, rows, lh, hd, 1.f, q, ld, rel_h, hd, ph, lh);          // q @ rel_pos_h^T
-      gemm(true, rows, lw, hd, 1.f, q, ld, rel_w, hd, pw, lw);          // q @ rel_pos_w^T
-      // add_decomposed_rel_pos: attn.view(qh, qw, kh, kw) + rel_h[..., None] + rel_w[..., None, :]
-      for (int r = 0; r < rows; ++r) {
-        const int tq = r0 + r, qh = tq / a.w, qw = tq % a.w;
-        float* srow = scores + static_cast<int64_t>(r) * t_len;
-        const float* prh = ph + static_cast<int64_t>(r) * lh + qh + a.h - 1;  // prh[-kh] = rel_h[kh]
-        const float* prw = pw + static_cast<int64_t>(r) * lw + qw + a.w - 1;  // prw[-kw] = rel_w[kw]
-        for (int kh = 0; kh < a.h; ++kh) {
-          const float bh = prh[-kh];
-          float* s = srow + kh * a.w;
-          for (int kw = 0; kw < a.w; ++kw) s[kw] = (s[kw] + bh) + prw[-kw];
-        }
-      }
-      kernels::table().softmax_rows(scores, rows, t_len, t_len);
-      float* out = a.ctx + (win * t_len + r0) * a.dim + head * hd;
-      gemm(false, rows, hd, t_len, 1.f, scores, t_len, v, ld, out, a.dim);  // attn @ v
-    }
   });
 }
 
@@ -484,7 +237,7 @@ ImageEncoderViT::ImageEncoderViT(std::shared_ptr<const Weights> weights) : weigh
       const size_t nw_side = static_cast<size_t>((grid_ + b.window - 1) / b.window);
       window_tokens_ = std::max(window_tokens_, nw_side * nw_side * static_cast<size_t>(b.window * b.window));
     }
-    scratch_floats_ = std::max(scratch_floats_, attention_scratch_floats(side, side, static_cast<int>(hd)));
+    scratch_floats_ = std::max(scratch_floats_, engine::ops::attention_relpos_scratch_floats(side, side, static_cast<int>(hd)));
   }
   attn_tokens_ = std::max(attn_tokens_, window_tokens_);
 
@@ -583,7 +336,7 @@ Tensor ImageEncoderViT::forward(Tensor x, EncoderWorkspace& ws, Tracer* tracer) 
     trace(tracer, "image_encoder.patch_embed", view(buf.x, {1, g, g, C}));
   }
   // x = x + self.pos_embed ([1, G, G, C], same layout).
-  add_parallel(buf.x, pos_embed_.data<float>(), n * C);
+  engine::ops::add_rows(buf.x, pos_embed_.data<float>(), n * C);
 
   for (int i = 0; i < static_cast<int>(blocks_.size()); ++i) block_forward(i, buf.x, buf, tracer);
 
@@ -602,7 +355,7 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
   const std::string path = tracer ? fmt::format("image_encoder.blocks.{}", index) : std::string();
 
   // norm1 -> xn [1, G, G, C]
-  layer_norm_rows(x, buf.xn, n, C, b.norm1_w, b.norm1_b, kBlockNormEps);
+  engine::ops::layer_norm_rows(x, buf.xn, n, C, b.norm1_w, b.norm1_b, kBlockNormEps);
   if (tracer) trace(tracer, path + ".norm1", view(buf.xn, {1, g, g, C}));
 
   // Without a tracer, the residual adds and GELU are fused into the GEMMs'
@@ -616,7 +369,7 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
   const int64_t nw_side = ws > 0 ? (g + ws - 1) / ws : 1;
   const int64_t nwin = nw_side * nw_side, side = ws > 0 ? ws : g;
 
-  AttentionArgs a;
+  engine::ops::AttentionRelPosCall a;
   a.ctx = buf.ctx;
   a.windows = static_cast<int>(nwin);
   a.h = a.w = static_cast<int>(side);
@@ -633,12 +386,12 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
   // tokens only (not the nW*ws*ws padded ones: 4900 vs 4096 rows at vit's 64 / 14) and
   // window_partition / window_unpartition disappear. The padding tokens' keys and
   // values are what the qkv linear gives a zero row: its bias, exactly.
-  if (ws > 0 && fused && use_fused_attention()) {
+  if (ws > 0 && fused && engine::ops::use_fused_attention()) {
     linear_rows(buf.xn, n, b.qkv_w, b.qkv_p, &b.qkv_b, buf.big);
     if (timing_marks) trace(tracer, path + ".attn.qkv (in grid order)", view(buf.big, {1, g, g, 3 * C}));
     a.grid_side = static_cast<int>(g);
     a.qkv_bias = b.qkv_b.data<float>();
-    attention_heads(a);
+    engine::ops::attention_relpos(a);
     if (timing_marks) trace(tracer, path + ".attn (core, windows in place)", view(buf.ctx, {1, g, g, C}));
     linear_rows(buf.ctx, n, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
     if (timing_marks) trace(tracer, path + ".attn.proj (+ residual)", view(x, {1, g, g, C}));
@@ -656,7 +409,7 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
     // Attention.forward: qkv = self.qkv(x) -> [nW, ws, ws, 3C]
     linear_rows(attn_io, tokens, b.qkv_w, b.qkv_p, &b.qkv_b, buf.big);
     if (tracer) trace(tracer, path + ".attn.qkv", view(buf.big, {nwin, side, side, 3 * C}));
-    attention_heads(a);
+    engine::ops::attention_relpos(a);
     if (timing_marks) trace(tracer, path + ".attn (core: softmax(q k^T + rel pos) v)", view(buf.ctx, attn_shape));
     // x = self.proj(x)
     if (fused && ws == 0) {
@@ -673,13 +426,13 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
       if (ws > 0)
         window_unpartition_add(buf.xn, grid_, dim_, ws, x);
       else
-        add_parallel(x, buf.xn, n * C);
+        engine::ops::add_rows(x, buf.xn, n * C);
       if (timing_marks) trace(tracer, path + " (window unpartition + residual)", view(x, {1, g, g, C}));
     }
   }
 
   // x = x + self.mlp(self.norm2(x)); MLPBlock: lin2(act(lin1(x)))
-  layer_norm_rows(x, buf.xn, n, C, b.norm2_w, b.norm2_b, kBlockNormEps);
+  engine::ops::layer_norm_rows(x, buf.xn, n, C, b.norm2_w, b.norm2_b, kBlockNormEps);
   if (tracer) trace(tracer, path + ".norm2", view(buf.xn, {1, g, g, C}));
   float* hidden = buf.big;
   if (fused) {
@@ -691,14 +444,14 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
   }
   linear_rows(buf.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden);
   if (tracer) trace(tracer, path + ".mlp.lin1", view(hidden, {1, g, g, hidden_}));
-  gelu_parallel(hidden, n * hidden_);
+  engine::ops::gelu_rows(hidden, n * hidden_);
   if (tracer) trace(tracer, path + ".mlp.act", view(hidden, {1, g, g, hidden_}));
   linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, buf.xn);
   if (tracer) {
     trace(tracer, path + ".mlp.lin2", view(buf.xn, {1, g, g, C}));
     trace(tracer, path + ".mlp", view(buf.xn, {1, g, g, C}));
   }
-  add_parallel(x, buf.xn, n * C);
+  engine::ops::add_rows(x, buf.xn, n * C);
   if (tracer) trace(tracer, path, view(x, {1, g, g, C}));
 }
 
@@ -716,7 +469,7 @@ void ImageEncoderViT::neck_forward(const float* x, Tensor& out, const Buffers& b
 
   linear_rows(x, n, neck0_w_, neck0_p_, nullptr, y1);
   if (tracer) trace(tracer, "image_encoder.neck.0", nchw_view(y1, g, d));
-  layer_norm_rows(y1, y1, n, d, neck1_w_, neck1_b_, kNeckNormEps);
+  engine::ops::layer_norm_rows(y1, y1, n, d, neck1_w_, neck1_b_, kNeckNormEps);
   if (tracer) trace(tracer, "image_encoder.neck.1", nchw_view(y1, g, d));
 
   // im2col, zero padding 1: cols[(i, j)][(ky, kx, :)] = y1[(i + ky - 1, j + kx - 1), :]
@@ -736,7 +489,7 @@ void ImageEncoderViT::neck_forward(const float* x, Tensor& out, const Buffers& b
   });
   linear_rows(cols, n, neck2_w_, neck2_p_, nullptr, y2);
   if (tracer) trace(tracer, "image_encoder.neck.2", nchw_view(y2, g, d));
-  layer_norm_rows(y2, y2, n, d, neck3_w_, neck3_b_, kNeckNormEps);
+  engine::ops::layer_norm_rows(y2, y2, n, d, neck3_w_, neck3_b_, kNeckNormEps);
   if (tracer) {
     trace(tracer, "image_encoder.neck.3", nchw_view(y2, g, d));
     trace(tracer, "image_encoder.neck", nchw_view(y2, g, d));

@@ -9,7 +9,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
-#include "kernels/table.h"
+#include "engine/ops/mask_upscale.h"
 
 namespace sam {
 namespace {
@@ -155,7 +155,7 @@ MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, Alloc&& alloc) co
   w.masks = alloc(Shape{m, 16 * p});
   const int workers = engine::thread_pool().num_threads();
   w.fused_stride = static_cast<int64_t>(
-      (kernels::table().mask_upscale_scratch_floats(grid_, dim_, dim_ / 4, dim_ / 8, m) + 15) / 16 * 16);
+      (engine::ops::mask_upscale_scratch_floats(grid_, dim_, dim_ / 4, dim_ / 8, m) + 15) / 16 * 16);
   w.fused = alloc(Shape{workers * w.fused_stride});
   return w;
 }
@@ -372,7 +372,7 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
   // a time, nothing but the masks written).
   const bool fused = !(t && t->needs_tensors()) && !up0_p_.empty();
   for (int64_t b = 0; fused && b < n; ++b) {
-    kernels::MaskUpscaleArgs a;
+    engine::ops::MaskUpscaleArgs a;
     a.g = static_cast<int>(g);
     a.d = static_cast<int>(dim_);
     a.c1 = static_cast<int>(c1);
@@ -392,16 +392,7 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
     a.m = static_cast<int>(nsel);
     a.out = o.low_res_masks.data<float>() + b * nsel * 16 * p;
     a.out_plane = 16 * p;
-    float* scratch = ws.fused.data<float>();
-    const int64_t stride = ws.fused_stride;
-    const kernels::KernelTable& kt = kernels::table();
-    engine::thread_pool().run([&](int worker, int workers) {
-      kernels::MaskUpscaleArgs w = a;
-      w.row0 = static_cast<int>(g * worker / workers);
-      w.row1 = static_cast<int>(g * (worker + 1) / workers);
-      w.scratch = scratch + worker * stride;
-      if (w.row0 < w.row1) kt.mask_upscale(w);
-    });
+    engine::ops::mask_upscale(a, ws.fused.data<float>(), ws.fused_stride);
   }
   for (int64_t b = 0; !fused && b < n; ++b) {
     if (up0_p_.empty()) engine::ops::linear(detail::select(keys, 0, b), up0_w_, &up0_b_, up1);

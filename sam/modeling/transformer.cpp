@@ -10,7 +10,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
-#include "kernels/gemm.h"
+#include "engine/ops/blas.h"
 
 namespace sam {
 namespace {
@@ -222,31 +222,15 @@ void Attention::forward(const Tensor& q, const Tensor& k, const Tensor& v, Tenso
     const float* vb = vp.data<float>() + b * kv_batch_stride;
     float* ob = o.data<float>() + b * nq * di;
     for (int64_t h = 0; h < num_heads_; ++h) {
-      kernels::GemmArgs g;  // scores[Nq, Nk] = scale * q_h @ k_h^T
-      g.trans_b = true;
-      g.m = static_cast<int>(nq);
-      g.n = static_cast<int>(nk);
-      g.k = static_cast<int>(hd);
-      g.alpha = scale;
-      g.a = qb + h * hd;
-      g.lda = static_cast<int>(di);
-      g.b = kb + h * hd;
-      g.ldb = static_cast<int>(di);
-      g.c = sc;
-      g.ldc = static_cast<int>(nk);
-      kernels::sgemm_openblas(g);
+      // scores[Nq, Nk] = scale * q_h @ k_h^T
+      engine::ops::gemm_blas(true, static_cast<int>(nq), static_cast<int>(nk), static_cast<int>(hd), scale,
+                             qb + h * hd, static_cast<int>(di), kb + h * hd, static_cast<int>(di), sc,
+                             static_cast<int>(nk));
       detail::softmax_(scores);
-      kernels::GemmArgs g2;  // o_h[Nq, hd] = scores @ v_h
-      g2.m = static_cast<int>(nq);
-      g2.n = static_cast<int>(hd);
-      g2.k = static_cast<int>(nk);
-      g2.a = sc;
-      g2.lda = static_cast<int>(nk);
-      g2.b = vb + h * hd;
-      g2.ldb = static_cast<int>(di);
-      g2.c = ob + h * hd;
-      g2.ldc = static_cast<int>(di);
-      kernels::sgemm_openblas(g2);
+      // o_h[Nq, hd] = scores @ v_h
+      engine::ops::gemm_blas(false, static_cast<int>(nq), static_cast<int>(hd), static_cast<int>(nk), 1.f, sc,
+                             static_cast<int>(nk), vb + h * hd, static_cast<int>(di), ob + h * hd,
+                             static_cast<int>(di));
     }
   }
   apply_linear(o, out_proj_, out);

@@ -1,0 +1,22 @@
+// The mask decoder's fused upscaling + mask product (modeling/mask_decoder.py:
+// output_upscaling ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU, then
+// hyper_in @ upscaled), one grid row at a time, rows split over the thread pool;
+// the contract is kernels/mask_upscale.h's (argument block re-exported here).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/mask_upscale.h"
+
+namespace engine::ops {
+
+using MaskUpscaleArgs = kernels::MaskUpscaleArgs;
+
+// Scratch floats one worker needs (grid g, dims d -> c1 -> c2, m masks).
+size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
+// All g grid rows of `base` (its row range and scratch are set here): worker w
+// uses scratch0 + w * scratch_stride.
+void mask_upscale(const MaskUpscaleArgs& base, float* scratch0, int64_t scratch_stride);
+
+}  // namespace engine::ops

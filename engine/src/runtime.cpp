@@ -1,0 +1,106 @@
+#include "engine/runtime.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/ops/blas.h"
+#include "engine/thread_pool.h"
+#include "kernels/cpu_features.h"
+#include "kernels/table.h"
+
+namespace engine {
+namespace {
+
+std::mutex& options_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::optional<RuntimeOptions>& current() {
+  static std::optional<RuntimeOptions> options;
+  return options;
+}
+
+// The kernel table reads its ISA cap when first used. (Until the kernels take it
+// from here, SAM_ISA is also read by kernels::best_isa().)
+void apply_isa_cap(const std::string& cap) { (void)cap; }
+
+bool same_fixed_choices(const RuntimeOptions& a, const RuntimeOptions& b) {
+  return a.isa_cap == b.isa_cap && a.gemm == b.gemm && a.attention == b.attention;
+}
+
+}  // namespace
+
+RuntimeOptions RuntimeOptions::from_environment() {
+  RuntimeOptions o;
+  if (const char* v = std::getenv("SAM_GEMM")) {
+    const std::string_view s(v);
+    check(s == "openblas" || s == "packed" || s.empty(), "SAM_GEMM={}: expected packed or openblas", s);
+    if (s == "openblas") o.gemm = GemmBackend::OpenBlas;
+  }
+  if (const char* v = std::getenv("SAM_ATTENTION")) {
+    const std::string_view s(v);
+    check(s == "unfused" || s == "fused" || s.empty(), "SAM_ATTENTION={}: expected fused or unfused", s);
+    if (s == "unfused") o.attention = AttentionPath::Unfused;
+  }
+  if (const char* v = std::getenv("SAM_ISA")) {
+    const std::string_view s(v);
+    check(s == "scalar" || s == "avx2" || s == "avx512" || s.empty(), "SAM_ISA={}: expected scalar, avx2 or avx512",
+          s);
+    o.isa_cap = std::string(s);
+  }
+  return o;
+}
+
+std::string RuntimeOptions::str() const {
+  return fmt::format("threads {}, isa cap {}, gemm {}, attention {}", threads == 0 ? default_num_threads() : threads,
+                     isa_cap.empty() ? "none" : isa_cap, gemm == GemmBackend::Packed ? "packed" : "openblas",
+                     attention == AttentionPath::Fused ? "fused" : "unfused");
+}
+
+const RuntimeOptions& runtime_options() {
+  std::lock_guard<std::mutex> lock(options_mutex());
+  if (!current()) {
+    current() = RuntimeOptions::from_environment();
+    apply_isa_cap(current()->isa_cap);
+  }
+  return *current();
+}
+
+void set_runtime_options(const RuntimeOptions& options) {
+  check(options.threads >= 0, "runtime options: threads must be >= 0, got {}", options.threads);
+  {
+    std::lock_guard<std::mutex> lock(options_mutex());
+    if (current()) {
+      check(same_fixed_choices(*current(), options),
+            "runtime options: the GEMM backend, attention path and ISA cap are fixed once in use ({}); "
+            "set them before the first model is built",
+            current()->str());
+      current()->threads = options.threads;
+    } else {
+      current() = options;
+      apply_isa_cap(options.isa_cap);
+    }
+  }
+  if (options.threads > 0) {
+    set_num_threads(options.threads);
+    ops::set_blas_threads(ops::blas_threads_for(options.threads));
+  }
+}
+
+std::string kernel_isa() {
+  runtime_options();
+  return kernels::isa_name(kernels::table().isa);
+}
+
+std::string cpu_description() {
+  return fmt::format("{} -> kernels {}", kernels::cpu_features().str(), kernel_isa());
+}
+
+}  // namespace engine
