@@ -17,6 +17,9 @@
 #define STBI_ONLY_BMP
 #define STBI_NO_STDIO
 #include <stb_image.h>
+// stb_image_write compiled here too (static): the package links no libstb.
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
 #include <stb_image_write.h>
 
 #include <zlib.h>
