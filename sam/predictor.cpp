@@ -22,10 +22,9 @@ void check_input_shape(int input_h, int input_w, int width, int height, int img_
 
 Predictor::Predictor(std::shared_ptr<const SamModel> model)
     : model_((engine::check(model != nullptr, "Predictor: no model"), std::move(model))),
-      encoder_ws_(model_->image_encoder().make_workspace()),
       decoder_arena_(model_->mask_decoder().make_arena()) {}
 
-size_t Predictor::workspace_bytes() const { return encoder_ws_.bytes() + decoder_arena_->capacity(); }
+size_t Predictor::workspace_bytes() const { return decoder_arena_->capacity(); }
 
 void Predictor::set_image(const Image& image, Tracer* tracer) {
   engine::check(image.channels == 3 && image.width > 0 && image.height > 0, "set_image: empty or non-RGB image");
@@ -35,8 +34,11 @@ void Predictor::set_image(const Image& image, Tracer* tracer) {
   engine::Tensor input = normalize_and_pad(resize_bilinear_pil(image, w, h), S);
   trace(tracer, "input_image", input);  // (preprocessing ends here)
   input_ = keep_input_ ? input : engine::Tensor();
-  embedding_ = model_->image_encoder().forward(std::move(input), encoder_ws_, tracer);  // input freed early
-  if (release_scratch_) encoder_ws_.release_pages();
+  {
+    SamModel::WorkspaceLease ws = model_->lease_encoder_workspace();
+    embedding_ = model_->image_encoder().forward(std::move(input), ws.get(), tracer);  // input freed early
+    if (release_scratch_) ws.get().release_pages();
+  }
   image_inputs_ = model_->mask_decoder().prepare(embedding_, model_->prompt_encoder().dense_pe_tokens());
   original_h_ = image.height;
   original_w_ = image.width;

@@ -3,8 +3,8 @@
 // and may be called any number of times on the same embedding.
 //
 // A Predictor is a per-image session over a shared, immutable SamModel: it owns
-// only its activation memory (encoder workspace, decoder arena), the current
-// image's embedding and sizes. One Predictor per thread; any number of them on
+// only its decoder arena, the current image's embedding and sizes; the image
+// encoder's activation memory is borrowed from the model for each encode. One Predictor per thread; any number of them on
 // one model (the weights and packed panels exist once).
 #pragma once
 
@@ -42,7 +42,8 @@ class Predictor {
   const SamConfig& config() const { return model_->config(); }
   const SamModel& model() const { return *model_; }
   const Weights& weights() const { return model_->weights(); }
-  // Activation memory this session holds (encoder workspace + decoder arena).
+  // Activation memory this session holds between calls (its decoder arena; the
+  // encoder's workspace is borrowed from the model for each set_image()).
   size_t workspace_bytes() const;
 
   // SamPredictor.set_image: RGB uint8 -> preprocess -> image encoder.
@@ -75,7 +76,6 @@ class Predictor {
 
  private:
   std::shared_ptr<const SamModel> model_;
-  EncoderWorkspace encoder_ws_;
   std::unique_ptr<engine::Arena> decoder_arena_;
   engine::Tensor input_;
   engine::Tensor embedding_;

@@ -71,14 +71,12 @@ struct AutomaticMaskGenerator::Impl {
         encoder(model->image_encoder()),
         prompt_encoder(model->prompt_encoder()),
         decoder(model->mask_decoder()),
-        encoder_ws(encoder.make_workspace()),
         decoder_arena(decoder.make_arena(kMaxDecoderBatch)) {}
   std::shared_ptr<const SamModel> model;
   const SamConfig& config;
   const ImageEncoder& encoder;
   const PromptEncoder& prompt_encoder;
   const MaskDecoder& decoder;
-  EncoderWorkspace encoder_ws;
   std::unique_ptr<engine::Arena> decoder_arena;
   std::vector<amg::MaskUpscaler::Scratch> scratch;  // one per pool thread
 };
@@ -168,6 +166,7 @@ AmgResult AutomaticMaskGenerator::generate(const Image& image, const std::functi
   check_image(image.height, image.width);  // before any work
   const AmgOptions& opt = options_;
   Impl& m = *impl_;
+  SamModel::WorkspaceLease encoder_ws = m.model->lease_encoder_workspace();  // for this image's crops
   const int orig_h = image.height, orig_w = image.width;
   const int S = m.config.img_size, L = 4 * m.config.embedding_grid();
   const amg::CropBoxes crops = amg::generate_crop_boxes(orig_h, orig_w, opt.crop_n_layers, opt.crop_overlap_ratio);
@@ -203,7 +202,8 @@ AmgResult AutomaticMaskGenerator::generate(const Image& image, const std::functi
                   "image (or crop) of {}x{} pixels is too elongated: its short side would shrink to 0 pixels at the "
                   "model's {}-pixel input",
                   cw, ch, S);
-    const engine::Tensor embedding = m.encoder.forward(normalize_and_pad(resize_bilinear_pil(cropped, in_w, in_h), S), m.encoder_ws);
+    const engine::Tensor embedding = m.encoder.forward(normalize_and_pad(resize_bilinear_pil(cropped, in_w, in_h), S),
+                                                      encoder_ws.get());
     const MaskDecoder::ImageInputs inputs = m.decoder.prepare(embedding, m.prompt_encoder.dense_pe_tokens());
     res.stats.encoder_ms += ms_since(t0);
 
