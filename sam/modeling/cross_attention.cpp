@@ -87,19 +87,8 @@ std::array<int64_t, 8> Attention::factored_floats(int64_t n, int64_t t, int64_t 
 
 Tensor Attention::project_q(const Tensor& q) const {
   Tensor out = Tensor::empty(DType::F32, {q.dim(0), internal_dim_});
-  apply_linear(q, q_proj_, out);
+  q_proj_.forward(q, out);
   return out;
-}
-
-void Attention::times_weight(const Tensor& x, const Tensor& wt, const engine::ops::PackedLinear& wt_packed,
-                             Tensor& y) const {
-  if (!wt_packed.empty()) engine::ops::linear(x, wt_packed, nullptr, y);
-  else engine::ops::linear(x, wt, nullptr, y);
-}
-
-void Attention::times_out_proj(const Tensor& x, Tensor& y) const {
-  if (!out_proj_.packed.empty()) engine::ops::linear(x, out_proj_.packed, nullptr, y);
-  else engine::ops::linear(x, *out_proj_.weight, nullptr, y);
 }
 
 void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const Tensor& key_pe, Tensor& out,
@@ -120,7 +109,7 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
   // blockdiag(Qp) itself; the values are the image tokens [P, D] or the cached
   // v_proj [P, Di] (then the means are already projected).
   Tensor qp = view(s.tok_a, {n * t, di});
-  apply_linear(q_tokens, q_proj_, qp);
+  q_proj_.forward(q_tokens, qp);
   const int64_t dq = cached_kv ? di : d, dv = cached_kv ? di : d;
   Tensor fac = view(s.fac, {n * j, dq});
   if (cached_kv) {
@@ -128,7 +117,7 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
   } else {
     Tensor blk = view(s.blk, {n * j, di});
     block_diagonal(qp, n, t, num_heads_, di, blk);
-    times_weight(blk, wk_t_, wk_t_p_, fac);
+    wk_t_.forward(blk, fac);
   }
 
   // Per prompt set: the softmax-weighted means of the values -> y_all [N*J, Dv].
@@ -158,7 +147,7 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
   Tensor z = y_all;
   if (!cached_kv) {
     z = view(s.blk, {n * j, di});
-    apply_linear(y_all, v_proj_, z);
+    v_proj_.forward(y_all, z);
   }
   Tensor o = view(s.tok_b, {n * t, di});
   const float* zp = z.data<float>();
@@ -170,7 +159,7 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
         std::copy(src, src + hd, op + (b * t + k) * di + h * hd);
       }
   Tensor o3 = o.reshape({n, t, di});
-  apply_linear(o3, out_proj_, out);
+  out_proj_.forward(o3, out);
 }
 
 void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor& k_tokens, const Tensor& v_tokens,
@@ -190,22 +179,22 @@ void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor&
   // Kp, Vp [N*T, Di]; B = blockdiag(Kp) Wq -> fac; U = blockdiag(Vp) Wo^T -> fac2.
   Tensor kp = view(s.tok_a, {n * t, di});
   Tensor vp = view(s.tok_b, {n * t, di});
-  apply_linear(k_tokens, k_proj_, kp);
-  apply_linear(v_tokens, v_proj_, vp);
+  k_proj_.forward(k_tokens, kp);
+  v_proj_.forward(v_tokens, vp);
   Tensor blk = view(s.blk, {n * j, di});
   const int64_t dq = cached_q ? di : d;
   Tensor fac = view(s.fac, {n * j, dq});
   if (!cached_q) {
     block_diagonal(kp, n, t, num_heads_, di, blk);
-    times_weight(blk, wq_t_, wq_t_p_, fac);
+    wq_t_.forward(blk, fac);
   } else {
     block_diagonal(kp, n, t, num_heads_, di, fac);  // scores = cached_q . Kp_h: the factors are Kp itself
   }
   Tensor u = view(s.fac2, {n * j, d});
   block_diagonal(vp, n, t, num_heads_, di, blk);
-  times_out_proj(blk, u);
+  out_proj_.forward_no_bias(blk, u);
 
-  const float* bq = q_proj_.bias->data<float>();
+  const float* bq = q_proj_.bias()->data<float>();
   const int64_t kern_stride = s.kern.numel() / engine::thread_pool().num_threads();
   for (int64_t b = 0; b < n; ++b) {
     transpose_scaled(fac.data<float>() + b * j * dq, j, dq, jp, scale, s.fac_t.data<float>());
@@ -232,7 +221,7 @@ void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor&
     a.ldqpe = d;
     a.dq = static_cast<int>(dq);
     a.u = u.data<float>() + b * j * d;
-    a.ob = out_proj_.bias->data<float>();
+    a.ob = out_proj_.bias()->data<float>();
     a.x = xb;
     a.ldx = d;
     a.d = static_cast<int>(d);

@@ -61,28 +61,14 @@ const Tensor& expect(const Weights& w, const std::string& name, const Shape& sha
   return t;
 }
 
-// Linear layer on raw arena rows: y[rows, N] = x[rows, K] @ w^T + b, through the
-// packed GEMM when the weight was packed (then optionally fused: y += ..., GELU),
-// else through OpenBLAS (plain only).
-void linear_rows(const float* x, int64_t rows, const Tensor& w, const engine::ops::PackedLinear& packed,
-                 const Tensor* b, float* y, bool accumulate = false, bool gelu = false) {
-  Tensor xt = view(const_cast<float*>(x), {rows, w.dim(1)});
-  Tensor yt = view(y, {rows, w.dim(0)});
-  if (!packed.empty()) {
-    engine::ops::linear(xt, packed, b, yt, accumulate, gelu);
-    return;
-  }
-  engine::check(!accumulate && !gelu, "linear_rows: fused epilogues need packed weights");
-  engine::ops::linear(xt, w, b, yt);
-}
-
-// Packs a weight for the GEMM (unless SAM_GEMM=openblas) and lets the OS drop
-// the mapped original (`name`, when the weight is a view of it) from RSS.
-engine::ops::PackedLinear pack(const sam::Weights& weights, const std::string& name, const Tensor& w) {
-  if (!engine::ops::use_packed_gemm()) return {};
-  engine::ops::PackedLinear p = engine::ops::pack_linear(w);
-  weights.release(name);
-  return p;
+// nn.Linear / a conv as GEMM: the weight packed once (engine::ops::Linear); a
+// packed weight's mapped original (`name`, when the weight is a view of it) is
+// then dropped from RSS (the OpenBLAS baseline keeps reading it).
+engine::ops::Linear make_linear(const sam::Weights& weights, const std::string& name, const Tensor& w,
+                                const Tensor* bias) {
+  engine::ops::Linear l(w, bias ? std::optional<Tensor>(*bias) : std::nullopt);
+  if (l.packed()) weights.release(name);
+  return l;
 }
 
 // --- PatchEmbed ------------------------------------------------------------------
@@ -161,8 +147,8 @@ ImageEncoderViT::ImageEncoderViT(std::shared_ptr<const Weights> weights) : weigh
                 "image encoder: unsupported config {}", c.name);
   const int64_t hd = C / heads_;
 
-  patch_w_ = expect(w, "image_encoder.patch_embed.proj.weight", {C, 3, p, p}).reshape({C, 3 * p * p});
-  patch_b_ = expect(w, "image_encoder.patch_embed.proj.bias", {C});
+  const Tensor patch_w = expect(w, "image_encoder.patch_embed.proj.weight", {C, 3, p, p}).reshape({C, 3 * p * p});
+  const Tensor& patch_b = expect(w, "image_encoder.patch_embed.proj.bias", {C});
   pos_embed_ = expect(w, "image_encoder.pos_embed", {1, g, g, C});
 
   for (int i = 0; i < c.encoder_depth; ++i) {
@@ -173,10 +159,10 @@ ImageEncoderViT::ImageEncoderViT(std::shared_ptr<const Weights> weights) : weigh
                   c.window_size);
     b.norm1_w = expect(w, pre + "norm1.weight", {C});
     b.norm1_b = expect(w, pre + "norm1.bias", {C});
-    b.qkv_w = expect(w, pre + "attn.qkv.weight", {3 * C, C});
-    b.qkv_b = expect(w, pre + "attn.qkv.bias", {3 * C});
-    b.proj_w = expect(w, pre + "attn.proj.weight", {C, C});
-    b.proj_b = expect(w, pre + "attn.proj.bias", {C});
+    b.qkv = make_linear(w, pre + "attn.qkv.weight", expect(w, pre + "attn.qkv.weight", {3 * C, C}),
+                        &expect(w, pre + "attn.qkv.bias", {3 * C}));
+    b.proj = make_linear(w, pre + "attn.proj.weight", expect(w, pre + "attn.proj.weight", {C, C}),
+                         &expect(w, pre + "attn.proj.bias", {C}));
     // get_rel_pos: max_rel_dist = 2 * max(q_size, k_size) - 1 with q_size = k_size =
     // the window (or the grid for global blocks). The official code interpolates
     // rel_pos when its length differs; SAM's own checkpoints always match, so a
@@ -196,35 +182,31 @@ ImageEncoderViT::ImageEncoderViT(std::shared_ptr<const Weights> weights) : weigh
     }
     b.norm2_w = expect(w, pre + "norm2.weight", {C});
     b.norm2_b = expect(w, pre + "norm2.bias", {C});
-    b.lin1_w = expect(w, pre + "mlp.lin1.weight", {hidden_, C});
-    b.lin1_b = expect(w, pre + "mlp.lin1.bias", {hidden_});
-    b.lin2_w = expect(w, pre + "mlp.lin2.weight", {C, hidden_});
-    b.lin2_b = expect(w, pre + "mlp.lin2.bias", {C});
-    b.qkv_p = pack(w, pre + "attn.qkv.weight", b.qkv_w);
-    b.proj_p = pack(w, pre + "attn.proj.weight", b.proj_w);
-    b.lin1_p = pack(w, pre + "mlp.lin1.weight", b.lin1_w);
-    b.lin2_p = pack(w, pre + "mlp.lin2.weight", b.lin2_w);
+    b.lin1 = make_linear(w, pre + "mlp.lin1.weight", expect(w, pre + "mlp.lin1.weight", {hidden_, C}),
+                         &expect(w, pre + "mlp.lin1.bias", {hidden_}));
+    b.lin2 = make_linear(w, pre + "mlp.lin2.weight", expect(w, pre + "mlp.lin2.weight", {C, hidden_}),
+                         &expect(w, pre + "mlp.lin2.bias", {C}));
     blocks_.push_back(std::move(b));
   }
 
-  neck0_w_ = expect(w, "image_encoder.neck.0.weight", {D, C, 1, 1}).reshape({D, C});
+  const Tensor neck0_w = expect(w, "image_encoder.neck.0.weight", {D, C, 1, 1}).reshape({D, C});
   neck1_w_ = expect(w, "image_encoder.neck.1.weight", {D});
   neck1_b_ = expect(w, "image_encoder.neck.1.bias", {D});
   // neck.2: Conv2d(D, D, 3, padding=1, bias=False), weight [D, D, 3, 3] (cout, cin, ky, kx).
   // Repacked once to [D, (ky, kx, cin)] so that the channels-last im2col rows are
   // nine contiguous copies of D channels.
   const Tensor& w2 = expect(w, "image_encoder.neck.2.weight", {D, D, 3, 3});
-  neck2_w_ = Tensor::empty(DType::F32, {D, 9 * D});
+  Tensor neck2_w = Tensor::empty(DType::F32, {D, 9 * D});
   {
     const float* src = w2.data<float>();
-    float* dst = neck2_w_.data<float>();
+    float* dst = neck2_w.data<float>();
     for (int64_t co = 0; co < D; ++co)
       for (int64_t ci = 0; ci < D; ++ci)
         for (int64_t tap = 0; tap < 9; ++tap) dst[co * 9 * D + tap * D + ci] = src[(co * D + ci) * 9 + tap];
   }
-  patch_p_ = pack(w, "image_encoder.patch_embed.proj.weight", patch_w_);
-  neck0_p_ = pack(w, "image_encoder.neck.0.weight", neck0_w_);
-  neck2_p_ = pack(w, "image_encoder.neck.2.weight", neck2_w_);
+  patch_ = make_linear(w, "image_encoder.patch_embed.proj.weight", patch_w, &patch_b);
+  neck0_ = make_linear(w, "image_encoder.neck.0.weight", neck0_w, nullptr);
+  neck2_ = make_linear(w, "image_encoder.neck.2.weight", neck2_w, nullptr);
   neck3_w_ = expect(w, "image_encoder.neck.3.weight", {D});
   neck3_b_ = expect(w, "image_encoder.neck.3.bias", {D});
 
@@ -330,7 +312,7 @@ Tensor ImageEncoderViT::forward(Tensor x, EncoderWorkspace& ws, Tracer* tracer) 
   // PatchEmbed: conv as GEMM -> [1, G, G, C] (the official output, already BHWC).
   gather_patches(x, grid_, config_.patch_size, buf.big);
   x = Tensor();  // the caller's input may go now (when it was moved in)
-  linear_rows(buf.big, n, patch_w_, patch_p_, &patch_b_, buf.x);
+  patch_.forward_rows(buf.big, n, buf.x);
   if (tracer) {
     trace(tracer, "image_encoder.patch_embed.proj", nchw_view(buf.x, g, C));
     trace(tracer, "image_encoder.patch_embed", view(buf.x, {1, g, g, C}));
@@ -360,7 +342,7 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
 
   // Without a tracer, the residual adds and GELU are fused into the GEMMs'
   // epilogues (the traced layer outputs are then never materialised).
-  const bool fused = (tracer == nullptr || !tracer->needs_tensors()) && !b.proj_p.empty();
+  const bool fused = (tracer == nullptr || !tracer->needs_tensors()) && b.proj.packed();
   // A timing-only tracer also gets marks for the stages with no official
   // module of their own (their outputs are not official layer outputs), so
   // that each row of a per-layer time table holds what its name says.
@@ -387,13 +369,13 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
   // window_partition / window_unpartition disappear. The padding tokens' keys and
   // values are what the qkv linear gives a zero row: its bias, exactly.
   if (ws > 0 && fused && engine::ops::use_fused_attention()) {
-    linear_rows(buf.xn, n, b.qkv_w, b.qkv_p, &b.qkv_b, buf.big);
+    b.qkv.forward_rows(buf.xn, n, buf.big);
     if (timing_marks) trace(tracer, path + ".attn.qkv (in grid order)", view(buf.big, {1, g, g, 3 * C}));
     a.grid_side = static_cast<int>(g);
-    a.qkv_bias = b.qkv_b.data<float>();
+    a.qkv_bias = b.qkv.bias()->data<float>();
     engine::ops::attention_relpos(a);
     if (timing_marks) trace(tracer, path + ".attn (core, windows in place)", view(buf.ctx, {1, g, g, C}));
-    linear_rows(buf.ctx, n, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
+    b.proj.forward_rows(buf.ctx, n, x, /*accumulate=*/true);  // x = shortcut + proj
     if (timing_marks) trace(tracer, path + ".attn.proj (+ residual)", view(x, {1, g, g, C}));
   } else {
     // Attention input: windows [nW, ws, ws, C] (zero padded, in ctx's memory) or the whole
@@ -407,17 +389,17 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
     const Shape attn_shape{nwin, side, side, C};  // official Attention input/output shape
 
     // Attention.forward: qkv = self.qkv(x) -> [nW, ws, ws, 3C]
-    linear_rows(attn_io, tokens, b.qkv_w, b.qkv_p, &b.qkv_b, buf.big);
+    b.qkv.forward_rows(attn_io, tokens, buf.big);
     if (tracer) trace(tracer, path + ".attn.qkv", view(buf.big, {nwin, side, side, 3 * C}));
     engine::ops::attention_relpos(a);
     if (timing_marks) trace(tracer, path + ".attn (core: softmax(q k^T + rel pos) v)", view(buf.ctx, attn_shape));
     // x = self.proj(x)
     if (fused && ws == 0) {
-      linear_rows(buf.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, x, /*accumulate=*/true);  // x = shortcut + proj
+      b.proj.forward_rows(buf.ctx, tokens, x, /*accumulate=*/true);  // x = shortcut + proj
       if (timing_marks) trace(tracer, path + ".attn.proj (+ residual)", view(x, {1, g, g, C}));
     } else {
       // (into xn: with windows, attn_io is ctx's memory, which proj reads)
-      linear_rows(buf.ctx, tokens, b.proj_w, b.proj_p, &b.proj_b, buf.xn);
+      b.proj.forward_rows(buf.ctx, tokens, buf.xn);
       if (tracer) {
         trace(tracer, path + ".attn.proj", view(buf.xn, attn_shape));
         trace(tracer, path + ".attn", view(buf.xn, attn_shape));
@@ -436,17 +418,17 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
   if (tracer) trace(tracer, path + ".norm2", view(buf.xn, {1, g, g, C}));
   float* hidden = buf.big;
   if (fused) {
-    linear_rows(buf.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden, false, /*gelu=*/true);
+    b.lin1.forward_rows(buf.xn, n, hidden, false, /*gelu=*/true);
     if (timing_marks) trace(tracer, path + ".mlp.lin1 (+ GELU)", view(hidden, {1, g, g, hidden_}));
-    linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, x, /*accumulate=*/true);  // x = x + mlp(...)
+    b.lin2.forward_rows(hidden, n, x, /*accumulate=*/true);  // x = x + mlp(...)
     if (timing_marks) trace(tracer, path + ".mlp.lin2 (+ residual)", view(x, {1, g, g, C}));
     return;
   }
-  linear_rows(buf.xn, n, b.lin1_w, b.lin1_p, &b.lin1_b, hidden);
+  b.lin1.forward_rows(buf.xn, n, hidden);
   if (tracer) trace(tracer, path + ".mlp.lin1", view(hidden, {1, g, g, hidden_}));
   engine::ops::gelu_rows(hidden, n * hidden_);
   if (tracer) trace(tracer, path + ".mlp.act", view(hidden, {1, g, g, hidden_}));
-  linear_rows(hidden, n, b.lin2_w, b.lin2_p, &b.lin2_b, buf.xn);
+  b.lin2.forward_rows(hidden, n, buf.xn);
   if (tracer) {
     trace(tracer, path + ".mlp.lin2", view(buf.xn, {1, g, g, C}));
     trace(tracer, path + ".mlp", view(buf.xn, {1, g, g, C}));
@@ -465,9 +447,9 @@ void ImageEncoderViT::neck_forward(const float* x, Tensor& out, const Buffers& b
   const int64_t g = grid_, d = out_dim_, n = g * g;
   float* y1 = buf.ctx;       // [N, D]
   float* y2 = buf.ctx + n * d;  // [N, D]
-  float* cols = buf.big;     // [N, 9D], columns (ky, kx, cin) as neck2_w_
+  float* cols = buf.big;     // [N, 9D], columns (ky, kx, cin) as neck2_'s weight
 
-  linear_rows(x, n, neck0_w_, neck0_p_, nullptr, y1);
+  neck0_.forward_rows(x, n, y1);
   if (tracer) trace(tracer, "image_encoder.neck.0", nchw_view(y1, g, d));
   engine::ops::layer_norm_rows(y1, y1, n, d, neck1_w_, neck1_b_, kNeckNormEps);
   if (tracer) trace(tracer, "image_encoder.neck.1", nchw_view(y1, g, d));
@@ -487,7 +469,7 @@ void ImageEncoderViT::neck_forward(const float* x, Tensor& out, const Buffers& b
         }
     }
   });
-  linear_rows(cols, n, neck2_w_, neck2_p_, nullptr, y2);
+  neck2_.forward_rows(cols, n, y2);
   if (tracer) trace(tracer, "image_encoder.neck.2", nchw_view(y2, g, d));
   engine::ops::layer_norm_rows(y2, y2, n, d, neck3_w_, neck3_b_, kNeckNormEps);
   if (tracer) {

@@ -19,6 +19,7 @@
 #include "sam/modeling/weight_schema.h"
 #include "engine/arena.h"
 #include "engine/ops.h"
+#include "engine/ops/linear.h"
 #include "engine/tensor.h"
 #include "sam/tracer.h"
 #include "sam/io/weights.h"
@@ -48,10 +49,8 @@ class ImageEncoderViT final : public ImageEncoder {
  private:
   // Weights of one Block (views into the model's tensors).
   struct BlockWeights {
-    engine::Tensor norm1_w, norm1_b, qkv_w, qkv_b, proj_w, proj_b, rel_pos_h, rel_pos_w;
-    engine::Tensor norm2_w, norm2_b, lin1_w, lin1_b, lin2_w, lin2_b;
-    // The four matrices packed for the kernel table's GEMM (empty with SAM_GEMM=openblas).
-    engine::ops::PackedLinear qkv_p, proj_p, lin1_p, lin2_p;
+    engine::Tensor norm1_w, norm1_b, rel_pos_h, rel_pos_w, norm2_w, norm2_b;
+    engine::ops::Linear qkv, proj, lin1, lin2;  // attn.qkv, attn.proj, mlp.lin1, mlp.lin2
     int window = 0;  // Block.window_size: 0 = global attention
   };
 
@@ -69,13 +68,12 @@ class ImageEncoderViT final : public ImageEncoder {
   int hidden_ = 0;   // MLP hidden width
   int out_dim_ = 0;  // neck out_chans (prompt_embed_dim)
 
-  engine::Tensor patch_w_;  // [C, 3 * p * p]: the conv kernel as a GEMM matrix
-  engine::Tensor patch_b_, pos_embed_;
+  engine::ops::Linear patch_;  // [C, 3 * p * p]: the patch conv kernel as a GEMM matrix
+  engine::Tensor pos_embed_;
   std::vector<BlockWeights> blocks_;
-  engine::Tensor neck0_w_;  // [D, C]: 1x1 conv as a linear
+  engine::ops::Linear neck0_;  // [D, C]: 1x1 conv as a linear
   engine::Tensor neck1_w_, neck1_b_, neck3_w_, neck3_b_;
-  engine::Tensor neck2_w_;  // [D, 9 * D]: 3x3 conv repacked to (ky, kx, cin) columns
-  engine::ops::PackedLinear patch_p_, neck0_p_, neck2_p_;  // packed copies (see BlockWeights)
+  engine::ops::Linear neck2_;  // [D, 9 * D]: 3x3 conv repacked to (ky, kx, cin) columns
 
   size_t window_tokens_ = 0;   // largest window_partition output, tokens (0: no windowed block)
   size_t attn_tokens_ = 0;     // largest token count attention runs on (N or nW*ws*ws)

@@ -172,13 +172,13 @@ size_t MaskDecoder::workspace_bytes(int64_t n, int64_t s) const {
 
 int64_t MaskDecoder::Mlp::max_width() const {
   int64_t w = 0;
-  for (const LinearWeights& l : layers) w = std::max(w, l.out_features());
+  for (const engine::ops::Linear& l : layers) w = std::max(w, l.out_features());
   return w;
 }
 
 MaskDecoder::Mlp MaskDecoder::load_mlp(const std::string& prefix, int num_layers) const {
   Mlp m;
-  for (int j = 0; j < num_layers; ++j) m.layers.emplace_back(*weights_, prefix + ".layers." + std::to_string(j));
+  for (int j = 0; j < num_layers; ++j) m.layers.push_back(load_linear(*weights_, prefix + ".layers." + std::to_string(j)));
   return m;
 }
 
@@ -188,10 +188,10 @@ void MaskDecoder::mlp_forward(const Mlp& m, const Tensor& x, Tensor& out, const 
   const int64_t rows = x.dim(0);
   Tensor in = x;
   for (size_t j = 0; j < m.layers.size(); ++j) {
-    const LinearWeights& l = m.layers[j];
+    const engine::ops::Linear& l = m.layers[j];
     const bool last = j + 1 == m.layers.size();
     Tensor y = last ? out : view(j % 2 ? scratch_b : scratch_a, {rows, l.out_features()});
-    apply_linear(in, l, y);
+    l.forward(in, y);
     if (t) trace(t, path + ".layers." + std::to_string(j), y);
     if (!last) relu_(y);
     in = y;
@@ -214,13 +214,14 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w)
   output_tokens_.slice(0, 0, 1).copy_from(weights_->get(p + ".iou_token.weight"));
   output_tokens_.slice(0, 1, 1 + num_mask_tokens_).copy_from(weights_->get(p + ".mask_tokens.weight"));
 
-  convt2x2_as_linear(weights_->get(p + ".output_upscaling.0.weight"), weights_->get(p + ".output_upscaling.0.bias"),
-                     up0_w_, up0_b_);
-  convt2x2_as_linear(weights_->get(p + ".output_upscaling.3.weight"), weights_->get(p + ".output_upscaling.3.bias"),
-                     up3_w_, up3_b_);
-  if (engine::ops::use_packed_gemm()) {
-    up0_p_ = engine::ops::pack_linear(up0_w_);
-    up3_p_ = engine::ops::pack_linear(up3_w_);
+  {
+    Tensor w0, b0, w3, b3;
+    convt2x2_as_linear(weights_->get(p + ".output_upscaling.0.weight"), weights_->get(p + ".output_upscaling.0.bias"),
+                       w0, b0);
+    convt2x2_as_linear(weights_->get(p + ".output_upscaling.3.weight"), weights_->get(p + ".output_upscaling.3.bias"),
+                       w3, b3);
+    up0_ = engine::ops::Linear(w0, b0);
+    up3_ = engine::ops::Linear(w3, b3);
   }
   up1_norm_ = NormWeights(*weights_, p + ".output_upscaling.1");
   up3_bias_ = weights_->get(p + ".output_upscaling.3.bias").data<float>();
@@ -370,7 +371,7 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
   Tensor masks = view(ws.masks, {nsel, 16 * p});
   // Without a Tracer that wants the stages, the fused kernel (one grid row at
   // a time, nothing but the masks written).
-  const bool fused = !(t && t->needs_tensors()) && !up0_p_.empty();
+  const bool fused = !(t && t->needs_tensors()) && up0_.packed();
   for (int64_t b = 0; fused && b < n; ++b) {
     engine::ops::MaskUpscaleArgs a;
     a.g = static_cast<int>(g);
@@ -379,13 +380,13 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
     a.c2 = static_cast<int>(c2);
     a.x = keys.data<float>() + b * p * dim_;
     a.ldx = dim_;
-    a.w1_packed = up0_p_.panels.data<float>();
-    a.w1 = up0_w_.data<float>();
-    a.b1 = up0_b_.data<float>();
+    a.w1_packed = up0_.packed_panels();
+    a.w1 = up0_.weight().data<float>();
+    a.b1 = up0_.bias()->data<float>();
     a.ln_weight = up1_norm_.weight->data<float>();
     a.ln_bias = up1_norm_.bias->data<float>();
     a.ln_eps = kLayerNorm2dEps;
-    a.w2 = up3_w_.data<float>();
+    a.w2 = up3_.weight().data<float>();
     a.b2 = up3_bias_;
     a.hyper = ws.hyper.data<float>() + (b * m + first) * c2;
     a.ldh = c2;
@@ -395,15 +396,13 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
     engine::ops::mask_upscale(a, ws.fused.data<float>(), ws.fused_stride);
   }
   for (int64_t b = 0; !fused && b < n; ++b) {
-    if (up0_p_.empty()) engine::ops::linear(detail::select(keys, 0, b), up0_w_, &up0_b_, up1);
-    else engine::ops::linear(detail::select(keys, 0, b), up0_p_, &up0_b_, up1);
+    up0_.forward(detail::select(keys, 0, b), up1);
     tr0.put(b, up1_px, g, 1);
     detail::layer_norm_(up1_px, up1_norm_, kLayerNorm2dEps);
     tr1.put(b, up1_px, g, 1);
     detail::gelu_(up1_px);
     tr2.put(b, up1_px, g, 1);
-    if (up3_p_.empty()) engine::ops::linear(up1_px, up3_w_, &up3_b_, up2);
-    else engine::ops::linear(up1_px, up3_p_, &up3_b_, up2);
+    up3_.forward(up1_px, up2);
     tr3.put(b, up2_px, g, 2);
     detail::gelu_(up2_px);
     tr4.put(b, up2_px, g, 2);

@@ -80,7 +80,7 @@ class MaskDecoder {
   // modeling/mask_decoder.py: MLP(input_dim, hidden_dim, output_dim, num_layers):
   // ReLU after every layer but the last.
   struct Mlp {
-    std::vector<LinearWeights> layers;
+    std::vector<engine::ops::Linear> layers;
     int64_t max_width() const;
   };
   Mlp load_mlp(const std::string& prefix, int num_layers) const;
@@ -98,8 +98,7 @@ class MaskDecoder {
   const float* no_mask_embed_ = nullptr;  // prompt_encoder.no_mask_embed.weight [D]
   // output_upscaling ConvTranspose2d(k2, s2) weights as GEMM matrices: row
   // (a*2 + b)*Cout + co, column ci = weight[ci, co, a, b]; bias repeated 4x.
-  engine::Tensor up0_w_, up0_b_, up3_w_, up3_b_;
-  engine::ops::PackedLinear up0_p_, up3_p_;  // packed copies of up0_w_ / up3_w_
+  engine::ops::Linear up0_, up3_;
   NormWeights up1_norm_;             // output_upscaling.1 LayerNorm2d (eps 1e-6)
   const float* up3_bias_ = nullptr;  // output_upscaling.3.bias [D/8] (the fused kernel adds it per channel)
   std::vector<Mlp> hyper_mlps_;

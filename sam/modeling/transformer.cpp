@@ -124,14 +124,8 @@ void softmax_(Tensor& x) {
 
 }  // namespace detail
 
-LinearWeights::LinearWeights(const Weights& w, const std::string& prefix)
-    : weight(&w.get(prefix, "weight")), bias(&w.get(prefix, "bias")) {
-  if (engine::ops::use_packed_gemm()) packed = engine::ops::pack_linear(*weight);
-}
-
-void apply_linear(const Tensor& x, const LinearWeights& l, Tensor& y) {
-  if (!l.packed.empty()) engine::ops::linear(x, l.packed, l.bias, y);
-  else engine::ops::linear(x, *l.weight, l.bias, y);
+engine::ops::Linear load_linear(const Weights& w, const std::string& prefix) {
+  return engine::ops::Linear(w.get(prefix, "weight"), w.get(prefix, "bias"));
 }
 
 NormWeights::NormWeights(const Weights& w, const std::string& prefix)
@@ -142,16 +136,16 @@ NormWeights::NormWeights(const Weights& w, const std::string& prefix)
 // ---------------------------------------------------------------------------
 
 Attention::Attention(const Weights& w, const std::string& prefix, int embedding_dim, int num_heads, int downsample_rate)
-    : q_proj_(w, prefix + ".q_proj"),
-      k_proj_(w, prefix + ".k_proj"),
-      v_proj_(w, prefix + ".v_proj"),
-      out_proj_(w, prefix + ".out_proj"),
+    : q_proj_(load_linear(w, prefix + ".q_proj")),
+      k_proj_(load_linear(w, prefix + ".k_proj")),
+      v_proj_(load_linear(w, prefix + ".v_proj")),
+      out_proj_(load_linear(w, prefix + ".out_proj")),
       num_heads_(num_heads),
       internal_dim_(embedding_dim / downsample_rate) {
   engine::check(internal_dim_ % num_heads == 0, "{}: num_heads must divide embedding_dim", prefix);
   engine::check(q_proj_.out_features() == internal_dim_ && out_proj_.out_features() == embedding_dim,
-                "{}: projections {} / {} for internal dim {}", prefix, q_proj_.weight->shape().str(),
-                out_proj_.weight->shape().str(), internal_dim_);
+                "{}: projections {} / {} for internal dim {}", prefix, q_proj_.weight().shape().str(),
+                out_proj_.weight().shape().str(), internal_dim_);
   // [Di, D] -> [D, Di]: the factored cross attentions multiply by W, not W^T.
   auto transposed = [](const Tensor& w) {
     Tensor t = Tensor::empty(DType::F32, {w.dim(1), w.dim(0)});
@@ -162,20 +156,16 @@ Attention::Attention(const Weights& w, const std::string& prefix, int embedding_
     return t;
   };
   if (downsample_rate != 1) {  // the cross attentions
-    wq_t_ = transposed(*q_proj_.weight);
-    wk_t_ = transposed(*k_proj_.weight);
-    if (engine::ops::use_packed_gemm()) {
-      wq_t_p_ = engine::ops::pack_linear(wq_t_);
-      wk_t_p_ = engine::ops::pack_linear(wk_t_);
-    }
+    wq_t_ = engine::ops::Linear(transposed(q_proj_.weight()), std::nullopt);
+    wk_t_ = engine::ops::Linear(transposed(k_proj_.weight()), std::nullopt);
   }
 }
 
 Attention::Projected Attention::project_kv(const Tensor& k, const Tensor& v) const {
   Projected p{Tensor::empty(DType::F32, {k.dim(0), internal_dim_}),
               Tensor::empty(DType::F32, {v.dim(0), internal_dim_})};
-  apply_linear(k, k_proj_, p.k);
-  apply_linear(v, v_proj_, p.v);
+  k_proj_.forward(k, p.k);
+  v_proj_.forward(v, p.v);
   return p;
 }
 
@@ -191,7 +181,7 @@ void Attention::forward(const Tensor& q, const Tensor& k, const Tensor& v, Tenso
   // Input projections: one GEMM each over all N*Nq (N*Nk) rows. Precomputed
   // k/v projections are shared by all prompt sets (batch stride 0).
   Tensor qp = view(s.q, {n, nq, di});
-  apply_linear(q, q_proj_, qp);
+  q_proj_.forward(q, qp);
   Tensor kp, vp;
   int64_t kv_batch_stride = nk * di;
   if (kv) {
@@ -201,8 +191,8 @@ void Attention::forward(const Tensor& q, const Tensor& k, const Tensor& v, Tenso
   } else {
     kp = view(s.k, {n, nk, di});
     vp = view(s.v, {n, nk, di});
-    apply_linear(k, k_proj_, kp);
-    apply_linear(v, v_proj_, vp);
+    k_proj_.forward(k, kp);
+    v_proj_.forward(v, vp);
   }
   detail::trace_sub(t, path, ".q_proj", qp);
   detail::trace_sub(t, path, ".k_proj", kp);
@@ -233,7 +223,7 @@ void Attention::forward(const Tensor& q, const Tensor& k, const Tensor& v, Tenso
                              static_cast<int>(di));
     }
   }
-  apply_linear(o, out_proj_, out);
+  out_proj_.forward(o, out);
   detail::trace_sub(t, path, ".out_proj", out);
   trace(t, path, out);
 }
@@ -313,8 +303,8 @@ TwoWayTransformer::TwoWayTransformer(std::shared_ptr<const Weights> w, const std
     b.norm2 = NormWeights(wt, p + ".norm2");
     b.norm3 = NormWeights(wt, p + ".norm3");
     b.norm4 = NormWeights(wt, p + ".norm4");
-    b.lin1 = LinearWeights(wt, p + ".mlp.lin1");
-    b.lin2 = LinearWeights(wt, p + ".mlp.lin2");
+    b.lin1 = load_linear(wt, p + ".mlp.lin1");
+    b.lin2 = load_linear(wt, p + ".mlp.lin2");
     b.skip_first_layer_pe = i == 0;
     layers_.push_back(b);
   }
@@ -382,11 +372,11 @@ void TwoWayTransformer::block_forward(const Block& b, const std::string& path, c
 
   // MLP block: lin2(act(lin1(queries))), act = ReLU.
   Tensor hidden = view(ws.hidden, {n, nt, mlp_dim_});
-  apply_linear(queries, b.lin1, hidden);
+  b.lin1.forward(queries, hidden);
   detail::trace_sub(t, path, ".mlp.lin1", hidden);
   relu_(hidden);
   detail::trace_sub(t, path, ".mlp.act", hidden);
-  apply_linear(hidden, b.lin2, small_out);
+  b.lin2.forward(hidden, small_out);
   detail::trace_sub(t, path, ".mlp.lin2", small_out);
   detail::trace_sub(t, path, ".mlp", small_out);
   add(queries, queries, small_out);

@@ -19,24 +19,15 @@
 #include "engine/tensor.h"
 #include "engine/thread_pool.h"
 #include "engine/ops.h"
+#include "engine/ops/linear.h"
 #include "sam/tracer.h"
 #include "sam/io/weights.h"
 
 namespace sam {
 
 // nn.Linear weights (views into Weights).
-struct LinearWeights {
-  const engine::Tensor* weight = nullptr;  // [out, in]
-  const engine::Tensor* bias = nullptr;    // [out]
-  engine::ops::PackedLinear packed;        // for the packed GEMM (empty with SAM_GEMM=openblas)
-  LinearWeights() = default;
-  LinearWeights(const Weights& w, const std::string& prefix);
-  int64_t out_features() const { return weight->dim(0); }
-  int64_t in_features() const { return weight->dim(1); }
-};
-
-// y = x @ W^T + b through the packed GEMM (or OpenBLAS without packed weights).
-void apply_linear(const engine::Tensor& x, const LinearWeights& l, engine::Tensor& y);
+// nn.Linear `prefix`.weight / `prefix`.bias of the model, packed once.
+engine::ops::Linear load_linear(const Weights& w, const std::string& prefix);
 
 // nn.LayerNorm / LayerNorm2d weights.
 struct NormWeights {
@@ -154,16 +145,10 @@ class Attention {
                       const engine::Tensor* cached_q = nullptr) const;
 
  private:
+  engine::ops::Linear q_proj_, k_proj_, v_proj_, out_proj_;
   // x [rows, Di] @ W [Di, D] (no bias) for W = q_proj / k_proj weight: the
-  // transposes are kept (and packed) for this.
-  void times_weight(const engine::Tensor& x, const engine::Tensor& wt, const engine::ops::PackedLinear& wt_packed,
-                    engine::Tensor& y) const;
-  // x [rows, Di] @ out_proj.weight^T, without the bias.
-  void times_out_proj(const engine::Tensor& x, engine::Tensor& y) const;
-
-  LinearWeights q_proj_, k_proj_, v_proj_, out_proj_;
-  engine::Tensor wq_t_, wk_t_;                 // [D, Di] transposed q_proj / k_proj weights
-  engine::ops::PackedLinear wq_t_p_, wk_t_p_;  // packed for the GEMM (empty with SAM_GEMM=openblas)
+  // transposes [D, Di] as linears of their own (packed), cross attentions only.
+  engine::ops::Linear wq_t_, wk_t_;
   int num_heads_ = 0;
   int internal_dim_ = 0;
 };
@@ -209,7 +194,7 @@ class TwoWayTransformer {
   struct Block {  // TwoWayAttentionBlock
     Attention self_attn, cross_attn_token_to_image, cross_attn_image_to_token;
     NormWeights norm1, norm2, norm3, norm4;
-    LinearWeights lin1, lin2;  // MLPBlock(D, mlp_dim, ReLU)
+    engine::ops::Linear lin1, lin2;  // MLPBlock(D, mlp_dim, ReLU)
     bool skip_first_layer_pe = false;
   };
   struct Workspace;
