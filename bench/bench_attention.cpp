@@ -19,9 +19,11 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "engine/ops/attention_relpos.h"
+#include "engine/ops/blas.h"
+#include "engine/runtime.h"
 #include "engine/thread_pool.h"
 #include "kernels/attention.h"
-#include "kernels/gemm.h"
 #include "kernels/table.h"
 
 namespace {
@@ -33,107 +35,30 @@ struct Problem {
   std::vector<float> qkv, rel_h, rel_w, ctx;
 };
 
-// Query rows per fused work item: whole heads unless there are too few items
-// to share among the workers (the encoder's policy).
-int chunks_per_head(const Problem& p, int workers) {
-  int chunks = 1;
-  while (int64_t{p.windows} * p.heads * chunks < 4 * workers && p.tokens() / (2 * chunks) >= 256) chunks *= 2;
-  return chunks;
+// Both paths through the engine's op (the image encoder's driver: work split
+// over the pool, per-worker scratch), on an explicit path.
+void run(Problem& p, std::vector<float>& scratch, size_t scratch_floats, engine::AttentionPath path) {
+  const engine::Tensor rel_h = engine::Tensor::from_blob(p.rel_h.data(), engine::DType::F32,
+                                                         {2 * p.h - 1, p.hd()});
+  const engine::Tensor rel_w = engine::Tensor::from_blob(p.rel_w.data(), engine::DType::F32,
+                                                         {2 * p.w - 1, p.hd()});
+  engine::ops::AttentionRelPosCall c;
+  c.qkv = p.qkv.data();
+  c.ctx = p.ctx.data();
+  c.windows = p.windows;
+  c.h = p.h;
+  c.w = p.w;
+  c.dim = p.dim;
+  c.heads = p.heads;
+  c.rel_pos_h = &rel_h;
+  c.rel_pos_w = &rel_w;
+  c.scratch = scratch.data();
+  c.scratch_floats = scratch_floats;
+  engine::ops::attention_relpos(c, path);
 }
 
-void fused(Problem& p, std::vector<float>& scratch, size_t scratch_floats) {
-  const kernels::KernelTable& t = kernels::table();
-  const int tl = p.tokens(), hd = p.hd(), ld = 3 * p.dim;
-  const int chunks = chunks_per_head(p, engine::thread_pool().num_threads());
-  const int64_t items = int64_t{p.windows} * p.heads * chunks;
-  engine::thread_pool().run([&](int worker, int workers) {
-    kernels::AttentionRelPosArgs a;
-    a.h = p.h;
-    a.w = p.w;
-    a.hd = hd;
-    a.scale = 1.f / std::sqrt(static_cast<float>(hd));
-    a.rel_pos_h = p.rel_h.data();
-    a.rel_pos_w = p.rel_w.data();
-    a.ldq = a.ldk = a.ldv = ld;
-    a.ldo = p.dim;
-    a.scratch = scratch.data() + static_cast<size_t>(worker) * scratch_floats;
-    a.scratch_floats = scratch_floats;
-    for (int64_t item = items * worker / workers; item < items * (worker + 1) / workers; ++item) {
-      const int64_t win = item / (int64_t{p.heads} * chunks);
-      const int head = static_cast<int>(item / chunks % p.heads), chunk = static_cast<int>(item % chunks);
-      const float* base = p.qkv.data() + win * tl * ld + head * hd;
-      a.q = base;
-      a.k = base + p.dim;
-      a.v = base + 2 * p.dim;
-      a.out = p.ctx.data() + win * tl * p.dim + head * hd;
-      a.r0 = static_cast<int>(int64_t{tl} * chunk / chunks);
-      a.r1 = static_cast<int>(int64_t{tl} * (chunk + 1) / chunks);
-      t.attention_relpos(a);
-    }
-  });
-}
-
-void gemm(bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float* c,
-          int ldc) {
-  kernels::GemmArgs g;
-  g.trans_b = trans_b;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.alpha = alpha;
-  g.a = a;
-  g.lda = lda;
-  g.b = b;
-  g.ldb = ldb;
-  g.c = c;
-  g.ldc = ldc;
-  kernels::sgemm_openblas(g);
-}
-
-// The encoder's previous attention_heads(), with single-threaded OpenBLAS.
-constexpr int kRowBlock = 256;
-size_t unfused_scratch_floats(const Problem& p) {
-  const size_t t = static_cast<size_t>(p.tokens()), rb = std::min<size_t>(kRowBlock, t);
-  return rb * t + rb * static_cast<size_t>(2 * p.h - 1 + 2 * p.w - 1);
-}
-
-void unfused(Problem& p, std::vector<float>& scratch, size_t scratch_floats) {
-  const int t_len = p.tokens(), hd = p.hd(), ld = 3 * p.dim, lh = 2 * p.h - 1, lw = 2 * p.w - 1;
-  const int rb = std::min(kRowBlock, t_len), blocks_per_head = (t_len + rb - 1) / rb;
-  const int64_t items = int64_t{p.windows} * p.heads * blocks_per_head;
-  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
-  engine::thread_pool().run([&](int worker, int workers) {
-    float* scores = scratch.data() + static_cast<size_t>(worker) * scratch_floats;
-    float* ph = scores + static_cast<size_t>(rb) * t_len;
-    float* pw = ph + static_cast<size_t>(rb) * lh;
-    for (int64_t item = items * worker / workers; item < items * (worker + 1) / workers; ++item) {
-      const int64_t win = item / (int64_t{p.heads} * blocks_per_head);
-      const int head = static_cast<int>(item / blocks_per_head % p.heads);
-      const int r0 = static_cast<int>(item % blocks_per_head) * rb, rows = std::min(rb, t_len - r0);
-      const float* base = p.qkv.data() + win * t_len * ld;
-      const float* q = base + static_cast<int64_t>(r0) * ld + head * hd;
-      const float* k = base + p.dim + head * hd;
-      const float* v = base + 2 * p.dim + head * hd;
-      gemm(true, rows, t_len, hd, scale, q, ld, k, ld, scores, t_len);
-      gemm(true, rows, lh, hd, 1.f, q, ld, p.rel_h.data(), hd, ph, lh);
-      gemm(true, rows, lw, hd, 1.f, q, ld, p.rel_w.data(), hd, pw, lw);
-      for (int r = 0; r < rows; ++r) {
-        const int tq = r0 + r, qh = tq / p.w, qw = tq % p.w;
-        float* srow = scores + static_cast<int64_t>(r) * t_len;
-        const float* prh = ph + static_cast<int64_t>(r) * lh + qh + p.h - 1;
-        const float* prw = pw + static_cast<int64_t>(r) * lw + qw + p.w - 1;
-        for (int kh = 0; kh < p.h; ++kh) {
-          const float bh = prh[-kh];
-          float* s = srow + kh * p.w;
-          for (int kw = 0; kw < p.w; ++kw) s[kw] = (s[kw] + bh) + prw[-kw];
-        }
-      }
-      kernels::table().softmax_rows(scores, rows, t_len, t_len);
-      float* out = p.ctx.data() + (win * t_len + r0) * p.dim + head * hd;
-      gemm(false, rows, hd, t_len, 1.f, scores, t_len, v, ld, out, p.dim);
-    }
-  });
-}
+void fused(Problem& p, std::vector<float>& s, size_t f) { run(p, s, f, engine::AttentionPath::Fused); }
+void unfused(Problem& p, std::vector<float>& s, size_t f) { run(p, s, f, engine::AttentionPath::Unfused); }
 
 // rel L2 of ctx rows [r0, r1) of (window, head) against the double reference.
 double vs_reference(const Problem& p, int64_t win, int head, int r0, int r1) {
@@ -181,11 +106,12 @@ int main(int argc, char** argv) {
     else if (a == "--shape") only_shape = argv[i + 1];
     else if (a == "--only") only_path = argv[i + 1];
   }
+  engine::runtime_options();  // SAM_ISA caps the kernel table below too
   engine::set_num_threads(threads);
   // One CPU per thread: otherwise the scheduler may put two of them on one CPU now and then
   // (beside OpenBLAS's pool), which halves the measured peak or a timed run.
   engine::thread_pool().pin_threads();
-  kernels::set_blas_threads(1);  // the unfused path runs one single-threaded GEMM per worker
+  engine::ops::set_blas_threads(1);  // (the unfused path also makes OpenBLAS single-threaded itself)
   const kernels::KernelTable& t = kernels::table();
   double peak = 0;
   if (kernels::best_isa() == kernels::Isa::Avx512) {
@@ -218,7 +144,8 @@ int main(int argc, char** argv) {
     for (auto& x : p.rel_h) x = small(rng);
     for (auto& x : p.rel_w) x = small(rng);
     p.ctx.assign(static_cast<size_t>(p.windows) * tl * dim, 0.f);
-    const size_t fs = t.attention_relpos_scratch_floats(p.h, p.w, p.hd()), us = unfused_scratch_floats(p);
+    const size_t fs = engine::ops::attention_relpos_scratch_floats(p.h, p.w, p.hd(), engine::AttentionPath::Fused);
+    const size_t us = engine::ops::attention_relpos_scratch_floats(p.h, p.w, p.hd(), engine::AttentionPath::Unfused);
     std::vector<float> fscratch(fs * threads), uscratch(us * threads);
 
     // Checks: sampled rows of the first and the last (window, head) against the reference.

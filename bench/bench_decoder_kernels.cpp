@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "engine/runtime.h"
 #include "engine/thread_pool.h"
 #include "kernels/eltwise.h"
 #include "kernels/gemm.h"
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
     if (a == "--threads") threads = std::stoi(argv[i + 1]);
     else if (a == "--runs") runs = std::stoi(argv[i + 1]);
   }
+  engine::runtime_options();  // SAM_ISA caps the kernel table (engine/runtime.h)
   engine::set_num_threads(threads);
   // One CPU per thread: otherwise the scheduler may put two of them on one CPU now and then
   // (beside OpenBLAS's pool), which halves the measured peak or a timed run.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "engine/runtime.h"
 #include "engine/thread_pool.h"
 #include "kernels/gemm.h"
 #include "kernels/table.h"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     else if (a == "--dim") dim = std::stoi(argv[i + 1]);
     else if (a == "--only") only = argv[i + 1];
   }
+  engine::runtime_options();  // SAM_ISA caps the kernel table (engine/runtime.h)
   engine::set_num_threads(threads);
   kernels::set_blas_threads(threads);
   // One CPU per thread of ours: with OpenBLAS's pool in the same process

@@ -1,4 +1,5 @@
 #include "engine/dtype.h"
+#include "kernel_table.h"
 
 #include <algorithm>
 #include <cstring>
@@ -45,7 +46,7 @@ std::optional<DType> dtype_from_safetensors(std::string_view name) {
 void convert_floats(const void* src, DType src_type, void* dst, DType dst_type, size_t n) {
   check(is_floating(src_type) && is_floating(dst_type), "cannot convert {} to {}", dtype_name(src_type),
         dtype_name(dst_type));
-  const kernels::KernelTable& k = kernels::table();
+  const kernels::KernelTable& k = kernel_table();
   if (src_type == dst_type) {
     std::memcpy(dst, src, n * dtype_size(src_type));
     return;

@@ -1,4 +1,5 @@
 #include "engine/ops.h"
+#include "kernel_table.h"
 
 #include <cstdlib>
 #include <string_view>
@@ -91,7 +92,7 @@ int blas_threads_for(int pool_threads) { return use_packed_gemm() ? 1 : pool_thr
 PackedLinear pack_linear(const Tensor& weight) {
   require_f32(weight, "pack_linear");
   check(weight.rank() == 2 && weight.stride(1) == 1, "pack_linear: weight must be [N, K] with contiguous rows");
-  const kernels::KernelTable& t = kernels::table();
+  const kernels::KernelTable& t = kernel_table();
   PackedLinear p;
   p.n = static_cast<int>(weight.dim(0));
   p.k = static_cast<int>(weight.dim(1));
@@ -109,7 +110,7 @@ void linear(const Tensor& x, const PackedLinear& w, const Tensor* bias, Tensor& 
     fail("linear: {} x [{}, {}]^T -> {} does not fit", x.shape().str(), w.n, w.k, y.shape().str());
   if (bias && (bias->numel() != w.n || !bias->is_contiguous()))
     fail("linear: bias {} for {} outputs", bias->shape().str(), w.n);
-  const kernels::KernelTable& t = kernels::table();
+  const kernels::KernelTable& t = kernel_table();
   kernels::PackedGemmArgs g;
   g.m = static_cast<int>(xr.rows);
   g.n = w.n;
@@ -175,13 +176,13 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float
   a.rows = xr.rows;
   a.cols = xr.cols;
   a.eps = eps;
-  kernels::table().layer_norm(a);
+  kernel_table().layer_norm(a);
 }
 
 void gelu_(Tensor& x) {
   require_f32(x, "gelu");
   check(x.is_contiguous(), "gelu: contiguous tensor expected");
-  kernels::table().gelu(x.data<float>(), x.numel());
+  kernel_table().gelu(x.data<float>(), x.numel());
 }
 
 void add_(Tensor& y, const Tensor& x) {
@@ -189,13 +190,13 @@ void add_(Tensor& y, const Tensor& x) {
   require_f32(x, "add");
   if (!(x.shape() == y.shape() && x.is_contiguous() && y.is_contiguous())) fail("add: {} += {}", y.shape().str(),
         x.shape().str());
-  kernels::table().add(y.data<float>(), x.data<float>(), y.numel());
+  kernel_table().add(y.data<float>(), x.data<float>(), y.numel());
 }
 
 void softmax_(Tensor& x) {
   require_f32(x, "softmax");
   const Rows r = as_rows(x, "softmax");
-  kernels::table().softmax_rows(x.data<float>(), r.rows, r.cols, r.ld);
+  kernel_table().softmax_rows(x.data<float>(), r.rows, r.cols, r.ld);
 }
 
 }  // namespace engine::ops

@@ -1,4 +1,5 @@
 #include "engine/runtime.h"
+#include "kernel_table.h"
 
 #include <cstdlib>
 #include <mutex>
@@ -27,9 +28,16 @@ std::optional<RuntimeOptions>& current() {
   return options;
 }
 
-// The kernel table reads its ISA cap when first used. (Until the kernels take it
-// from here, SAM_ISA is also read by kernels::best_isa().)
-void apply_isa_cap(const std::string& cap) { (void)cap; }
+// The kernel table takes its cap when first built; the engine builds it only
+// through kernel_table() below, after the options are fixed.
+void apply_isa_cap(const std::string& cap) {
+  if (cap.empty()) return;
+  const kernels::Isa tier = cap == "scalar" ? kernels::Isa::Scalar : cap == "avx2" ? kernels::Isa::Avx2 : kernels::Isa::Avx512;
+  const bool ok = kernels::set_table_cap(kernels::isa_features(tier));
+  check(ok || static_cast<int>(kernels::table().isa) <= static_cast<int>(tier),
+        "runtime options: ISA cap {} comes after the kernel table was built (with {} kernels)", cap,
+        kernels::isa_name(kernels::table().isa));
+}
 
 bool same_fixed_choices(const RuntimeOptions& a, const RuntimeOptions& b) {
   return a.isa_cap == b.isa_cap && a.gemm == b.gemm && a.attention == b.attention;
@@ -94,9 +102,20 @@ void set_runtime_options(const RuntimeOptions& options) {
   }
 }
 
-std::string kernel_isa() {
-  runtime_options();
-  return kernels::isa_name(kernels::table().isa);
+const kernels::KernelTable& kernel_table() {
+  static const bool resolved = (runtime_options(), true);  // the ISA cap applies first
+  (void)resolved;
+  return kernels::table();
+}
+
+std::string kernel_isa() { return kernels::isa_name(kernel_table().isa); }
+
+std::string kernel_variants() {
+  kernel_table();
+  std::string out;
+  for (const auto& [family, variant] : kernels::selected_variants())
+    out += (out.empty() ? "" : ", ") + family + ": " + variant;
+  return out;
 }
 
 std::string cpu_description() {

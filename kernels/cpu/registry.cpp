@@ -1,10 +1,12 @@
+// Builds kernel tables: for each family of AllKernelFamilies (table.h), the
+// first of its variants (kernels/cpu/<family>_variants.cpp) whose needs the
+// allowed features contain. Nothing here knows a family or an ISA by name.
+#include <cassert>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
 #include <string_view>
 
-#include "kernel_decls.h"
-#include "kernels/convert.h"
-#include "kernels/eltwise.h"
 #include "kernels/cpu_features.h"
 #include "kernels/table.h"
 
@@ -19,125 +21,119 @@ const char* isa_name(Isa isa) {
   return "?";
 }
 
+FeatureSet isa_features(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return tier::scalar;
+    case Isa::Avx2: return tier::avx2;
+    case Isa::Avx512: return tier::avx512;
+  }
+  return tier::scalar;
+}
+
 namespace {
 
-bool cpu_supports(Isa isa) {
-  const CpuFeatures& f = cpu_features();
-  switch (isa) {
-    case Isa::Scalar: return true;
-    case Isa::Avx2: return f.has_avx2_fma();
-    case Isa::Avx512: return f.has_avx512() && f.has_avx2_fma();
+constexpr Isa kTiersBestFirst[] = {Isa::Avx512, Isa::Avx2, Isa::Scalar};
+
+Isa best_tier_within(FeatureSet f) {
+  for (Isa isa : kTiersBestFirst)
+    if (f.contains(isa_features(isa))) return isa;
+  return Isa::Scalar;
+}
+
+// The first variant of family F that `allowed` permits; copies its slots into
+// the table's F part and returns its name.
+template <class F>
+const char* select(F& slots, FeatureSet allowed) {
+  for (const Variant<F>& v : F::variants()) {
+    if (!allowed.contains(v.needs)) continue;
+    if (v.ready && !v.ready()) continue;
+    assert(v.slots != nullptr);
+    slots = *v.slots;
+    return v.name;
   }
-  return false;
+  // Every family ends with a variant that needs nothing.
+  throw std::logic_error(std::string("kernel family ") + F::family + " has no variant for " + allowed.str());
+}
+
+template <class... F>
+void select_all(KernelFamilies<F...>& families, FeatureSet allowed, const char** names) {
+  size_t i = 0;
+  ((names[i++] = select(static_cast<F&>(families), allowed)), ...);
 }
 
 }  // namespace
 
-Isa best_isa() {
-  Isa best = cpu_supports(Isa::Avx512) ? Isa::Avx512
-             : cpu_supports(Isa::Avx2) ? Isa::Avx2
-                                       : Isa::Scalar;
-  if (const char* cap = std::getenv("SAM_ISA")) {
-    const std::string_view c(cap);
-    Isa wanted = best;
-    if (c == "scalar") wanted = Isa::Scalar;
-    else if (c == "avx2") wanted = Isa::Avx2;
-    else if (c == "avx512") wanted = Isa::Avx512;
-    if (static_cast<int>(wanted) < static_cast<int>(best)) best = wanted;
-  }
-  return best;
+KernelTable table_for(const FeatureSet& allowed) {
+  KernelTable t;
+  t.features = allowed & cpu_feature_set();
+  t.isa = best_tier_within(t.features);
+  select_all(t, t.features, t.variant_names.data());
+  return t;
 }
 
 KernelTable table_for(Isa isa) {
-  if (!cpu_supports(isa)) {
+  if (!cpu_feature_set().contains(isa_features(isa))) {
     throw std::runtime_error(std::string("this CPU does not support ") + isa_name(isa));
   }
-  KernelTable t;
-  t.isa = isa;
-  t.convert_f32_to_f16 = ref::convert_f32_to_f16;
-  t.convert_f16_to_f32 = ref::convert_f16_to_f32;
-  t.convert_f32_to_bf16 = ref::convert_f32_to_bf16;
-  t.convert_bf16_to_f32 = ref::convert_bf16_to_f32;
-  t.gelu = ref::gelu;
-  t.add = ref::add;
-  t.softmax_rows = ref::softmax_rows;
-  t.layer_norm = ref::layer_norm;
-  t.gemm_mr = scalar::gemm_mr;
-  t.gemm_nr = scalar::gemm_nr;
-  t.gemm_packed_b_floats = scalar::gemm_packed_b_floats;
-  t.gemm_pack_b_nk = scalar::gemm_pack_b_nk;
-  t.gemm_jobs = scalar::gemm_jobs;
-  t.gemm_run = scalar::gemm_run;
-  t.tw_columns = scalar::tw_columns;
-  t.tw_scratch_floats = scalar::tw_scratch_floats;
-  t.tokens_to_image = scalar::tokens_to_image;
-  t.image_to_tokens = scalar::image_to_tokens;
-  t.mask_upscale_scratch_floats = scalar::mask_upscale_scratch_floats;
-  t.mask_upscale = scalar::mask_upscale;
-  t.attention_relpos_scratch_floats = scalar::attention_relpos_scratch_floats;
-  t.attention_relpos = scalar::attention_relpos;
-  t.resample_row = ref::resample_row;
-  t.blend_rows = ref::blend_rows;
-  t.blend_rows_threshold = ref::blend_rows_threshold;
-  if (isa == Isa::Avx2) {
-    t.convert_f32_to_f16 = avx2::convert_f32_to_f16;
-    t.convert_f16_to_f32 = avx2::convert_f16_to_f32;
-    t.convert_f32_to_bf16 = avx2::convert_f32_to_bf16;
-    t.convert_bf16_to_f32 = avx2::convert_bf16_to_f32;
-    t.gelu = avx2::gelu;
-    t.add = avx2::add;
-    t.softmax_rows = avx2::softmax_rows;
-    t.layer_norm = avx2::layer_norm;
-    t.gemm_mr = avx2::gemm_mr;
-    t.gemm_nr = avx2::gemm_nr;
-    t.gemm_packed_b_floats = avx2::gemm_packed_b_floats;
-    t.gemm_pack_b_nk = avx2::gemm_pack_b_nk;
-    t.gemm_jobs = avx2::gemm_jobs;
-    t.gemm_run = avx2::gemm_run;
-    t.tw_columns = avx2::tw_columns;
-    t.tw_scratch_floats = avx2::tw_scratch_floats;
-    t.tokens_to_image = avx2::tokens_to_image;
-    t.image_to_tokens = avx2::image_to_tokens;
-    t.mask_upscale_scratch_floats = avx2::mask_upscale_scratch_floats;
-    t.mask_upscale = avx2::mask_upscale;
-    t.attention_relpos_scratch_floats = avx2::attention_relpos_scratch_floats;
-    t.attention_relpos = avx2::attention_relpos;
-    t.resample_row = avx2::resample_row;
-    t.blend_rows = avx2::blend_rows;
-    t.blend_rows_threshold = avx2::blend_rows_threshold;
-  } else if (isa == Isa::Avx512) {
-    t.convert_f32_to_f16 = avx512::convert_f32_to_f16;
-    t.convert_f16_to_f32 = avx512::convert_f16_to_f32;
-    t.convert_f32_to_bf16 = avx512::convert_f32_to_bf16;
-    t.convert_bf16_to_f32 = avx512::convert_bf16_to_f32;
-    t.gelu = avx512::gelu;
-    t.add = avx512::add;
-    t.softmax_rows = avx512::softmax_rows;
-    t.layer_norm = avx512::layer_norm;
-    t.gemm_mr = avx512::gemm_mr;
-    t.gemm_nr = avx512::gemm_nr;
-    t.gemm_packed_b_floats = avx512::gemm_packed_b_floats;
-    t.gemm_pack_b_nk = avx512::gemm_pack_b_nk;
-    t.gemm_jobs = avx512::gemm_jobs;
-    t.gemm_run = avx512::gemm_run;
-    t.tw_columns = avx512::tw_columns;
-    t.tw_scratch_floats = avx512::tw_scratch_floats;
-    t.tokens_to_image = avx512::tokens_to_image;
-    t.image_to_tokens = avx512::image_to_tokens;
-    t.mask_upscale_scratch_floats = avx512::mask_upscale_scratch_floats;
-    t.mask_upscale = avx512::mask_upscale;
-    t.attention_relpos_scratch_floats = avx512::attention_relpos_scratch_floats;
-    t.attention_relpos = avx512::attention_relpos;
-    t.resample_row = avx512::resample_row;
-    t.blend_rows = avx512::blend_rows;
-    t.blend_rows_threshold = avx512::blend_rows_threshold;
-  }
+  KernelTable t = table_for(isa_features(isa));
+  assert(t.isa == isa);
   return t;
 }
 
+Isa best_isa() { return best_tier_within(allowed_features()); }
+
+namespace {
+
+// The cap of set_table_cap() and whether table() has been built (under the mutex).
+struct TableCap {
+  std::mutex mutex;
+  FeatureSet cap = FeatureSet::from_bits(~0u);
+  bool built = false;
+};
+
+TableCap& table_cap() {
+  static TableCap c;
+  return c;
+}
+
+}  // namespace
+
+FeatureSet allowed_features() {
+  TableCap& tc = table_cap();
+  std::lock_guard<std::mutex> lock(tc.mutex);
+  return cpu_feature_set() & tc.cap;
+}
+
+bool set_table_cap(const FeatureSet& cap) {
+  TableCap& tc = table_cap();
+  std::lock_guard<std::mutex> lock(tc.mutex);
+  if (tc.built) return false;
+  tc.cap = cap;
+  return true;
+}
+
 const KernelTable& table() {
-  static const KernelTable t = table_for(best_isa());
+  static const KernelTable t = [] {
+    FeatureSet allowed;
+    {
+      TableCap& tc = table_cap();
+      std::lock_guard<std::mutex> lock(tc.mutex);
+      allowed = cpu_feature_set() & tc.cap;
+      tc.built = true;  // from here on the cap is fixed
+    }
+    return table_for(allowed);
+  }();
   return t;
 }
+
+std::vector<std::pair<std::string, std::string>> selected_variants(const KernelTable& t) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < KernelTable::family_count; ++i) {
+    out.emplace_back(KernelTable::family_names[i], t.variant_names[i] ? t.variant_names[i] : "?");
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> selected_variants() { return selected_variants(table()); }
 
 }  // namespace kernels

@@ -31,6 +31,7 @@ Command add_info_command(CLI::App& app) {
             fmt::print("source       {} ({}), sha256 {}\n", get("source_file"), get("source_format"),
                        get("source_sha256"));
             fmt::print("cpu          {}\n", engine::cpu_description());
+            fmt::print("kernels      {}\n", engine::kernel_variants());
             return 0;
           }};
 }

@@ -4,8 +4,11 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <set>
+#include <string>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/eltwise.h"
 #include "kernels/norm.h"
 #include "kernels/table.h"
@@ -134,3 +137,221 @@ TEST_CASE("SIMD LayerNorm matches the scalar LayerNorm", "[eltwise]") {
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// CPU features and the choice of kernel variants (kernels/table.h, docs/kernels.md).
+// ---------------------------------------------------------------------------
+namespace {
+
+using kernels::Feature;
+using kernels::FeatureSet;
+
+std::vector<std::string> names_of(const kernels::KernelTable& t) {
+  std::vector<std::string> out;
+  for (const auto& [family, variant] : kernels::selected_variants(t)) out.push_back(variant);
+  return out;
+}
+
+// Every slot of the table is filled.
+void check_all_slots(const kernels::KernelTable& t) {
+  INFO("isa " << kernels::isa_name(t.isa) << " features " << t.features.str());
+  CHECK(t.convert_f32_to_f16);
+  CHECK(t.convert_f16_to_f32);
+  CHECK(t.convert_f32_to_bf16);
+  CHECK(t.convert_bf16_to_f32);
+  CHECK(t.gelu);
+  CHECK(t.add);
+  CHECK(t.softmax_rows);
+  CHECK(t.layer_norm);
+  CHECK(t.gemm_mr);
+  CHECK(t.gemm_nr);
+  CHECK(t.gemm_packed_b_floats);
+  CHECK(t.gemm_pack_b_nk);
+  CHECK(t.gemm_jobs);
+  CHECK(t.gemm_run);
+  CHECK(t.tw_columns);
+  CHECK(t.tw_scratch_floats);
+  CHECK(t.tokens_to_image);
+  CHECK(t.image_to_tokens);
+  CHECK(t.mask_upscale_scratch_floats);
+  CHECK(t.mask_upscale);
+  CHECK(t.attention_relpos_scratch_floats);
+  CHECK(t.attention_relpos);
+  CHECK(t.resample_row);
+  CHECK(t.blend_rows);
+  CHECK(t.blend_rows_threshold);
+}
+
+// Same function in every slot (two tables of the same variants).
+void check_same_slots(const kernels::KernelTable& a, const kernels::KernelTable& b) {
+  CHECK(a.convert_f32_to_f16 == b.convert_f32_to_f16);
+  CHECK(a.convert_bf16_to_f32 == b.convert_bf16_to_f32);
+  CHECK(a.gelu == b.gelu);
+  CHECK(a.layer_norm == b.layer_norm);
+  CHECK(a.gemm_run == b.gemm_run);
+  CHECK(a.gemm_pack_b_nk == b.gemm_pack_b_nk);
+  CHECK(a.tokens_to_image == b.tokens_to_image);
+  CHECK(a.mask_upscale == b.mask_upscale);
+  CHECK(a.attention_relpos == b.attention_relpos);
+  CHECK(a.blend_rows_threshold == b.blend_rows_threshold);
+}
+
+template <class F>
+void check_variant_list() {
+  INFO("family " << F::family);
+  const kernels::VariantList<F> v = F::variants();
+  REQUIRE(!v.empty());
+  CHECK(v.back().needs.empty());  // something runs everywhere
+  std::set<std::string> names;
+  for (const auto& x : v) {
+    CHECK(x.slots != nullptr);
+    CHECK(names.insert(x.name).second);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("feature sets: bits, tiers and names", "[dispatch]") {
+  CHECK(FeatureSet{}.empty());
+  CHECK(FeatureSet{}.str() == "none");
+  CHECK(kernels::tier::avx2.str() == "avx2 fma f16c");
+  CHECK(kernels::tier::avx512.str() == "avx2 fma f16c avx512f avx512bw avx512vl avx512dq");
+  CHECK(kernels::tier::avx512.contains(kernels::tier::avx2));
+  CHECK(kernels::tier::avx2.contains(kernels::tier::scalar));
+  CHECK(!kernels::tier::avx2.contains(kernels::tier::avx512));
+  const FeatureSet amx{Feature::amx_tile, Feature::amx_bf16, Feature::amx_int8};
+  CHECK(amx.str() == "amx_tile amx_bf16 amx_int8");
+  CHECK((amx | kernels::tier::avx2).contains(amx));
+  CHECK((amx & kernels::tier::avx512).empty());
+  CHECK(kernels::tier::avx512.without(Feature::avx512dq).has(Feature::avx512f));
+  CHECK(!kernels::tier::avx512.without(Feature::avx512dq).contains(kernels::tier::avx512));
+  CHECK(FeatureSet{}.with(Feature::avx512_fp16).has(Feature::avx512_fp16));
+  CHECK(FeatureSet::from_bits(0xFFFFFFFFu).bits() == (1u << kernels::kFeatureCount) - 1);
+  for (int i = 0; i < kernels::kFeatureCount; ++i) {
+    const auto f = static_cast<Feature>(i);
+    CHECK(FeatureSet{f}.str() == kernels::feature_name(f));
+  }
+  CHECK(kernels::isa_features(kernels::Isa::Scalar) == kernels::tier::scalar);
+  CHECK(kernels::isa_features(kernels::Isa::Avx2) == kernels::tier::avx2);
+  CHECK(kernels::isa_features(kernels::Isa::Avx512) == kernels::tier::avx512);
+}
+
+TEST_CASE("the detected CPU features agree with their feature set", "[dispatch]") {
+  const kernels::CpuFeatures& c = kernels::cpu_features();
+  const FeatureSet s = c.set();
+  INFO("cpu " << s.str());
+  CHECK(s == kernels::cpu_feature_set());
+  CHECK(c.str() == s.str());
+  CHECK(s.has(Feature::avx2) == c.avx2);
+  CHECK(s.has(Feature::fma) == c.fma);
+  CHECK(s.has(Feature::f16c) == c.f16c);
+  CHECK(s.has(Feature::avx512f) == c.avx512f);
+  CHECK(s.has(Feature::avx512bw) == c.avx512bw);
+  CHECK(s.has(Feature::avx512vl) == c.avx512vl);
+  CHECK(s.has(Feature::avx512dq) == c.avx512dq);
+  CHECK(s.has(Feature::avx512_vnni) == c.avx512_vnni);
+  CHECK(s.has(Feature::avx512_bf16) == c.avx512_bf16);
+  CHECK(s.has(Feature::avx512_fp16) == c.avx512_fp16);
+  CHECK(s.has(Feature::amx_tile) == c.amx_tile);
+  CHECK(s.has(Feature::amx_bf16) == c.amx_bf16);
+  CHECK(s.has(Feature::amx_int8) == c.amx_int8);
+  CHECK(c.has_avx2_fma() == s.contains(kernels::tier::avx2));
+  CHECK((c.has_avx512() && c.has_avx2_fma()) == s.contains(kernels::tier::avx512));
+  // Asking for AMX tiles never throws and is asked once: the same answer again.
+  bool granted = false;
+  CHECK_NOTHROW(granted = kernels::request_amx_permission());
+  CHECK(kernels::request_amx_permission() == granted);
+  if (!c.amx_tile) CHECK(!granted);
+}
+
+TEST_CASE("every kernel family lists its variants, the last one needing nothing", "[dispatch]") {
+  check_variant_list<kernels::ConvertKernels>();
+  check_variant_list<kernels::EltwiseKernels>();
+  check_variant_list<kernels::GemmKernels>();
+  check_variant_list<kernels::TwoWayAttentionKernels>();
+  check_variant_list<kernels::MaskUpscaleKernels>();
+  check_variant_list<kernels::AttentionKernels>();
+  check_variant_list<kernels::ResampleKernels>();
+  const std::vector<std::string> families(kernels::KernelTable::family_names.begin(),
+                                          kernels::KernelTable::family_names.end());
+  CHECK(families == std::vector<std::string>{"convert", "eltwise", "gemm", "two_way_attention", "mask_upscale",
+                                             "attention", "resample"});
+}
+
+TEST_CASE("a capped feature set selects the expected variant of every kernel", "[dispatch]") {
+  const FeatureSet cpu = kernels::cpu_feature_set();
+  const std::vector<std::string> scalar_names = {"ref", "ref", "scalar", "scalar", "scalar", "scalar", "ref"};
+  const std::vector<std::string> avx2_names(7, "avx2"), avx512_names(7, "avx512");
+
+  const kernels::KernelTable none = kernels::table_for(FeatureSet{});
+  CHECK(none.isa == kernels::Isa::Scalar);
+  CHECK(none.features.empty());
+  CHECK(names_of(none) == scalar_names);
+  CHECK(none.gelu == &kernels::ref::gelu);
+  CHECK(none.convert_f32_to_f16 == &kernels::ref::convert_f32_to_f16);
+  CHECK(none.layer_norm == &kernels::ref::layer_norm);
+  CHECK(none.resample_row == &kernels::ref::resample_row);
+  check_all_slots(none);
+  check_same_slots(none, kernels::table_for(kernels::Isa::Scalar));
+  CHECK(names_of(kernels::table_for(kernels::Isa::Scalar)) == scalar_names);
+
+  if (cpu.contains(kernels::tier::avx2)) {
+    const kernels::KernelTable t = kernels::table_for(kernels::tier::avx2);
+    CHECK(t.isa == kernels::Isa::Avx2);
+    CHECK(t.features == kernels::tier::avx2);
+    CHECK(names_of(t) == avx2_names);
+    check_all_slots(t);
+    check_same_slots(t, kernels::table_for(kernels::Isa::Avx2));
+    // One avx2 feature missing: back to scalar / ref.
+    const kernels::KernelTable no_fma = kernels::table_for(kernels::tier::avx2.without(Feature::fma));
+    CHECK(no_fma.isa == kernels::Isa::Scalar);
+    CHECK(names_of(no_fma) == scalar_names);
+  } else {
+    CHECK(names_of(kernels::table_for(kernels::tier::avx2)) == scalar_names);
+    CHECK_THROWS(kernels::table_for(kernels::Isa::Avx2));
+  }
+  if (cpu.contains(kernels::tier::avx512)) {
+    const kernels::KernelTable t = kernels::table_for(kernels::tier::avx512);
+    CHECK(t.isa == kernels::Isa::Avx512);
+    CHECK(names_of(t) == avx512_names);
+    check_all_slots(t);
+    check_same_slots(t, kernels::table_for(kernels::Isa::Avx512));
+    // Features beyond the tier (bf16, amx, ...) change nothing yet.
+    CHECK(names_of(kernels::table_for(FeatureSet::from_bits(~0u))) == avx512_names);
+    // One AVX-512 baseline feature missing: the avx2 variants.
+    const kernels::KernelTable no_dq = kernels::table_for(kernels::tier::avx512.without(Feature::avx512dq));
+    CHECK(no_dq.isa == kernels::Isa::Avx2);
+    CHECK(names_of(no_dq) == avx2_names);
+  } else {
+    CHECK_THROWS(kernels::table_for(kernels::Isa::Avx512));
+  }
+  // A cap is intersected with the CPU: asking for everything gives this CPU's best tier.
+  const kernels::KernelTable all = kernels::table_for(FeatureSet::from_bits(~0u));
+  CHECK(all.features == cpu);
+  const kernels::Isa best_cpu = all.isa;
+  CHECK(names_of(all) == (best_cpu == kernels::Isa::Avx512 ? avx512_names
+                          : best_cpu == kernels::Isa::Avx2 ? avx2_names
+                                                           : scalar_names));
+}
+
+TEST_CASE("table() is the table of the best ISA (SAM_ISA caps it)", "[dispatch]") {
+  const kernels::KernelTable& t = kernels::table();
+  INFO("best " << kernels::isa_name(kernels::best_isa()) << " allowed " << kernels::allowed_features().str());
+  CHECK(t.isa == kernels::best_isa());
+  CHECK(t.features == kernels::allowed_features());
+  const kernels::KernelTable tier = kernels::table_for(kernels::best_isa());
+  CHECK(names_of(t) == names_of(tier));
+  check_same_slots(t, tier);
+  check_all_slots(t);
+  // Built: a later cap changes nothing.
+  CHECK_FALSE(kernels::set_table_cap(FeatureSet{}));
+  CHECK(kernels::allowed_features() == t.features);
+  CHECK(kernels::table().isa == t.isa);
+  const auto listed = kernels::selected_variants();
+  REQUIRE(listed.size() == kernels::KernelTable::family_count);
+  for (size_t i = 0; i < listed.size(); ++i) {
+    CHECK(listed[i].first == kernels::KernelTable::family_names[i]);
+    CHECK(listed[i].second == t.variant_names[i]);
+  }
+}
+

@@ -38,5 +38,7 @@ void set_runtime_options(const RuntimeOptions& options);
 std::string cpu_description();
 // The kernel tier in use ("scalar", "avx2", "avx512").
 std::string kernel_isa();
+// The variant each kernel family got: "convert: avx512, eltwise: avx512, gemm: avx512, ...".
+std::string kernel_variants();
 
 }  // namespace engine

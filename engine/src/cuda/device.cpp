@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/cuda_device.h"
+#include "../kernel_table.h"
 #include "engine/error.h"
 #include "kernels/table.h"
 
@@ -173,7 +174,7 @@ DeviceBuffer upload_weights(const float* src, size_t n, WeightType t, std::strin
     return b;
   }
   std::vector<uint16_t> half(n);
-  const kernels::KernelTable& kt = kernels::table();
+  const kernels::KernelTable& kt = kernel_table();
   if (t == WeightType::F16) kt.convert_f32_to_f16(src, half.data(), n);
   else kt.convert_f32_to_bf16(src, half.data(), n);
   with_context(name, [&] { upload(b.data(), half.data(), n * sizeof(uint16_t)); });

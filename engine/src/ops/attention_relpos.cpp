@@ -1,4 +1,5 @@
 #include "engine/ops/attention_relpos.h"
+#include "../kernel_table.h"
 
 #include <algorithm>
 #include <cassert>
@@ -29,7 +30,11 @@ int row_block(int tokens) { return std::min(kRowBlock, tokens); }
 }  // namespace
 
 size_t attention_relpos_scratch_floats(int h, int w, int hd) {
-  if (use_fused_attention()) return kernels::table().attention_relpos_scratch_floats(h, w, hd);
+  return attention_relpos_scratch_floats(h, w, hd, runtime_options().attention);
+}
+
+size_t attention_relpos_scratch_floats(int h, int w, int hd, AttentionPath path) {
+  if (path == AttentionPath::Fused) return kernel_table().attention_relpos_scratch_floats(h, w, hd);
   const size_t t = static_cast<size_t>(h) * w, rb = static_cast<size_t>(row_block(h * w));
   return rb * t + rb * static_cast<size_t>(2 * h - 1 + 2 * w - 1);
 }
@@ -50,7 +55,7 @@ void attention_heads_fused(const AttentionRelPosCall& a) {
   const int t_len = a.h * a.w, hd = a.dim / a.heads, ld = 3 * a.dim;
   const float* rel_h = a.rel_pos_h->data<float>();
   const float* rel_w = a.rel_pos_w->data<float>();
-  const kernels::KernelTable& table = kernels::table();
+  const kernels::KernelTable& table = kernel_table();
   const int grid = a.grid_side;
   const int nw_side = grid > 0 ? (grid + a.w - 1) / a.w : 0;
   thread_pool().run([&](int worker, int workers) {
@@ -103,8 +108,10 @@ void attention_heads_fused(const AttentionRelPosCall& a) {
 // rel_pos_h[qh - kh + h - 1], so rel_h[t, kh] = q_t . rel_pos_h[qh - kh + h - 1]:
 // one small GEMM P_h = q @ rel_pos_h^T [rows, 2h - 1] and a gather (same for w).
 // Work item = (window, head, block of query rows); each worker owns its scratch.
-void attention_relpos(const AttentionRelPosCall& a) {
-  if (use_fused_attention()) {
+void attention_relpos(const AttentionRelPosCall& a) { attention_relpos(a, runtime_options().attention); }
+
+void attention_relpos(const AttentionRelPosCall& a, AttentionPath path) {
+  if (path == AttentionPath::Fused) {
     attention_heads_fused(a);
     return;
   }

@@ -1,4 +1,5 @@
 #include "engine/ops/mask_upscale.h"
+#include "../kernel_table.h"
 
 #include "engine/thread_pool.h"
 #include "kernels/table.h"
@@ -6,11 +7,11 @@
 namespace engine::ops {
 
 size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m) {
-  return kernels::table().mask_upscale_scratch_floats(g, d, c1, c2, m);
+  return kernel_table().mask_upscale_scratch_floats(g, d, c1, c2, m);
 }
 
 void mask_upscale(const MaskUpscaleArgs& base, float* scratch0, int64_t scratch_stride) {
-  const kernels::KernelTable& kt = kernels::table();
+  const kernels::KernelTable& kt = kernel_table();
   const int g = base.g;
   thread_pool().run([&](int worker, int workers) {
     MaskUpscaleArgs a = base;

@@ -1,4 +1,5 @@
 #include "engine/ops/rows.h"
+#include "../kernel_table.h"
 
 #include "engine/thread_pool.h"
 #include "kernels/norm.h"
@@ -19,23 +20,23 @@ void layer_norm_rows(const float* x, float* y, int64_t rows, int64_t cols, const
     a.rows = hi - lo;
     a.cols = cols;
     a.eps = eps;
-    kernels::table().layer_norm(a);
+    kernel_table().layer_norm(a);
   });
 }
 
 void gelu_rows(float* x, int64_t n) {
-  thread_pool().parallel_for(0, n, 16384, [&](int64_t lo, int64_t hi) { kernels::table().gelu(x + lo, hi - lo); });
+  thread_pool().parallel_for(0, n, 16384, [&](int64_t lo, int64_t hi) { kernel_table().gelu(x + lo, hi - lo); });
 }
 
 void add_rows(float* y, const float* x, int64_t n) {
   thread_pool().parallel_for(0, n, 16384,
-                             [&](int64_t lo, int64_t hi) { kernels::table().add(y + lo, x + lo, hi - lo); });
+                             [&](int64_t lo, int64_t hi) { kernel_table().add(y + lo, x + lo, hi - lo); });
 }
 
-void add_serial(float* y, const float* x, int64_t n) { kernels::table().add(y, x, n); }
+void add_serial(float* y, const float* x, int64_t n) { kernel_table().add(y, x, n); }
 
 void softmax_rows_serial(float* x, int64_t rows, int64_t cols, int64_t ld) {
-  kernels::table().softmax_rows(x, rows, cols, ld);
+  kernel_table().softmax_rows(x, rows, cols, ld);
 }
 
 }  // namespace engine::ops

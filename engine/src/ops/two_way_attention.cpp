@@ -1,4 +1,5 @@
 #include "engine/ops/two_way_attention.h"
+#include "../kernel_table.h"
 
 #include <algorithm>
 
@@ -7,13 +8,13 @@
 
 namespace engine::ops {
 
-int two_way_columns(int j) { return kernels::table().tw_columns(j); }
+int two_way_columns(int j) { return kernel_table().tw_columns(j); }
 
-size_t two_way_scratch_floats(int width, int jp) { return kernels::table().tw_scratch_floats(width, jp); }
+size_t two_way_scratch_floats(int width, int jp) { return kernel_table().tw_scratch_floats(width, jp); }
 
 void tokens_to_image(const TokensToImageArgs& base, int64_t p, float* part0, int64_t part_stride, float* kern0,
                      int64_t kern_stride, float* y_out) {
-  const kernels::KernelTable& kt = kernels::table();
+  const kernels::KernelTable& kt = kernel_table();
   const int j = base.j, dv = base.d;
   thread_pool().run([&](int worker, int workers) {
     float* part = part0 + worker * part_stride;
@@ -38,7 +39,7 @@ void tokens_to_image(const TokensToImageArgs& base, int64_t p, float* part0, int
 }
 
 void image_to_tokens(const ImageToTokensArgs& base, int64_t p, float* kern0, int64_t kern_stride) {
-  const kernels::KernelTable& kt = kernels::table();
+  const kernels::KernelTable& kt = kernel_table();
   thread_pool().run([&](int worker, int workers) {
     ImageToTokensArgs a = base;
     a.p0 = p * worker / workers;

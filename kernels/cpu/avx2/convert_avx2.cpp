@@ -2,7 +2,6 @@
 // kernels/convert.h; NaN lanes are patched as in the AVX-512 version.
 #include <immintrin.h>
 
-#include "../kernel_decls.h"
 #include "kernels/convert.h"
 
 namespace kernels::avx2 {
@@ -14,8 +13,6 @@ inline __m128i pack_u32_to_u16(__m256i v) {
   const __m128i hi = _mm256_extracti128_si256(v, 1);
   return _mm_packus_epi32(lo, hi);
 }
-
-}  // namespace
 
 void convert_f32_to_f16(const float* src, uint16_t* dst, size_t n) {
   size_t i = 0;
@@ -71,5 +68,15 @@ void convert_bf16_to_f32(const uint16_t* src, float* dst, size_t n) {
   }
   for (; i < n; ++i) dst[i] = ref::bf16_to_f32(src[i]);
 }
+
+}  // namespace
+
+// The slots of this variant (listed in cpu/convert_variants.cpp): constant data, no code runs to make it.
+extern constinit const ConvertKernels convert_kernels{
+    .convert_f32_to_f16 = convert_f32_to_f16,
+    .convert_f16_to_f32 = convert_f16_to_f32,
+    .convert_f32_to_bf16 = convert_f32_to_bf16,
+    .convert_bf16_to_f32 = convert_bf16_to_f32,
+};
 
 }  // namespace kernels::avx2

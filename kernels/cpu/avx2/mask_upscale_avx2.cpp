@@ -1,14 +1,23 @@
 // Fused mask upscaling for avx2: cpu/simd/mask_upscale_impl.h over VecAvx2 and its packed GEMM.
-#include "../kernel_decls.h"
+#include "kernels/mask_upscale.h"
 #include "../simd/gemm_impl.h"
 #include "../simd/mask_upscale_impl.h"
 #include "../simd/vec_avx2.h"
 
 namespace kernels::avx2 {
+namespace {
 
 using MU = simd::MaskUpscale<simd::VecAvx2, simd::Gemm<simd::VecAvx2, 6, 2>>;
 
 size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m) { return MU::scratch_floats(g, d, c1, c2, m); }
 void mask_upscale(const MaskUpscaleArgs& a) { MU::run(a); }
+
+}  // namespace
+
+// The slots of this variant (listed in cpu/mask_upscale_variants.cpp): constant data, no code runs to make it.
+extern constinit const MaskUpscaleKernels mask_upscale_kernels{
+    .mask_upscale_scratch_floats = mask_upscale_scratch_floats,
+    .mask_upscale = mask_upscale,
+};
 
 }  // namespace kernels::avx2

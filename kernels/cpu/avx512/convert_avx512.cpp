@@ -3,10 +3,10 @@
 // so NaN lanes are patched with masks.
 #include <immintrin.h>
 
-#include "../kernel_decls.h"
 #include "kernels/convert.h"
 
 namespace kernels::avx512 {
+namespace {
 
 void convert_f32_to_f16(const float* src, uint16_t* dst, size_t n) {
   const __m512i sign_mask = _mm512_set1_epi32(static_cast<int>(0x80000000u));
@@ -61,5 +61,15 @@ void convert_bf16_to_f32(const uint16_t* src, float* dst, size_t n) {
   }
   for (; i < n; ++i) dst[i] = ref::bf16_to_f32(src[i]);
 }
+
+}  // namespace
+
+// The slots of this variant (listed in cpu/convert_variants.cpp): constant data, no code runs to make it.
+extern constinit const ConvertKernels convert_kernels{
+    .convert_f32_to_f16 = convert_f32_to_f16,
+    .convert_f16_to_f32 = convert_f16_to_f32,
+    .convert_f32_to_bf16 = convert_f32_to_bf16,
+    .convert_bf16_to_f32 = convert_bf16_to_f32,
+};
 
 }  // namespace kernels::avx512

@@ -1,9 +1,10 @@
 // Packed SGEMM for avx512: cpu/simd/gemm_impl.h with an 14 x (2 x lanes) micro-kernel.
-#include "../kernel_decls.h"
+#include "kernels/gemm.h"
 #include "../simd/gemm_impl.h"
 #include "../simd/vec_avx512.h"
 
 namespace kernels::avx512 {
+namespace {
 
 using G = simd::Gemm<simd::VecAvx512, 14, 2>;
 
@@ -13,5 +14,17 @@ size_t gemm_packed_b_floats(int n, int k) { return G::packed_b_floats(n, k); }
 void gemm_pack_b_nk(const float* w, int n, int k, int64_t ldw, float* out) { G::pack_b_nk(w, n, k, ldw, out); }
 int64_t gemm_jobs(const PackedGemmArgs& g, int threads) { return G::jobs(g, threads); }
 void gemm_run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1) { G::run(g, threads, j0, j1); }
+
+}  // namespace
+
+// The slots of this variant (listed in cpu/gemm_variants.cpp): constant data, no code runs to make it.
+extern constinit const GemmKernels gemm_kernels{
+    .gemm_mr = gemm_mr,
+    .gemm_nr = gemm_nr,
+    .gemm_packed_b_floats = gemm_packed_b_floats,
+    .gemm_pack_b_nk = gemm_pack_b_nk,
+    .gemm_jobs = gemm_jobs,
+    .gemm_run = gemm_run,
+};
 
 }  // namespace kernels::avx512

@@ -1,9 +1,10 @@
 // Bilinear row resampling for avx512: cpu/simd/resample_impl.h over VecAvx512.
-#include "../kernel_decls.h"
+#include "kernels/resample.h"
 #include "../simd/resample_impl.h"
 #include "../simd/vec_avx512.h"
 
 namespace kernels::avx512 {
+namespace {
 
 using R = simd::Resample<simd::VecAvx512>;
 
@@ -14,5 +15,14 @@ void blend_rows(const float* r0, const float* r1, float w0, float w1, int n, flo
 void blend_rows_threshold(const float* r0, const float* r1, float w0, float w1, int n, float threshold, uint8_t* out) {
   R::blend_rows_threshold(r0, r1, w0, w1, n, threshold, out);
 }
+
+}  // namespace
+
+// The slots of this variant (listed in cpu/resample_variants.cpp): constant data, no code runs to make it.
+extern constinit const ResampleKernels resample_kernels{
+    .resample_row = resample_row,
+    .blend_rows = blend_rows,
+    .blend_rows_threshold = blend_rows_threshold,
+};
 
 }  // namespace kernels::avx512

@@ -22,6 +22,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/variant.h"
+
 namespace kernels {
 
 struct AttentionRelPosArgs {
@@ -63,6 +65,16 @@ struct AttentionLayout {
   bool valid(int t) const { return t / w < vh && t % w < vw; }
   int64_t row(int t) const { return t / w * step + t % w; }  // row of token t in q / k / v
   int64_t out_row(int i) const { return i / vw * out_step + i % vw; }
+};
+
+// The attention family's slots in the kernel table (kernels/table.h): the
+// scratch one call needs for an h x w grid and head dim hd, and the kernel.
+// Its variants: kernels/cpu/attention_variants.cpp.
+struct AttentionKernels {
+  static constexpr const char* family = "attention";
+  static VariantList<AttentionKernels> variants();  // best first
+  size_t (*attention_relpos_scratch_floats)(int h, int w, int hd) = nullptr;
+  void (*attention_relpos)(const AttentionRelPosArgs& a) = nullptr;
 };
 
 namespace ref {

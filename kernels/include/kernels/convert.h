@@ -17,6 +17,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/variant.h"
+
 namespace kernels::ref {
 
 inline uint16_t f32_to_f16(float value) {
@@ -71,3 +73,18 @@ void convert_f32_to_bf16(const float* src, uint16_t* dst, size_t n);
 void convert_bf16_to_f32(const uint16_t* src, float* dst, size_t n);
 
 }  // namespace kernels::ref
+
+namespace kernels {
+
+// The convert family's slots in the kernel table (kernels/table.h); its
+// variants: kernels/cpu/convert_variants.cpp.
+struct ConvertKernels {
+  static constexpr const char* family = "convert";
+  static VariantList<ConvertKernels> variants();  // best first
+  void (*convert_f32_to_f16)(const float* src, uint16_t* dst, size_t n) = nullptr;
+  void (*convert_f16_to_f32)(const uint16_t* src, float* dst, size_t n) = nullptr;
+  void (*convert_f32_to_bf16)(const float* src, uint16_t* dst, size_t n) = nullptr;
+  void (*convert_bf16_to_f32)(const uint16_t* src, float* dst, size_t n) = nullptr;
+};
+
+}  // namespace kernels

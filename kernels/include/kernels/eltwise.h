@@ -3,6 +3,9 @@
 
 #include <cstdint>
 
+#include "kernels/norm.h"
+#include "kernels/variant.h"
+
 namespace kernels::ref {
 
 // x = 0.5 * x * (1 + erf(x / sqrt(2)))   (torch.nn.GELU(), approximate='none')
@@ -14,3 +17,19 @@ void add(float* y, const float* x, int64_t n);
 void softmax_rows(float* x, int64_t rows, int64_t cols, int64_t ld);
 
 }  // namespace kernels::ref
+
+namespace kernels {
+
+// The eltwise family's slots in the kernel table (kernels/table.h): the
+// element-wise and row kernels above and LayerNorm (norm.h). Its variants:
+// kernels/cpu/eltwise_variants.cpp.
+struct EltwiseKernels {
+  static constexpr const char* family = "eltwise";
+  static VariantList<EltwiseKernels> variants();  // best first
+  void (*gelu)(float* x, int64_t n) = nullptr;
+  void (*add)(float* y, const float* x, int64_t n) = nullptr;
+  void (*softmax_rows)(float* x, int64_t rows, int64_t cols, int64_t ld) = nullptr;
+  void (*layer_norm)(const LayerNormArgs& a) = nullptr;
+};
+
+}  // namespace kernels

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/variant.h"
+
 namespace kernels {
 
 struct GemmArgs {
@@ -61,6 +63,22 @@ struct PackedGemmArgs {
   float* c = nullptr;               // [M, N], row stride ldc
   int64_t ldc = 0;
   GemmEpilogue epilogue;
+};
+
+// The gemm family's slots in the kernel table (kernels/table.h); its variants:
+// kernels/cpu/gemm_variants.cpp. B packed by one table's pack_b is only valid
+// for that table.
+struct GemmKernels {
+  static constexpr const char* family = "gemm";
+  static VariantList<GemmKernels> variants();  // best first
+  int (*gemm_mr)() = nullptr;
+  int (*gemm_nr)() = nullptr;
+  size_t (*gemm_packed_b_floats)(int n, int k) = nullptr;
+  void (*gemm_pack_b_nk)(const float* w, int n, int k, int64_t ldw, float* out) = nullptr;
+  // Work is split into independent jobs (row block x column chunk) for a given
+  // thread count; gemm_run does jobs [j0, j1). Callers spread jobs over threads.
+  int64_t (*gemm_jobs)(const PackedGemmArgs& g, int threads) = nullptr;
+  void (*gemm_run)(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1) = nullptr;
 };
 
 }  // namespace kernels

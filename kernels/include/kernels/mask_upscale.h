@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/variant.h"
+
 namespace kernels {
 
 struct MaskUpscaleArgs {
@@ -37,6 +39,16 @@ struct MaskUpscaleArgs {
   int64_t out_plane = 0;
   int row0 = 0, row1 = 0;    // input grid rows [row0, row1) of this call
   float* scratch = nullptr;  // mask_upscale_scratch_floats(...) floats
+};
+
+// The mask_upscale family's slots in the kernel table (kernels/table.h): the
+// scratch floats per call and the kernel. Its variants:
+// kernels/cpu/mask_upscale_variants.cpp.
+struct MaskUpscaleKernels {
+  static constexpr const char* family = "mask_upscale";
+  static VariantList<MaskUpscaleKernels> variants();  // best first
+  size_t (*mask_upscale_scratch_floats)(int g, int d, int c1, int c2, int m) = nullptr;
+  void (*mask_upscale)(const MaskUpscaleArgs& a) = nullptr;
 };
 
 namespace ref {

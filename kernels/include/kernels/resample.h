@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "kernels/variant.h"
+
 namespace kernels {
 
 struct ResampleRowArgs {
@@ -33,5 +35,16 @@ void resample_row(const ResampleRowArgs& a);
 void blend_rows(const float* r0, const float* r1, float w0, float w1, int n, float* out);
 void blend_rows_threshold(const float* r0, const float* r1, float w0, float w1, int n, float threshold, uint8_t* out);
 }  // namespace ref
+
+// The resample family's slots in the kernel table (kernels/table.h); its
+// variants: kernels/cpu/resample_variants.cpp.
+struct ResampleKernels {
+  static constexpr const char* family = "resample";
+  static VariantList<ResampleKernels> variants();  // best first
+  void (*resample_row)(const ResampleRowArgs& a) = nullptr;
+  void (*blend_rows)(const float* r0, const float* r1, float w0, float w1, int n, float* out) = nullptr;
+  void (*blend_rows_threshold)(const float* r0, const float* r1, float w0, float w1, int n, float threshold,
+                               uint8_t* out) = nullptr;
+};
 
 }  // namespace kernels

@@ -1,72 +1,76 @@
-// The kernel table: one function pointer per kernel, filled once at start-up
-// with the best implementation the CPU supports (AVX-512, AVX2+FMA or the
-// scalar reference). Callers go through kernels::table(); nothing else in the
-// code base branches on the ISA.
+// The kernel table: one function pointer per kernel, filled once at start-up.
+// Kernels come in families (convert, eltwise, gemm, ...); each family's slots
+// struct (in its contract header) lists its variants, best first, with the CPU
+// features each needs, and the table takes per family the first variant whose
+// needs the allowed features contain (docs/kernels.md). Callers go through
+// kernels::table(); nothing else in the code base branches on the ISA.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/convert.h"
+#include "kernels/cpu_features.h"
+#include "kernels/eltwise.h"
 #include "kernels/gemm.h"
-#include "kernels/norm.h"
-#include "kernels/two_way_attention.h"
 #include "kernels/mask_upscale.h"
+#include "kernels/norm.h"
 #include "kernels/resample.h"
+#include "kernels/two_way_attention.h"
 
 namespace kernels {
 
+// The named tiers (tests, benchmarks, the SAM_ISA cap): each is a fixed feature set
+// (tier::scalar / avx2 / avx512 in cpu_features.h) used as a cap.
 enum class Isa { Scalar, Avx2, Avx512 };
 const char* isa_name(Isa isa);
+FeatureSet isa_features(Isa isa);
 
-struct KernelTable {
-  Isa isa = Isa::Scalar;
-  void (*convert_f32_to_f16)(const float* src, uint16_t* dst, size_t n) = nullptr;
-  void (*convert_f16_to_f32)(const uint16_t* src, float* dst, size_t n) = nullptr;
-  void (*convert_f32_to_bf16)(const float* src, uint16_t* dst, size_t n) = nullptr;
-  void (*convert_bf16_to_f32)(const uint16_t* src, float* dst, size_t n) = nullptr;
-  // Element-wise and row kernels (see eltwise.h / norm.h for the contracts).
-  void (*gelu)(float* x, int64_t n) = nullptr;
-  void (*add)(float* y, const float* x, int64_t n) = nullptr;
-  void (*softmax_rows)(float* x, int64_t rows, int64_t cols, int64_t ld) = nullptr;
-  void (*layer_norm)(const LayerNormArgs& a) = nullptr;
-  // Packed GEMM (gemm.h). B packed by this table's pack_b is only valid for this table.
-  int (*gemm_mr)() = nullptr;
-  int (*gemm_nr)() = nullptr;
-  size_t (*gemm_packed_b_floats)(int n, int k) = nullptr;
-  void (*gemm_pack_b_nk)(const float* w, int n, int k, int64_t ldw, float* out) = nullptr;
-  // Work is split into independent jobs (row block x column chunk) for a given
-  // thread count; gemm_run does jobs [j0, j1). Callers spread jobs over threads.
-  int64_t (*gemm_jobs)(const PackedGemmArgs& g, int threads) = nullptr;
-  void (*gemm_run)(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1) = nullptr;
-  // Two-way transformer cross-attention cores (two_way_attention.h): padded
-  // score width for J columns, scratch floats per call, the two kernels.
-  int (*tw_columns)(int j) = nullptr;
-  size_t (*tw_scratch_floats)(int width, int jp) = nullptr;
-  void (*tokens_to_image)(const TokensToImageArgs& a) = nullptr;
-  void (*image_to_tokens)(const ImageToTokensArgs& a) = nullptr;
-  // Fused mask decoder upscaling + mask product (mask_upscale.h); scratch floats per call.
-  size_t (*mask_upscale_scratch_floats)(int g, int d, int c1, int c2, int m) = nullptr;
-  void (*mask_upscale)(const MaskUpscaleArgs& a) = nullptr;
-  // Fused attention with decomposed rel-pos bias (attention.h): the scratch one
-  // call needs for an h x w grid and head dim hd, and the kernel.
-  size_t (*attention_relpos_scratch_floats)(int h, int w, int hd) = nullptr;
-  void (*attention_relpos)(const AttentionRelPosArgs& a) = nullptr;
-
-  // resample.h: bilinear rows (mask upscaling to the image size)
-  void (*resample_row)(const ResampleRowArgs& a) = nullptr;
-  void (*blend_rows)(const float* r0, const float* r1, float w0, float w1, int n, float* out) = nullptr;
-  void (*blend_rows_threshold)(const float* r0, const float* r1, float w0, float w1, int n, float threshold,
-                               uint8_t* out) = nullptr;
+// The slots of every family, as bases: table.gemm_run, table.gelu, ...
+template <class... Families>
+struct KernelFamilies : Families... {
+  static constexpr size_t family_count = sizeof...(Families);
+  static constexpr std::array<const char*, family_count> family_names{Families::family...};
 };
 
-// The table for this CPU (chosen on first use; thread-safe).
+// The one central list of kernel families: adding a family is one entry here.
+using AllKernelFamilies = KernelFamilies<ConvertKernels, EltwiseKernels, GemmKernels, TwoWayAttentionKernels,
+                                         MaskUpscaleKernels, AttentionKernels, ResampleKernels>;
+
+struct KernelTable : AllKernelFamilies {
+  Isa isa = Isa::Scalar;  // the highest named tier within `features`
+  FeatureSet features;    // what the variants were allowed to use (cap and CPU)
+  // The variant each family got ("avx512", "avx2", "scalar", "ref", ...), in
+  // family_names order.
+  std::array<const char*, family_count> variant_names{};
+};
+
+// The table for this CPU (chosen on first use; thread-safe), restricted to
+// allowed_features().
 const KernelTable& table();
 // A table restricted to `isa` (for tests and benchmarks); throws
 // std::runtime_error if the CPU lacks it.
 KernelTable table_for(Isa isa);
-// Best ISA the CPU supports; SAM_ISA=scalar|avx2|avx512 in the environment caps it.
+// A table using at most `allowed` (intersected with this CPU's features);
+// never throws (the last variant of every family needs nothing).
+KernelTable table_for(const FeatureSet& allowed);
+// The best named tier within allowed_features().
 Isa best_isa();
+// What table() may use: this CPU's features capped by set_table_cap(). (The
+// kernels read no environment: SAM_ISA is read by engine's RuntimeOptions,
+// which sets the cap before the engine first uses the table.)
+FeatureSet allowed_features();
+// Caps what table() may use, before its first use: false, changing nothing,
+// once table() has been built. Thread-safe.
+bool set_table_cap(const FeatureSet& cap);
+
+// (family, variant) per family, e.g. {"gemm", "avx512"}: of table(), or of `t`.
+std::vector<std::pair<std::string, std::string>> selected_variants();
+std::vector<std::pair<std::string, std::string>> selected_variants(const KernelTable& t);
 
 }  // namespace kernels

@@ -23,6 +23,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/variant.h"
+
 namespace kernels {
 
 struct TokensToImageArgs {
@@ -75,6 +77,18 @@ void tokens_to_image_merge(int j, int d, float* ya, int64_t ldya, float* ma, flo
                            int64_t ldyb, const float* mb, const float* lb);
 // y[j] /= l[j]: the softmax-weighted mean of the values.
 void tokens_to_image_normalize(int j, int d, float* y, int64_t ldy, const float* l);
+
+// The two_way_attention family's slots in the kernel table (kernels/table.h):
+// padded score width for J columns, scratch floats per call, the two kernels.
+// Its variants: kernels/cpu/two_way_attention_variants.cpp.
+struct TwoWayAttentionKernels {
+  static constexpr const char* family = "two_way_attention";
+  static VariantList<TwoWayAttentionKernels> variants();  // best first
+  int (*tw_columns)(int j) = nullptr;
+  size_t (*tw_scratch_floats)(int width, int jp) = nullptr;
+  void (*tokens_to_image)(const TokensToImageArgs& a) = nullptr;
+  void (*image_to_tokens)(const ImageToTokensArgs& a) = nullptr;
+};
 
 namespace ref {
 // Plain loops in double over the same contracts (the test oracle). The

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 
+#include "engine/runtime.h"
 #include "engine/tensor.h"
 
 namespace engine::ops {
@@ -31,11 +32,15 @@ struct AttentionRelPosCall {
   const float* qkv_bias = nullptr;
 };
 
-// True unless SAM_ATTENTION=unfused.
+// True unless the runtime options select the unfused path (SAM_ATTENTION=unfused).
 bool use_fused_attention();
 // Floats of scratch one worker needs for windows of h x w tokens and head dim hd
-// (call.scratch holds one such block per pool thread).
+// (call.scratch holds one such block per pool thread), on the runtime's path.
 size_t attention_relpos_scratch_floats(int h, int w, int hd);
 void attention_relpos(const AttentionRelPosCall& call);
+// The same on an explicit path (benchmarks compare the two in one process).
+// The unfused path needs windows in window order (grid_side == 0).
+size_t attention_relpos_scratch_floats(int h, int w, int hd, AttentionPath path);
+void attention_relpos(const AttentionRelPosCall& call, AttentionPath path);
 
 }  // namespace engine::ops
