@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The table of bad inputs (docs/bad_inputs.md) and its test, from one list: CASES
-(rows in bad_inputs_rows.py and bad_inputs_everything_rows.py).
+(rows in bad_inputs_*rows.py beside this file).
 
     test_bad_inputs.py --bin BUILD/bin --data BUILD/testdata            # run every row; check the doc is current
     test_bad_inputs.py --bin BUILD/bin --data BUILD/testdata --write-doc  # also rewrite the table in the doc
@@ -45,8 +45,11 @@ from PIL import Image
 from bad_inputs_rows import *  # noqa: F401,F403
 from bad_inputs_rows import CASES as CONVERT_AND_SEGMENT_CASES
 from bad_inputs_everything_rows import EVERYTHING_CASES
+from bad_inputs_image_rows import IMAGE_CASES
+from bad_inputs_message_rows import MESSAGE_CASES
+from bad_inputs_output_rows import OUTPUT_CASES
 
-CASES = CONVERT_AND_SEGMENT_CASES + EVERYTHING_CASES
+CASES = CONVERT_AND_SEGMENT_CASES + EVERYTHING_CASES + IMAGE_CASES + MESSAGE_CASES + OUTPUT_CASES
 
 
 # --------------------------------------------------------------------------------------
