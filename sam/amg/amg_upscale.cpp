@@ -137,40 +137,74 @@ uint64_t load8(const uint8_t* p) {
 }
 }  // namespace
 
+// Skipping pays where logits are mostly far from the thresholds (smooth,
+// large logits, as trained models give); for noisy low-magnitude logits (e.g.
+// random weights) evaluating everything is faster. Speed only.
+bool MaskUpscaler::worth_skipping(const float* low) const {
+  const int64_t n = static_cast<int64_t>(low_rows_) * g_.low_res;
+  int64_t near = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = low[i];
+    near += static_cast<int64_t>((std::fabs(x - t_[0]) < 0.5f) | (std::fabs(x - t_[1]) < 0.5f) |
+                                 (std::fabs(x - t_[2]) < 0.5f));
+  }
+  return near * 10 < n * 3;
+}
+
+// s.band[i]: the band code of stage-1 value i (thresholds below it), or
+// kUnsafe where it lies within a margin of a threshold (or is not finite).
+void MaskUpscaler::classify_bands(Scratch& s) const {
+  s.band.resize(static_cast<size_t>(g_.input_w) * g_.input_h);
+  const float t0 = t_[0], t1 = t_[1], t2 = t_[2], m0 = m_[0], m1 = m_[1], m2 = m_[2];
+  const float* __restrict v = s.s1_t.data();
+  uint8_t* __restrict b = s.band.data();
+  const size_t n = s.band.size();
+  for (size_t i = 0; i < n; ++i) {
+    const float x = v[i];
+    // Branch-free (vectorised): code | 0xff is kUnsafe.
+    const int code = static_cast<int>(x > t0) + static_cast<int>(x > t1) + static_cast<int>(x > t2);
+    const int unsafe = static_cast<int>(!(std::fabs(x) <= FLT_MAX)) | static_cast<int>(std::fabs(x - t0) <= m0) |
+                       static_cast<int>(std::fabs(x - t1) <= m1) | static_cast<int>(std::fabs(x - t2) <= m2);
+    b[i] = static_cast<uint8_t>(code | (unsafe * kUnsafe));
+  }
+}
+
+// The safe runs of the output column between stage-1 columns xa and xb:
+// s.spans gets [ys, ye) output rows all in one band; returns the rows covered.
+int MaskUpscaler::find_safe_spans(size_t xa, size_t xb, Scratch& s) const {
+  const int ih = g_.input_h;
+  const uint8_t* __restrict ca = s.band.data() + xa * ih;
+  const uint8_t* __restrict cbd = s.band.data() + xb * ih;
+  int r = 0, pos = 0, covered = 0;
+  while (r < ih) {
+    const uint8_t k = ca[r];
+    if (k == kUnsafe || cbd[r] != k) {
+      ++r;
+      continue;
+    }
+    // The run [r, e) of stage-1 rows where both columns are in band k.
+    int e = r + 1;
+    const uint64_t kk = 0x0101010101010101ull * k;
+    while (e + 8 <= ih && load8(ca + e) == kk && load8(cbd + e) == kk) e += 8;
+    while (e < ih && ca[e] == k && cbd[e] == k) ++e;
+    const int ys = std::max(pos, y_from_[static_cast<size_t>(r)]), ye = y_to_[static_cast<size_t>(e - 1)];
+    if (ye - ys >= kMinSpan) {  // (shorter ones are cheaper to evaluate)
+      s.spans.push_back({ys, ye, k});
+      covered += ye - ys;
+      pos = ye;
+    }
+    r = e;
+  }
+  return covered;
+}
+
 MaskUpscaler::Result MaskUpscaler::run_impl(const float* low, Scratch& s, bool skip) const {
   stage1(low, s);
-  const int iw = g_.input_w, ih = g_.input_h;
-  if (skip) {
-    // Skipping pays where logits are mostly far from the thresholds (smooth,
-    // large logits, as trained models give); for noisy low-magnitude logits
-    // (e.g. random weights) evaluating everything is faster. Speed only.
-    const int64_t n = static_cast<int64_t>(low_rows_) * g_.low_res;
-    int64_t near = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const float x = low[i];
-      near += static_cast<int64_t>((std::fabs(x - t_[0]) < 0.5f) | (std::fabs(x - t_[1]) < 0.5f) |
-                                   (std::fabs(x - t_[2]) < 0.5f));
-    }
-    skip = near * 10 < n * 3;
-  }
+  const int ih = g_.input_h;
+  if (skip) skip = worth_skipping(low);
   s.h2.resize(static_cast<size_t>(ih));
   s.col.resize(static_cast<size_t>(crop_h_));
-  if (skip) {
-    s.band.resize(static_cast<size_t>(iw) * ih);
-    const float t0 = t_[0], t1 = t_[1], t2 = t_[2], m0 = m_[0], m1 = m_[1], m2 = m_[2];
-    const float* __restrict v = s.s1_t.data();
-    uint8_t* __restrict b = s.band.data();
-    const size_t n = s.band.size();
-    for (size_t i = 0; i < n; ++i) {
-      const float x = v[i];
-      // Branch-free (vectorised): code | 0xff is kUnsafe.
-      const int code = static_cast<int>(x > t0) + static_cast<int>(x > t1) + static_cast<int>(x > t2);
-      const int unsafe = static_cast<int>(!(std::fabs(x) <= FLT_MAX)) | static_cast<int>(std::fabs(x - t0) <= m0) |
-                         static_cast<int>(std::fabs(x - t1) <= m1) | static_cast<int>(std::fabs(x - t2) <= m2);
-      b[i] = static_cast<uint8_t>(code | (unsafe * kUnsafe));
-    }
-  }
-
+  if (skip) classify_bands(s);
   Result res;
   const Box& cb = g_.crop_box;
   const uint32_t oh = static_cast<uint32_t>(g_.orig_h);
@@ -194,30 +228,7 @@ MaskUpscaler::Result MaskUpscaler::run_impl(const float* low, Scratch& s, bool s
     // The safe runs of this column: [ys, ye) output rows in band k.
     s.spans.clear();
     int covered = 0;
-    if (skip) {
-      const uint8_t* __restrict ca = s.band.data() + xa * ih;
-      const uint8_t* __restrict cbd = s.band.data() + xb * ih;
-      int r = 0, pos = 0;
-      while (r < ih) {
-        const uint8_t k = ca[r];
-        if (k == kUnsafe || cbd[r] != k) {
-          ++r;
-          continue;
-        }
-        // The run [r, e) of stage-1 rows where both columns are in band k.
-        int e = r + 1;
-        const uint64_t kk = 0x0101010101010101ull * k;
-        while (e + 8 <= ih && load8(ca + e) == kk && load8(cbd + e) == kk) e += 8;
-        while (e < ih && ca[e] == k && cbd[e] == k) ++e;
-        const int ys = std::max(pos, y_from_[static_cast<size_t>(r)]), ye = y_to_[static_cast<size_t>(e - 1)];
-        if (ye - ys >= kMinSpan) {  // (shorter ones are cheaper to evaluate)
-          s.spans.push_back({ys, ye, k});
-          covered += ye - ys;
-          pos = ye;
-        }
-        r = e;
-      }
-    }
+    if (skip) covered = find_safe_spans(xa, xb, s);
     // The rows between the spans are evaluated: stage 2 horizontal (h2[r] = wx0 *
     // s1[r][x0] + wx1 * s1[r][x1]), for every stage-1 row at once when many are
     // needed, else only at the two rows each output row reads; then vertical.

@@ -76,6 +76,9 @@ class MaskUpscaler {
   static Taps taps(int in_size, int out_size, int count);
   void stage1(const float* low, Scratch& s) const;
   Result run_impl(const float* low, Scratch& s, bool skip) const;
+  bool worth_skipping(const float* low) const;
+  void classify_bands(Scratch& s) const;
+  int find_safe_spans(size_t xa, size_t xb, Scratch& s) const;
 
   Geometry g_;
   int crop_h_ = 0, crop_w_ = 0, low_rows_ = 0;

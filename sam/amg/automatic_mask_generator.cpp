@@ -61,6 +61,12 @@ void filter(std::vector<AmgMask>& v, const std::vector<int64_t>& keep) {
   v.swap(out);
 }
 
+// Prompts decoded so far over the whole image, for the progress callback.
+struct Progress {
+  int64_t done = 0, total = 0;
+  const std::function<void(int64_t, int64_t)>& fn;
+};
+
 }  // namespace
 
 // The session state over the shared model: activation memory only.
@@ -79,6 +85,23 @@ struct AutomaticMaskGenerator::Impl {
   const MaskDecoder& decoder;
   std::unique_ptr<engine::Arena> decoder_arena;
   std::vector<amg::MaskUpscaler::Scratch> scratch;  // one per pool thread
+
+  // What every decoder batch of one crop shares.
+  struct CropContext {
+    const MaskDecoder::ImageInputs& inputs;
+    const amg::PointGrid& grid;
+    int cw, ch;      // crop size in pixels
+    int in_w, in_h;  // its size at the model's input (before padding)
+    const amg::MaskUpscaler& upscaler;
+  };
+  // _process_crop: the masks of one crop, deduplicated, in the image's frame.
+  std::vector<AmgMask> process_crop(const Image& image, const Box& crop_box, const amg::PointGrid& grid,
+                                    const AmgOptions& opt, EncoderWorkspace& encoder_ws, AmgResult& res,
+                                    Progress& prog);
+  // _process_batch for grid points [s0, s1) (at most kMaxDecoderBatch): appends
+  // the masks that pass the IoU and stability filters to `batch` (crop frame).
+  void process_batch(const CropContext& crop, int64_t s0, int64_t s1, const AmgOptions& opt, AmgResult::Stats& stats,
+                     std::vector<AmgMask>& batch);
 };
 
 AutomaticMaskGenerator::AutomaticMaskGenerator(std::shared_ptr<const SamModel> model, AmgOptions o)
@@ -167,135 +190,22 @@ AmgResult AutomaticMaskGenerator::generate(const Image& image, const std::functi
   const AmgOptions& opt = options_;
   Impl& m = *impl_;
   SamModel::WorkspaceLease encoder_ws = m.model->lease_encoder_workspace();  // for this image's crops
-  const int orig_h = image.height, orig_w = image.width;
-  const int S = m.config.img_size, L = 4 * m.config.embedding_grid();
-  const amg::CropBoxes crops = amg::generate_crop_boxes(orig_h, orig_w, opt.crop_n_layers, opt.crop_overlap_ratio);
+  const amg::CropBoxes crops =
+      amg::generate_crop_boxes(image.height, image.width, opt.crop_n_layers, opt.crop_overlap_ratio);
   AmgResult res;
-  res.height = orig_h;
-  res.width = orig_w;
+  res.height = image.height;
+  res.width = image.width;
   res.stats.crops = static_cast<int64_t>(crops.boxes.size());
-  int64_t total_prompts = 0, done_prompts = 0;
-  for (int layer : crops.layer_idxs) total_prompts += static_cast<int64_t>(grids_[static_cast<size_t>(layer)].size());
+  Progress prog{0, 0, progress};
+  for (int layer : crops.layer_idxs) prog.total += static_cast<int64_t>(grids_[static_cast<size_t>(layer)].size());
   m.scratch.resize(static_cast<size_t>(engine::thread_pool().num_threads()));
-
-  // Thresholds as torch applies them: f32 tensors against Python floats cast to f32.
-  const float iou_thresh = static_cast<float>(opt.pred_iou_thresh);
-  const float stab_thresh = static_cast<float>(opt.stability_score_thresh);
-  const float mask_threshold = 0.f;  // Sam.mask_threshold
-  const float stab_hi = static_cast<float>(0.0 + opt.stability_score_offset);
-  const float stab_lo = static_cast<float>(0.0 - opt.stability_score_offset);
 
   std::vector<AmgMask>& data = res.masks;
   for (size_t ci = 0; ci < crops.boxes.size(); ++ci) {
-    // ---- _process_crop -------------------------------------------------------
-    const Box crop_box = crops.boxes[ci];
-    const amg::PointGrid& grid = grids_[static_cast<size_t>(crops.layer_idxs[ci])];
-    const bool whole = crop_box == Box{0, 0, orig_w, orig_h};
-    const Image cropped_storage = whole ? Image() : crop_image(image, crop_box);
-    const Image& cropped = whole ? image : cropped_storage;
-    const int ch = cropped.height, cw = cropped.width;
-
-    // predictor.set_image(cropped_im)
-    auto t0 = std::chrono::steady_clock::now();
-    const auto [in_h, in_w] = preprocess_shape(ch, cw, S);
-    engine::check(in_h > 0 && in_w > 0,
-                  "image (or crop) of {}x{} pixels is too elongated: its short side would shrink to 0 pixels at the "
-                  "model's {}-pixel input",
-                  cw, ch, S);
-    const engine::Tensor embedding = m.encoder.forward(normalize_and_pad(resize_bilinear_pil(cropped, in_w, in_h), S),
-                                                      encoder_ws.get());
-    const MaskDecoder::ImageInputs inputs = m.decoder.prepare(embedding, m.prompt_encoder.dense_pe_tokens());
-    res.stats.encoder_ms += ms_since(t0);
-
-    const amg::MaskUpscaler upscaler({L, S, in_h, in_w, crop_box, orig_h, orig_w}, mask_threshold, stab_hi, stab_lo);
-    // points_for_image = point_grids[layer] * [crop_w, crop_h] (float64)
-    const int64_t npts = static_cast<int64_t>(grid.size());
-    std::vector<AmgMask> crop_data;
-    bool boxes_float = false;
-    for (int64_t b0 = 0; b0 < npts; b0 += opt.points_per_batch) {
-      // ---- _process_batch ----------------------------------------------------
-      const int64_t b1 = std::min<int64_t>(npts, b0 + opt.points_per_batch);
-      std::vector<AmgMask> batch;  // after the IoU and stability filters, in flatten(0, 1) order
-      for (int64_t s0 = b0; s0 < b1; s0 += kMaxDecoderBatch) {
-        const int64_t s1 = std::min<int64_t>(b1, s0 + kMaxDecoderBatch);
-        t0 = std::chrono::steady_clock::now();
-        std::vector<Prompt> prompts(static_cast<size_t>(s1 - s0));
-        std::vector<std::array<double, 2>> points(prompts.size());
-        for (int64_t i = s0; i < s1; ++i) {
-          const size_t k = static_cast<size_t>(i - s0);
-          const auto& gp = grid[static_cast<size_t>(i)];
-          points[k] = {gp[0] * cw, gp[1] * ch};
-          // transform.apply_coords (float64), then the official prompt encoder adds
-          // 0.5 and normalises in float64 before casting to f32. Ours adds 0.5f in
-          // f32: handing it float(x + 0.5) - 0.5f (exact) gives the same f32.
-          const double tx = points[k][0] * (static_cast<double>(in_w) / cw);
-          const double ty = points[k][1] * (static_cast<double>(in_h) / ch);
-          prompts[k].point_coords = {static_cast<float>(tx + 0.5) - 0.5f, static_cast<float>(ty + 0.5) - 0.5f};
-          prompts[k].point_labels = {1};
-        }
-        engine::Tensor sparse, dense;
-        m.prompt_encoder.forward(prompts, sparse, dense);
-        // predict_torch(multimask_output=True, return_logits=True)
-        const MaskDecoder::Output out = m.decoder.forward(inputs, sparse, dense, /*multimask_output=*/true, *m.decoder_arena);
-        const engine::Tensor low = out.low_res_masks.contiguous();      // [n, 3, L, L]
-        const engine::Tensor iou = out.iou_predictions.contiguous();    // [n, 3]
-        res.stats.decoder_ms += ms_since(t0);
-
-        t0 = std::chrono::steady_clock::now();
-        const int64_t C = low.dim(1);
-        const int64_t nm = (s1 - s0) * C;  // masks.flatten(0, 1)
-        res.stats.decoded_masks += nm;
-        // Filter by predicted IoU before any upscaling (it does not depend on the masks).
-        std::vector<int64_t> cand;
-        for (int64_t j = 0; j < nm; ++j)
-          if (!(opt.pred_iou_thresh > 0.0) || iou.data<float>()[j] > iou_thresh) cand.push_back(j);
-        std::vector<amg::MaskUpscaler::Result> up(cand.size());
-        parallel_items(static_cast<int64_t>(cand.size()), [&](int64_t k, int t) {
-          up[static_cast<size_t>(k)] =
-              upscaler.run(low.data<float>() + cand[static_cast<size_t>(k)] * L * L, m.scratch[static_cast<size_t>(t)]);
-        });
-        res.stats.upscaled_masks += static_cast<int64_t>(cand.size());
-        for (size_t k = 0; k < cand.size(); ++k) {
-          const float stab = amg::stability_score(up[k].above_hi, up[k].above_lo);
-          if (opt.stability_score_thresh > 0.0 && !(stab >= stab_thresh)) continue;
-          AmgMask r;
-          r.rle = std::move(up[k].rle);
-          r.box = up[k].box;  // crop frame until uncropped below
-          r.predicted_iou = iou.data<float>()[cand[k]];
-          r.point = points[static_cast<size_t>(cand[k] / C)];  // points.repeat(C, axis=0)
-          r.stability_score = stab;
-          batch.push_back(std::move(r));
-        }
-        res.stats.masks_ms += ms_since(t0);
-        done_prompts += s1 - s0;
-        if (progress) progress(done_prompts, total_prompts);
-      }
-      // batched_mask_to_box on an empty batch returns float zeros (see AmgResult).
-      if (batch.empty()) boxes_float = true;
-      // Filter boxes that touch crop boundaries.
-      for (AmgMask& r : batch)
-        if (!amg::is_box_near_crop_edge(r.box, crop_box, {0, 0, orig_w, orig_h})) crop_data.push_back(std::move(r));
-    }
-    // Remove duplicates within this crop.
-    t0 = std::chrono::steady_clock::now();
-    {
-      std::vector<BoxF> boxes;
-      std::vector<float> scores;
-      for (const AmgMask& r : crop_data) {
-        boxes.push_back(to_float(r.box));
-        scores.push_back(r.predicted_iou);
-      }
-      filter(crop_data, amg::batched_nms(boxes, scores, opt.box_nms_thresh));
-    }
-    res.stats.nms_ms += ms_since(t0);
-    // Return to the original image frame.
-    for (AmgMask& r : crop_data) {
-      r.box = amg::uncrop_box(r.box, crop_box);
-      r.point = amg::uncrop_point(r.point, crop_box);
-      r.crop_box = crop_box;
-    }
+    std::vector<AmgMask> crop_data = m.process_crop(image, crops.boxes[ci],
+                                                    grids_[static_cast<size_t>(crops.layer_idxs[ci])], opt,
+                                                    encoder_ws.get(), res, prog);
     if (crop_data.empty()) res.crop_boxes_are_float = true;  // torch.tensor([]) is float32
-    res.boxes_are_float = res.boxes_are_float || boxes_float;
     for (AmgMask& r : crop_data) data.push_back(std::move(r));
   }
   if (crops.boxes.size() == 1) res.crop_boxes_are_float = false;  // a single crop: nothing concatenated
@@ -320,8 +230,130 @@ AmgResult AutomaticMaskGenerator::generate(const Image& image, const std::functi
     postprocess_small_regions(data, opt.min_mask_region_area, std::max(opt.box_nms_thresh, opt.crop_nms_thresh));
     res.stats.small_regions_ms = ms_since(t0);
   }
-  res.stats.prompts = total_prompts;
+  res.stats.prompts = prog.total;
   return res;
+}
+
+std::vector<AmgMask> AutomaticMaskGenerator::Impl::process_crop(const Image& image, const Box& crop_box,
+                                                                const amg::PointGrid& grid, const AmgOptions& opt,
+                                                                EncoderWorkspace& encoder_ws, AmgResult& res,
+                                                                Progress& prog) {
+  const int orig_h = image.height, orig_w = image.width;
+  const int S = config.img_size, L = 4 * config.embedding_grid();
+  const bool whole = crop_box == Box{0, 0, orig_w, orig_h};
+  const Image cropped_storage = whole ? Image() : crop_image(image, crop_box);
+  const Image& cropped = whole ? image : cropped_storage;
+
+  // predictor.set_image(cropped_im)
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto [in_h, in_w] = preprocess_shape(cropped.height, cropped.width, S);
+  engine::check(in_h > 0 && in_w > 0,
+                "image (or crop) of {}x{} pixels is too elongated: its short side would shrink to 0 pixels at the "
+                "model's {}-pixel input",
+                cropped.width, cropped.height, S);
+  const engine::Tensor embedding =
+      encoder.forward(normalize_and_pad(resize_bilinear_pil(cropped, in_w, in_h), S), encoder_ws);
+  const MaskDecoder::ImageInputs inputs = decoder.prepare(embedding, prompt_encoder.dense_pe_tokens());
+  res.stats.encoder_ms += ms_since(t0);
+
+  // Thresholds as torch applies them: f32 tensors against Python floats cast to f32.
+  const float mask_threshold = 0.f;  // Sam.mask_threshold
+  const float stab_hi = static_cast<float>(0.0 + opt.stability_score_offset);
+  const float stab_lo = static_cast<float>(0.0 - opt.stability_score_offset);
+  const amg::MaskUpscaler upscaler({L, S, in_h, in_w, crop_box, orig_h, orig_w}, mask_threshold, stab_hi, stab_lo);
+  const CropContext crop{inputs, grid, cropped.width, cropped.height, in_w, in_h, upscaler};
+  const int64_t npts = static_cast<int64_t>(grid.size());
+  std::vector<AmgMask> crop_data;
+  for (int64_t b0 = 0; b0 < npts; b0 += opt.points_per_batch) {
+    const int64_t b1 = std::min<int64_t>(npts, b0 + opt.points_per_batch);
+    std::vector<AmgMask> batch;  // after the IoU and stability filters, in flatten(0, 1) order
+    for (int64_t s0 = b0; s0 < b1; s0 += kMaxDecoderBatch) {
+      const int64_t s1 = std::min<int64_t>(b1, s0 + kMaxDecoderBatch);
+      process_batch(crop, s0, s1, opt, res.stats, batch);
+      prog.done += s1 - s0;
+      if (prog.fn) prog.fn(prog.done, prog.total);
+    }
+    // batched_mask_to_box on an empty batch returns float zeros (see AmgResult).
+    if (batch.empty()) res.boxes_are_float = true;
+    // Filter boxes that touch crop boundaries.
+    for (AmgMask& r : batch)
+      if (!amg::is_box_near_crop_edge(r.box, crop_box, {0, 0, orig_w, orig_h})) crop_data.push_back(std::move(r));
+  }
+  // Remove duplicates within this crop.
+  const auto t1 = std::chrono::steady_clock::now();
+  std::vector<BoxF> boxes;
+  std::vector<float> scores;
+  for (const AmgMask& r : crop_data) {
+    boxes.push_back(to_float(r.box));
+    scores.push_back(r.predicted_iou);
+  }
+  filter(crop_data, amg::batched_nms(boxes, scores, opt.box_nms_thresh));
+  res.stats.nms_ms += ms_since(t1);
+  // Return to the original image frame.
+  for (AmgMask& r : crop_data) {
+    r.box = amg::uncrop_box(r.box, crop_box);
+    r.point = amg::uncrop_point(r.point, crop_box);
+    r.crop_box = crop_box;
+  }
+  return crop_data;
+}
+
+void AutomaticMaskGenerator::Impl::process_batch(const CropContext& crop, int64_t s0, int64_t s1,
+                                                 const AmgOptions& opt, AmgResult::Stats& stats,
+                                                 std::vector<AmgMask>& batch) {
+  const int L = 4 * config.embedding_grid();
+  auto t0 = std::chrono::steady_clock::now();
+  // points_for_image = point_grids[layer] * [crop_w, crop_h] (float64)
+  std::vector<Prompt> prompts(static_cast<size_t>(s1 - s0));
+  std::vector<std::array<double, 2>> points(prompts.size());
+  for (int64_t i = s0; i < s1; ++i) {
+    const size_t k = static_cast<size_t>(i - s0);
+    const auto& gp = crop.grid[static_cast<size_t>(i)];
+    points[k] = {gp[0] * crop.cw, gp[1] * crop.ch};
+    // transform.apply_coords (float64), then the official prompt encoder adds
+    // 0.5 and normalises in float64 before casting to f32. Ours adds 0.5f in
+    // f32: handing it float(x + 0.5) - 0.5f (exact) gives the same f32.
+    const double tx = points[k][0] * (static_cast<double>(crop.in_w) / crop.cw);
+    const double ty = points[k][1] * (static_cast<double>(crop.in_h) / crop.ch);
+    prompts[k].point_coords = {static_cast<float>(tx + 0.5) - 0.5f, static_cast<float>(ty + 0.5) - 0.5f};
+    prompts[k].point_labels = {1};
+  }
+  engine::Tensor sparse, dense;
+  prompt_encoder.forward(prompts, sparse, dense);
+  // predict_torch(multimask_output=True, return_logits=True)
+  const MaskDecoder::Output out = decoder.forward(crop.inputs, sparse, dense, /*multimask_output=*/true, *decoder_arena);
+  const engine::Tensor low = out.low_res_masks.contiguous();    // [n, 3, L, L]
+  const engine::Tensor iou = out.iou_predictions.contiguous();  // [n, 3]
+  stats.decoder_ms += ms_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  const float iou_thresh = static_cast<float>(opt.pred_iou_thresh);
+  const float stab_thresh = static_cast<float>(opt.stability_score_thresh);
+  const int64_t C = low.dim(1);
+  const int64_t nm = (s1 - s0) * C;  // masks.flatten(0, 1)
+  stats.decoded_masks += nm;
+  // Filter by predicted IoU before any upscaling (it does not depend on the masks).
+  std::vector<int64_t> cand;
+  for (int64_t j = 0; j < nm; ++j)
+    if (!(opt.pred_iou_thresh > 0.0) || iou.data<float>()[j] > iou_thresh) cand.push_back(j);
+  std::vector<amg::MaskUpscaler::Result> up(cand.size());
+  parallel_items(static_cast<int64_t>(cand.size()), [&](int64_t k, int t) {
+    up[static_cast<size_t>(k)] =
+        crop.upscaler.run(low.data<float>() + cand[static_cast<size_t>(k)] * L * L, scratch[static_cast<size_t>(t)]);
+  });
+  stats.upscaled_masks += static_cast<int64_t>(cand.size());
+  for (size_t k = 0; k < cand.size(); ++k) {
+    const float stab = amg::stability_score(up[k].above_hi, up[k].above_lo);
+    if (opt.stability_score_thresh > 0.0 && !(stab >= stab_thresh)) continue;
+    AmgMask r;
+    r.rle = std::move(up[k].rle);
+    r.box = up[k].box;  // crop frame until uncropped by process_crop
+    r.predicted_iou = iou.data<float>()[cand[k]];
+    r.point = points[static_cast<size_t>(cand[k] / C)];  // points.repeat(C, axis=0)
+    r.stability_score = stab;
+    batch.push_back(std::move(r));
+  }
+  stats.masks_ms += ms_since(t0);
 }
 
 void postprocess_small_regions(std::vector<AmgMask>& masks, int min_area, double nms_thresh) {

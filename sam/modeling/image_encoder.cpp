@@ -403,7 +403,14 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
     }
   }
 
-  // x = x + self.mlp(self.norm2(x)); MLPBlock: lin2(act(lin1(x)))
+  mlp_forward(b, x, buf, tracer, path, fused);
+}
+
+// Block: x = x + self.mlp(self.norm2(x)); MLPBlock: lin2(act(lin1(x))).
+void ImageEncoderViT::mlp_forward(const BlockWeights& b, float* x, const Buffers& buf, Tracer* tracer,
+                                  const std::string& path, bool fused) const {
+  const int64_t g = grid_, C = dim_, n = g * g;
+  const bool timing_marks = tracer && !tracer->needs_tensors();
   engine::ops::layer_norm_rows(x, buf.xn, n, C, b.norm2_w, b.norm2_b, kBlockNormEps);
   if (tracer) trace(tracer, path + ".norm2", view(buf.xn, {1, g, g, C}));
   float* hidden = buf.big;

@@ -58,6 +58,8 @@ class ImageEncoderViT final : public ImageEncoder {
   size_t plan_bytes(int threads) const;
   struct Buffers;
   void block_forward(int index, float* x, const Buffers& buf, Tracer* tracer) const;
+  void mlp_forward(const BlockWeights& b, float* x, const Buffers& buf, Tracer* tracer, const std::string& path,
+                   bool fused) const;
   void neck_forward(const float* x, engine::Tensor& out, const Buffers& buf, Tracer* tracer) const;
 
   std::shared_ptr<const Weights> weights_;
