@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "engine/ops/blas.h"
 #include "engine/runtime.h"
 #include "engine/thread_pool.h"
 #include "kernels/eltwise.h"
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
   // One CPU per thread: otherwise the scheduler may put two of them on one CPU now and then
   // (beside OpenBLAS's pool), which halves the measured peak or a timed run.
   engine::thread_pool().pin_threads();
-  kernels::set_blas_threads(1);
+  engine::ops::set_blas_threads(1);
   engine::ThreadPool& pool = engine::thread_pool();
   const kernels::KernelTable& t = kernels::table();
   double peak = 0;
@@ -280,18 +281,8 @@ int main(int argc, char** argv) {
       });
       packed_linear(t, up1.data(), 4 * P, c1, w2p.data(), 4 * c2, up2.data(), b2x4.data());
       pool.parallel_for(0, 16 * P, 1024, [&](int64_t lo, int64_t hi) { t.gelu(up2.data() + lo * c2, (hi - lo) * c2); });
-      kernels::GemmArgs g;
-      g.trans_b = true;
-      g.m = M;
-      g.n = 16 * P;
-      g.k = c2;
-      g.a = hyper.data();
-      g.lda = c2;
-      g.b = up2.data();
-      g.ldb = c2;
-      g.c = masks.data();
-      g.ldc = 16 * P;
-      kernels::sgemm_openblas(g);
+      engine::ops::gemm_blas(/*trans_b=*/true, M, 16 * P, c2, 1.f, hyper.data(), c2, up2.data(), c2, masks.data(),
+                             16 * P);
     };
     const double flops = 2.0 * P * D * 4 * c1 + 2.0 * 4 * P * c1 * 4 * c2 + 2.0 * 16 * P * c2 * M;
     rows.push_back({"mask_upscale (M = 3)", flops, 1e3 * bench::median_seconds(runs, fused),

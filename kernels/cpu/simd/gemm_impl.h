@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 #include "kernels/gemm.h"
+#include "../thread_scratch.h"
 #include "math_impl.h"
 
 namespace kernels::simd {
@@ -175,8 +175,7 @@ struct Gemm {
   // tiles, in MC-row blocks, x a chunk of NR panels; jobs never share C elements).
   static void run(const PackedGemmArgs& g, int threads, int64_t j0, int64_t j1) {
     const Plan p = plan(g, threads);
-    thread_local std::vector<float> a_buf;  // grows once per thread to MC x KS
-    a_buf.resize(static_cast<size_t>(MC) * KS);
+    float* const a_buf = detail::thread_scratch_floats(static_cast<size_t>(MC) * KS);  // grows once per thread
     alignas(64) float tile[MR * NR];
     alignas(64) float tile_bias[NR];
     const int nk = std::max(1, (g.k + KC - 1) / KC);
@@ -200,7 +199,7 @@ struct Gemm {
           const int kb1 = std::min(nk, kb0 + kb_per_super);
           for (int kb = kb0; kb < kb1; ++kb) {
             const int k0 = kb * KC, kc = std::min(KC, g.k - k0);
-            float* dst = a_buf.data() + static_cast<size_t>(kb - kb0) * MC * KC;
+            float* dst = a_buf + static_cast<size_t>(kb - kb0) * MC * KC;
             if (kc <= 0) continue;
             if (packed)
               pack_a(g.a, g.lda, i0, rows, k0, kc, dst);
@@ -212,7 +211,7 @@ struct Gemm {
             for (int kb = kb0; kb < kb1; ++kb) {
               const int k0 = kb * KC, kc = std::max(0, std::min(KC, g.k - k0));
               const bool first = kb == 0, last = kb == nk - 1;
-              const float* ablk = a_buf.data() + static_cast<size_t>(kb - kb0) * MC * KC;
+              const float* ablk = a_buf + static_cast<size_t>(kb - kb0) * MC * KC;
               for (int pan = c0; pan < c1; ++pan) {
                 const float* bp = g.b_packed + static_cast<size_t>(pan) * NR * g.k + static_cast<size_t>(k0) * NR;
                 const int j = pan * NR, cols = std::min(NR, g.n - j);
