@@ -2,7 +2,7 @@
 # The main job: build, then segment an image with a point prompt.
 #   scripts/demo.sh                                  # nothing at hand: random-weight vit_b + a generated image
 #   scripts/demo.sh sam_vit_b_01ec64.pth photo.jpg X,Y   # a real checkpoint, your image, your point
-# Outputs land in build/demo/out/ (mask_K.png, overlay.png, result.json).
+# Outputs land in build/demo/out/ (mask_K.png, overlay.png, result.json) and build/demo/low_res_logits.npy.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
@@ -24,9 +24,11 @@ fi
 IMAGE=${2:-$OUT/demo.png}
 [ -f "$IMAGE" ] || "$BIN/sam" demo-image "$IMAGE"
 POINT=${3:-540,460}
-"$BIN/sam" segment -m "$MODEL" -i "$IMAGE" -p "$POINT" -o "$OUT/out" --save-logits "$OUT/out/low_res_logits.npy" --threads "$(nproc)"
+# --overwrite: a rerun replaces the previous result (and only a result of sam segment).
+"$BIN/sam" segment -m "$MODEL" -i "$IMAGE" -p "$POINT" -o "$OUT/out" --save-logits "$OUT/low_res_logits.npy" \
+    --threads "$(nproc)" --overwrite
 echo
-echo "demo: outputs in $OUT/out/: mask_0.png (best) .. mask_2.png, overlay.png, result.json, low_res_logits.npy"
+echo "demo: outputs in $OUT/out/: mask_0.png (best) .. mask_2.png, overlay.png, result.json; $OUT/low_res_logits.npy"
 if [ $# -eq 0 ]; then
     echo "demo: the model has RANDOM weights, so the masks are meaningless; run"
     echo "      scripts/demo.sh sam_vit_b_01ec64.pth your_photo.jpg X,Y   for real results"

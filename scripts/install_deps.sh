@@ -1,9 +1,9 @@
 #!/bin/sh
-# Installs exactly the Debian 12 packages sam-engine needs (build, tests, fuzzing, reference harness).
+# Installs exactly the Debian 12 packages sam-engine needs (build, tests, fuzzing, reference harness, benchmark baselines).
 set -eu
 PACKAGES="cmake g++ make pkg-config
   libxtensor-dev libopenblas-dev libstb-dev libjpeg62-turbo-dev catch2
-  nlohmann-json3-dev libcli11-dev libfmt-dev libzip-dev zlib1g-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libzip-dev zlib1g-dev libssl-dev libdnnl-dev
   clang libclang-rt-14-dev
   python3 python3-pip python3-numpy python3-pil python3-torch python3-torchvision
   python3-opencv"

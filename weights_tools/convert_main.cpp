@@ -11,6 +11,8 @@
 #include "sam/modeling/config.h"
 #include "sam/modeling/variants.h"
 #include "engine/error.h"
+#include "engine/io/cleanup_registry.h"
+#include "engine/text.h"
 
 namespace {
 
@@ -48,6 +50,14 @@ std::string grouped(int64_t n) {
 int main(int argc, char** argv) {
   // A file-size limit must surface as a write error, not kill us mid-file.
   std::signal(SIGXFSZ, SIG_IGN);
+  // SIGINT / SIGTERM / SIGHUP: the watcher thread removes the temporary output
+  // (engine/io/cleanup_registry.h) and ends the process with 128 + the signal.
+  engine::cleanup::start_signal_watcher([](int sig) {
+    const std::string line =
+        std::string("sam-convert: interrupted (") + engine::cleanup::signal_name(sig) + "); unfinished output removed\n";
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    ::_exit(128 + sig);
+  });
   CLI::App app{"Convert an official SAM checkpoint (.pth) or a safetensors file into sam-engine's format",
                "sam-convert"};
   weights_tools::ConvertOptions options;
@@ -69,6 +79,7 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "dtype of the large weight matrices (biases, norms, embeddings stay f32)")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   app.add_flag("-q,--quiet", quiet, "print nothing but errors");
+  app.add_flag("--overwrite", options.overwrite, "replace an existing OUT (only a safetensors file)");
   app.set_version_flag("--version", std::string("sam-convert ") + weights_tools::kConverterVersion);
   try {
     app.parse(argc, argv);
@@ -79,7 +90,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "sam-convert: error: %s (see --help)\n", e.what());
+    engine::print_line(stderr, std::string("sam-convert: error: ") + e.what() + " (see --help)");
     return 2;
   }
   if (random_variant.empty() != (files.size() == 2)) {
@@ -92,26 +103,28 @@ int main(int argc, char** argv) {
   options.dtype = *engine::parse_dtype(dtype);
   options.show_progress = !quiet;
   try {
+    if (!random_variant.empty()) weights_tools::check_output(options.output, options.overwrite);
     const weights_tools::ConvertSummary s =
         random_variant.empty() ? weights_tools::convert_checkpoint(options)
                                : weights_tools::write_random_checkpoint(*sam::find_config(random_variant), seed,
                                                                         options.output, options.dtype, !quiet);
     if (!quiet) {
-      fmt::print("wrote {}\n", options.output);
+      fmt::print("wrote {}\n", engine::printable(options.output));
       fmt::print("  variant     {}\n", s.variant);
       fmt::print("  tensors     {} ({} as {}, {} as f32)\n", s.tensors, s.tensors_16bit,
                  options.dtype == engine::DType::F32 ? "16-bit" : dtype, s.tensors - s.tensors_16bit);
       fmt::print("  parameters  {}\n", grouped(s.parameters));
       fmt::print("  size        {}\n", human_bytes(s.output_bytes));
       if (random_variant.empty())
-        fmt::print("  source      {} ({}), sha256 {}\n", options.input, s.source_format, s.source_sha256);
+        fmt::print("  source      {} ({}), sha256 {}\n", engine::printable(options.input), s.source_format,
+                   s.source_sha256);
       else
         fmt::print("  source      seeded random weights (seed {}): the masks will be meaningless\n", seed);
       fmt::print("  time        {:.2f} s\n", s.seconds);
     }
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sam-convert: error: %s\n", e.what());
+    engine::print_line(stderr, std::string("sam-convert: error: ") + e.what());  // escapes control bytes: one line
     return 1;
   }
 }

@@ -3,11 +3,14 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 
 #include "engine/error.h"
+#include "engine/io/file_kind.h"
 #include "engine/io/mapped_file.h"
+#include "engine/io/output_guard.h"
 #include "engine/io/safetensors.h"
 #include "progress_bar.h"
 #include "sam/modeling/weight_schema.h"
@@ -36,6 +39,9 @@ InputFormat sniff_format(const std::string& path) {
   const auto* p = reinterpret_cast<const unsigned char*>(f->data());
   const size_t n = f->size();
   if (n >= 4 && std::memcmp(p, "PK\x03\x04", 4) == 0) return InputFormat::PytorchZip;
+  const std::string kind = n >= 9 && p[8] == '{' ? "" : engine::file_kind(f->data(), n);
+  if (!kind.empty() && kind != "a Python pickle")
+    engine::fail("{}: is {}, not a PyTorch checkpoint (.pth) or a safetensors file", path, kind);
   if ((n >= 9 && p[8] == '{') || std::filesystem::path(path).extension() == ".safetensors")
     return InputFormat::Safetensors;
   if (n >= 2 && p[0] == 0x80 && p[1] <= 5)
@@ -48,6 +54,14 @@ InputFormat sniff_format(const std::string& path) {
 }
 
 }  // namespace
+
+void check_output(const std::string& output, bool overwrite) {
+  engine::check_replaceable_file(output, overwrite, "sam-convert", [](const std::string& path) -> std::string {
+    std::ifstream f(path, std::ios::binary);
+    char head[9] = {};
+    return f.read(head, 9) && head[8] == '{' ? "" : "not a safetensors file";
+  });
+}
 
 void write_tensors(const std::string& path, const std::vector<engine::SafetensorsSpec>& specs,
                    const std::map<std::string, std::string>& metadata,
@@ -80,6 +94,7 @@ ConvertSummary convert_checkpoint(const ConvertOptions& o) {
     if (std::filesystem::equivalent(o.input, o.output, ec))
       engine::fail("{}: output would overwrite the input", o.output);
   }
+  check_output(o.output, o.overwrite);
 
   // Keep whichever container we opened alive while the loaders run.
   std::unique_ptr<TorchCheckpoint> pth;

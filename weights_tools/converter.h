@@ -22,7 +22,12 @@ struct ConvertOptions {
   std::string output;
   engine::DType dtype = engine::DType::F32;  // dtype of the large matrices
   bool show_progress = true;
+  bool overwrite = false;  // replace an existing OUT (only a safetensors file)
 };
+
+// The output contract (README "Outputs"): an existing non-empty OUT is replaced
+// only with --overwrite, and only if it is a safetensors file.
+void check_output(const std::string& output, bool overwrite);
 
 struct ConvertSummary {
   std::string variant;

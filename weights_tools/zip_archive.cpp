@@ -3,6 +3,7 @@
 #include <zip.h>
 
 #include <memory>
+#include <set>
 
 #include "engine/error.h"
 #include "engine/io/mapped_file.h"
@@ -18,6 +19,23 @@ std::string zip_error_text(int code) {
   return s;
 }
 
+// libzip refuses an archive with two entries of one name under ZIP_CHECKCONS
+// as "File already exists"; opened without it, the listing names the entry.
+std::string duplicate_entry_name(const std::string& path) {
+  int code = 0;
+  zip_t* z = zip_open(path.c_str(), ZIP_RDONLY, &code);
+  if (!z) return {};
+  std::set<std::string> seen;
+  std::string duplicate;
+  const zip_int64_t n = zip_get_num_entries(z, 0);
+  for (zip_int64_t i = 0; i < n && i < (1 << 20) && duplicate.empty(); ++i) {
+    const char* name = zip_get_name(z, static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW);
+    if (name && !seen.insert(name).second) duplicate = name;
+  }
+  zip_discard(z);
+  return duplicate;
+}
+
 struct ZipFileCloser {
   void operator()(zip_file_t* f) const { zip_fclose(f); }
 };
@@ -29,6 +47,13 @@ ZipArchive::ZipArchive(const std::string& path) : path_(path) {
   engine::check(archive_size_ > 0, "{}: empty file", path);
   int code = 0;
   archive_ = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  if (!archive_ && code == ZIP_ER_EXISTS) {
+    const std::string name = duplicate_entry_name(path);
+    if (!name.empty())
+      engine::fail("{}: zip archive holds two entries named '{}' (torch.save writes each name once: a damaged or "
+                   "tampered checkpoint)",
+                   path, name);
+  }
   if (!archive_) engine::fail("{}: not a readable zip archive ({}): truncated or corrupt", path, zip_error_text(code));
   const zip_int64_t n = zip_get_num_entries(archive_, 0);
   engine::check(n >= 0 && n < (1 << 20), "{}: bad zip directory", path);

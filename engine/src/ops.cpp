@@ -10,6 +10,7 @@
 #include "kernels/table.h"
 #include "kernels/eltwise.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/norm.h"
 
 namespace engine::ops {
@@ -89,15 +90,30 @@ bool use_packed_gemm() {
 
 int blas_threads_for(int pool_threads) { return use_packed_gemm() ? 1 : pool_threads; }
 
-PackedLinear pack_linear(const Tensor& weight) {
-  require_f32(weight, "pack_linear");
+PackedLinear pack_linear(const Tensor& weight, DType dtype) {
+  check(dtype == DType::F32 || dtype == DType::BF16, "pack_linear: panels are f32 or bf16, not {}",
+        dtype_name(dtype));
   check(weight.rank() == 2 && weight.stride(1) == 1, "pack_linear: weight must be [N, K] with contiguous rows");
+  check(is_floating(weight.dtype()), "pack_linear: weight must be f32, f16 or bf16, got {}", dtype_name(weight.dtype()));
   const kernels::KernelTable& t = kernel_table();
   PackedLinear p;
   p.n = static_cast<int>(weight.dim(0));
   p.k = static_cast<int>(weight.dim(1));
-  p.panels = Tensor::empty(DType::F32, {static_cast<int64_t>(t.gemm_packed_b_floats(p.n, p.k))});
-  t.gemm_pack_b_nk(weight.data<float>(), p.n, p.k, std::max<int64_t>(weight.stride(0), p.k), p.panels.data<float>());
+  p.dtype = dtype;
+  const bool as_stored = weight.dtype() == DType::F32 || (dtype == DType::BF16 && weight.dtype() == DType::BF16);
+  const Tensor w = as_stored ? weight : weight.contiguous().to(DType::F32);  // f16: exact widening
+  const int64_t ldw = std::max<int64_t>(w.stride(0), p.k);
+  if (dtype == DType::F32) {
+    p.panels = Tensor::empty(DType::F32, {static_cast<int64_t>(t.gemm_packed_b_floats(p.n, p.k))});
+    t.gemm_pack_b_nk(w.data<float>(), p.n, p.k, ldw, p.panels.data<float>());
+    return p;
+  }
+  p.panels = Tensor::empty(DType::BF16, {static_cast<int64_t>(t.gemm_bf16_packed_b_elems(p.n, p.k))});
+  uint16_t* out = static_cast<uint16_t*>(p.panels.raw_data());
+  if (w.dtype() == DType::BF16)
+    t.gemm_bf16_pack_b_nk_bf16(static_cast<const uint16_t*>(w.raw_data()), p.n, p.k, ldw, out);
+  else
+    t.gemm_bf16_pack_b_nk(w.data<float>(), p.n, p.k, ldw, out);
   return p;
 }
 
@@ -111,6 +127,27 @@ void linear(const Tensor& x, const PackedLinear& w, const Tensor* bias, Tensor& 
   if (bias && (bias->numel() != w.n || !bias->is_contiguous()))
     fail("linear: bias {} for {} outputs", bias->shape().str(), w.n);
   const kernels::KernelTable& t = kernel_table();
+  ThreadPool& pool = thread_pool();
+  const int threads = pool.num_threads();
+  kernels::GemmEpilogue epilogue;
+  epilogue.bias = bias ? bias->data<float>() : nullptr;
+  epilogue.accumulate = accumulate;
+  epilogue.activation = gelu ? kernels::Activation::Gelu : kernels::Activation::None;
+  if (w.dtype == DType::BF16) {
+    kernels::PackedGemmBf16Args g;
+    g.m = static_cast<int>(xr.rows);
+    g.n = w.n;
+    g.k = w.k;
+    g.a = x.data<float>();
+    g.lda = xr.ld;
+    g.b_packed = static_cast<const uint16_t*>(w.panels.raw_data());
+    g.c = y.data<float>();
+    g.ldc = yr.ld;
+    g.epilogue = epilogue;
+    const int64_t jobs = t.gemm_bf16_jobs(g, threads);
+    pool.parallel_for(0, jobs, 1, [&](int64_t j0, int64_t j1) { t.gemm_bf16_run(g, threads, j0, j1); });
+    return;
+  }
   kernels::PackedGemmArgs g;
   g.m = static_cast<int>(xr.rows);
   g.n = w.n;
@@ -120,11 +157,7 @@ void linear(const Tensor& x, const PackedLinear& w, const Tensor* bias, Tensor& 
   g.b_packed = w.panels.data<float>();
   g.c = y.data<float>();
   g.ldc = yr.ld;
-  g.epilogue.bias = bias ? bias->data<float>() : nullptr;
-  g.epilogue.accumulate = accumulate;
-  g.epilogue.activation = gelu ? kernels::Activation::Gelu : kernels::Activation::None;
-  ThreadPool& pool = thread_pool();
-  const int threads = pool.num_threads();
+  g.epilogue = epilogue;
   const int64_t jobs = t.gemm_jobs(g, threads);
   pool.parallel_for(0, jobs, 1, [&](int64_t j0, int64_t j1) { t.gemm_run(g, threads, j0, j1); });
 }
@@ -191,6 +224,22 @@ void add_(Tensor& y, const Tensor& x) {
   if (!(x.shape() == y.shape() && x.is_contiguous() && y.is_contiguous())) fail("add: {} += {}", y.shape().str(),
         x.shape().str());
   kernel_table().add(y.data<float>(), x.data<float>(), y.numel());
+}
+
+int64_t find_nonfinite(const Tensor& x) {
+  check(x.is_contiguous(), "find_nonfinite: contiguous tensor expected");
+  const int64_t n = x.numel();
+  if (x.dtype() == DType::BF16 || x.dtype() == DType::F16) {
+    // All-ones exponent: bf16 0x7f80, f16 0x7c00.
+    const uint16_t e = x.dtype() == DType::BF16 ? 0x7f80 : 0x7c00;
+    const uint16_t* h = static_cast<const uint16_t*>(x.raw_data());
+    for (int64_t i = 0; i < n; ++i)
+      if ((h[i] & e) == e) return i;
+    return -1;
+  }
+  require_f32(x, "find_nonfinite");
+  const int64_t i = kernel_table().find_nonfinite(x.data<float>(), n);
+  return i == n ? -1 : i;
 }
 
 void softmax_(Tensor& x) {

@@ -40,10 +40,23 @@ void apply_isa_cap(const std::string& cap) {
 }
 
 bool same_fixed_choices(const RuntimeOptions& a, const RuntimeOptions& b) {
-  return a.isa_cap == b.isa_cap && a.gemm == b.gemm && a.attention == b.attention;
+  return a.isa_cap == b.isa_cap && a.gemm == b.gemm && a.attention == b.attention && a.precision == b.precision;
+}
+
+void check_combination(const RuntimeOptions& o) {
+  check(!(o.precision == Precision::Bf16 && o.gemm == GemmBackend::OpenBlas),
+        "runtime options: bf16 precision needs the packed GEMM (OpenBLAS is the f32 baseline)");
 }
 
 }  // namespace
+
+const char* precision_name(Precision p) { return p == Precision::Bf16 ? "bf16" : "f32"; }
+
+Precision parse_precision(const std::string& name) {
+  if (name == "f32") return Precision::F32;
+  if (name == "bf16") return Precision::Bf16;
+  fail("precision '{}': expected f32 or bf16", name);
+}
 
 RuntimeOptions RuntimeOptions::from_environment() {
   RuntimeOptions o;
@@ -63,13 +76,25 @@ RuntimeOptions RuntimeOptions::from_environment() {
           s);
     o.isa_cap = std::string(s);
   }
+  if (const char* v = std::getenv("SAM_PRECISION")) {
+    const std::string_view s(v);
+    check(s == "f32" || s == "bf16" || s.empty(), "SAM_PRECISION={}: expected f32 or bf16", s);
+    if (s == "bf16") o.precision = Precision::Bf16;
+  }
+  check_combination(o);
   return o;
 }
 
 std::string RuntimeOptions::str() const {
-  return fmt::format("threads {}, isa cap {}, gemm {}, attention {}", threads == 0 ? default_num_threads() : threads,
-                     isa_cap.empty() ? "none" : isa_cap, gemm == GemmBackend::Packed ? "packed" : "openblas",
-                     attention == AttentionPath::Fused ? "fused" : "unfused");
+  return fmt::format("threads {}, isa cap {}, gemm {}, attention {}, precision {}",
+                     threads == 0 ? default_num_threads() : threads, isa_cap.empty() ? "none" : isa_cap,
+                     gemm == GemmBackend::Packed ? "packed" : "openblas",
+                     attention == AttentionPath::Fused ? "fused" : "unfused", precision_name(precision));
+}
+
+RuntimeOptions runtime_options_to_edit() {
+  std::lock_guard<std::mutex> lock(options_mutex());
+  return current() ? *current() : RuntimeOptions::from_environment();
 }
 
 const RuntimeOptions& runtime_options() {
@@ -83,11 +108,12 @@ const RuntimeOptions& runtime_options() {
 
 void set_runtime_options(const RuntimeOptions& options) {
   check(options.threads >= 0, "runtime options: threads must be >= 0, got {}", options.threads);
+  check_combination(options);
   {
     std::lock_guard<std::mutex> lock(options_mutex());
     if (current()) {
       check(same_fixed_choices(*current(), options),
-            "runtime options: the GEMM backend, attention path and ISA cap are fixed once in use ({}); "
+            "runtime options: the GEMM backend, attention path, precision and ISA cap are fixed once in use ({}); "
             "set them before the first model is built",
             current()->str());
       current()->threads = options.threads;
@@ -116,6 +142,15 @@ std::string kernel_variants() {
   for (const auto& [family, variant] : kernels::selected_variants())
     out += (out.empty() ? "" : ", ") + family + ": " + variant;
   return out;
+}
+
+std::string bf16_gemm_description() {
+  kernel_table();
+  for (const auto& [family, variant] : kernels::selected_variants())
+    if (family == "gemm_bf16")
+      return "gemm bf16: " + variant +
+             (variant == "amx" || variant == "avx512_bf16" ? "" : " (no AMX or AVX512-BF16: emulated, slower than f32)");
+  return "gemm bf16: none";
 }
 
 std::string cpu_description() {

@@ -17,6 +17,7 @@ constexpr EltwiseKernels kRef{
     .add = ref::add,
     .softmax_rows = ref::softmax_rows,
     .layer_norm = ref::layer_norm,
+    .find_nonfinite = ref::find_nonfinite,
 };
 
 constexpr Variant<EltwiseKernels> kVariants[] = {

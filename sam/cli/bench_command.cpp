@@ -14,6 +14,7 @@
 #include "engine/thread_pool.h"
 #include "engine/ops/blas.h"
 #include "engine/runtime.h"
+#include "engine/text.h"
 #include "engine/ops.h"
 #include "sam/predictor.h"
 
@@ -23,6 +24,7 @@ namespace {
 struct BenchArgs {
   std::string model, image;
   int runs = 3, decoder_runs = 10, threads = 0;
+  std::string precision;  // --precision: "" keeps the runtime's (f32 or SAM_PRECISION)
   bool json = false;
 };
 
@@ -75,7 +77,7 @@ Image synthetic_image() {
 }
 
 int run_bench(const BenchArgs& a) {
-  set_threads(a.threads);
+  set_runtime(a.threads, a.precision);
   const int threads = engine::thread_pool().num_threads();
   auto t0 = Clock::now();
   const auto weights = Weights::load(a.model);
@@ -119,6 +121,7 @@ int run_bench(const BenchArgs& a) {
                         {"threads", threads},
                         {"isa", engine::kernel_isa()},
                         {"gemm", engine::ops::use_packed_gemm() ? "packed" : "openblas"},
+                        {"precision", engine::precision_name(engine::runtime_options().precision)},
                         {"runs", a.runs},
                         {"load_ms", load_ms},
                         {"encoder_ms", enc_ms},
@@ -131,9 +134,10 @@ int run_bench(const BenchArgs& a) {
     fmt::print("{}\n", j.dump());
     return 0;
   }
-  fmt::print("sam bench: {} ({}), {} threads, {} kernels, {} GEMM, image {}x{}\n", a.model, weights->config().name,
-             threads, engine::kernel_isa(), engine::ops::use_packed_gemm() ? "packed" : "OpenBLAS",
-             image.width, image.height);
+  fmt::print("sam bench: {} ({}), {} threads, {} kernels, {} GEMM, {} precision, image {}x{}\n",
+             engine::printable(a.model), weights->config().name, threads, engine::kernel_isa(),
+             engine::ops::use_packed_gemm() ? "packed" : "OpenBLAS",
+             engine::precision_name(engine::runtime_options().precision), image.width, image.height);
   fmt::print("  model load        {:9.1f} ms\n", load_ms);
   fmt::print("  encoder           {:9.1f} ms   (median of {})\n", enc_ms, a.runs);
   fmt::print("  decoder / prompt  {:9.1f} ms   (median of {}; prompt encoder + mask decoder + upscaling to {}x{})\n",
@@ -158,6 +162,7 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("--runs", a->runs, "runs per median (encoder, end to end)")->check(CLI::Range(1, 1000));
   sub->add_option("--decoder-runs", a->decoder_runs, "runs for the decoder median")->check(CLI::Range(1, 10000));
   sub->add_option("--threads", a->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  add_precision_option(sub, a->precision);
   sub->add_flag("--json", a->json, "print one JSON object (encoder_ms, decoder_ms, total_ms, peak_rss_mb, layers)");
   return {sub, [a] { return run_bench(*a); }};
 }

@@ -7,6 +7,10 @@ namespace sam::cli {
 
 // --threads N (N > 0) into the runtime options (engine/runtime.h); 0 keeps them.
 void set_threads(int threads);
+// --precision f32|bf16 (engine::RuntimeOptions::precision); "" keeps the default.
+void add_precision_option(CLI::App* sub, std::string& precision);
+// Threads (when > 0) and precision (when not empty) into the runtime options.
+void set_runtime(int threads, const std::string& precision);
 
 // A registered subcommand: its CLI11 node and what to run when it was chosen.
 struct Command {

@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "engine/io/output_guard.h"
+#include "engine/text.h"
 #include "sam/io/image.h"
 
 namespace sam::cli {
@@ -14,6 +16,7 @@ namespace {
 struct DemoArgs {
   std::string output;
   int width = 1200, height = 800;
+  bool overwrite = false;
 };
 
 Image make_demo_image(int W, int H) {
@@ -59,9 +62,13 @@ Command add_demo_image_command(CLI::App& app) {
   sub->add_option("output", a->output, "PNG to write")->required();
   sub->add_option("--width", a->width, "width in pixels")->check(CLI::Range(16, 8192));
   sub->add_option("--height", a->height, "height in pixels")->check(CLI::Range(16, 8192));
+  sub->add_flag("--overwrite", a->overwrite, "replace an existing OUT.png (only a PNG image)");
   return {sub, [a] {
+            engine::check_replaceable_file(a->output, a->overwrite, "sam demo-image", [](const std::string& p) {
+              return engine::starts_with_bytes(p, "\x89PNG\r\n\x1a\n") ? std::string() : std::string("not a PNG image");
+            });
             write_png(a->output, make_demo_image(a->width, a->height));
-            fmt::print("wrote {} ({}x{})\n", a->output, a->width, a->height);
+            fmt::print("wrote {} ({}x{})\n", engine::printable(a->output), a->width, a->height);
             return 0;
           }};
 }

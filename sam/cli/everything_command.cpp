@@ -23,7 +23,9 @@
 #include "cli/output_dir.h"
 #include "cli/overlay.h"
 #include "engine/error.h"
+#include "engine/text.h"
 #include "engine/io/atomic_file.h"
+#include "engine/io/output_guard.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
 #include "sam/amg/automatic_mask_generator.h"
@@ -36,7 +38,9 @@ struct EverythingArgs {
   std::string model, input, output;
   AmgOptions amg;
   bool convert_to_rle = false, overwrite = false;
+  bool ignore_exif = false;
   int threads = 0;
+  std::string precision;  // --precision: "" keeps the runtime's (f32 or SAM_PRECISION)
 };
 
 // One-line progress bar on stderr, drawn only when stderr is a terminal.
@@ -49,7 +53,7 @@ class Progress {
     constexpr int kWidth = 30;
     const int filled = std::clamp(static_cast<int>(fraction * kWidth), 0, kWidth);
     std::fprintf(stderr, "\r[%.*s%*s] %3d%% %-40.40s", filled, "##############################", kWidth - filled, "",
-                 static_cast<int>(fraction * 100), label.c_str());
+                 static_cast<int>(fraction * 100), engine::printable(label).c_str());
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -167,17 +171,74 @@ void write_mask_png(const std::string& path, const amg::Rle& rle) {
   write_png(path, png);
 }
 
-// The images to process: the file itself, or every non-folder entry of the folder (sorted).
+// The images to process: the file itself, or every non-folder entry of the
+// folder (sorted). An entry that cannot be examined (a symlink loop, a dangling
+// link, no permission) is listed too: reading it fails and the run skips it
+// with a warning, as any unreadable file.
 std::vector<fs::path> list_targets(const std::string& input) {
   std::error_code ec;
   if (!fs::exists(input, ec)) engine::fail("{}: no such file or folder", input);
   if (!fs::is_directory(input, ec)) return {fs::path(input)};
   std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(input, ec))
-    if (!e.is_directory(ec)) out.push_back(e.path());
+  fs::directory_iterator it(input, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    if (!it->is_directory(entry_ec) || entry_ec) out.push_back(it->path());
+  }
   if (ec) engine::fail("{}: cannot list folder: {}", input, ec.message());
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// What --overwrite may replace: a result this command wrote, recognised by its
+// layout (an empty reason), else why not.
+std::string foreign_reason(const fs::path& path, bool folder) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(path, ec);
+  if (!folder) {
+    if (!fs::is_regular_file(st)) return fs::is_directory(st) ? "a folder" : "not a regular file";
+    const bool png = path.extension() == ".png";
+    return engine::starts_with_bytes(path.string(), png ? "\x89PNG\r\n\x1a\n" : "[") ? ""
+           : png                                                                       ? "not a PNG image"
+                                                                                        : "not a JSON list of masks";
+  }
+  if (!fs::is_directory(st)) return "not a folder";
+  for (const auto& e : fs::directory_iterator(path, ec)) {
+    const std::string n = e.path().filename().string();
+    const bool mask = n.size() > 4 && n.compare(n.size() - 4, 4, ".png") == 0 &&
+                      std::all_of(n.begin(), n.end() - 4, [](char c) { return c >= '0' && c <= '9'; });
+    if (!(mask || n == "metadata.csv" || n == "overlay.png") || !e.is_regular_file(ec)) return "it holds " + n;
+  }
+  if (!engine::starts_with_bytes((path / "metadata.csv").string(), "id,area,bbox_x0,")) return "no metadata.csv";
+  return "";
+}
+
+// Before any work: two inputs with one stem, an existing result (replaced only
+// with --overwrite, and only if it is ours), a result that would replace an input.
+void check_results(const EverythingArgs& a, const std::vector<fs::path>& targets) {
+  std::vector<engine::InputFile> inputs = {{"--model", a.model}};
+  for (const fs::path& t : targets) inputs.push_back({"--input", t.string()});
+  std::set<std::string> stems;
+  std::error_code ec;
+  for (const fs::path& t : targets) {
+    const std::string stem = t.stem().string();
+    if (!stems.insert(stem).second) engine::fail("{}: two inputs named {}.* would write the same output", a.input, stem);
+    const std::vector<std::string> names =
+        a.convert_to_rle ? std::vector<std::string>{stem + ".json", stem + "_overlay.png"} : std::vector{stem};
+    for (const std::string& name : names) {
+      const fs::path result = fs::path(a.output) / name;
+      if (!fs::exists(fs::symlink_status(result, ec))) continue;
+      if (!a.overwrite) engine::fail("{}: already exists (use --overwrite to replace it)", result.string());
+      const std::string reason = foreign_reason(result, !a.convert_to_rle);
+      if (!reason.empty())
+        engine::fail("{}: not a result of sam everything ({}); --overwrite replaces only such results",
+                     result.string(), reason);
+      engine::check_not_an_input("", result.string(), inputs);
+      if (!a.convert_to_rle)
+        for (const auto& e : fs::directory_iterator(result, ec))
+          engine::check_not_an_input("", e.path().string(), inputs);
+    }
+  }
 }
 
 // Option values, each with a one-line message that says what is wrong: CLI::Range
@@ -233,22 +294,18 @@ void check_option_combination(const AmgOptions& o) {
 }
 
 int run_everything(const EverythingArgs& a) {
-  set_threads(a.threads);
+  set_runtime(a.threads, a.precision);
   const std::vector<fs::path> targets = list_targets(a.input);
   const bool is_dir = fs::is_directory(a.input);
   if (targets.empty()) engine::fail("{}: no files to process", a.input);
-  // Refuse before any work: an existing result (or two inputs with one stem).
   std::error_code ec;
   if (fs::exists(a.output, ec) && !fs::is_directory(a.output, ec))
     engine::fail("{}: exists and is not a folder", a.output);
-  std::set<std::string> stems;
-  for (const fs::path& t : targets) {
-    const std::string stem = t.stem().string();
-    if (!stems.insert(stem).second) engine::fail("{}: two inputs named {}.* would write the same output", a.input, stem);
-    const fs::path result = fs::path(a.output) / (a.convert_to_rle ? stem + ".json" : stem);
-    if (!a.overwrite && fs::exists(result, ec))
-      engine::fail("{}: already exists (use --overwrite to replace it)", result.string());
-  }
+  // One staging folder and one lock for the whole run; each image's result is
+  // committed on its own (completed images stay if a later one fails or the
+  // run is interrupted).
+  OutputDir out(a.output);
+  check_results(a, targets);
 
   const auto weights = Weights::load(a.model);
   AutomaticMaskGenerator generator(std::make_shared<const SamModel>(weights), a.amg);
@@ -262,7 +319,8 @@ int run_everything(const EverythingArgs& a) {
     const auto t0 = std::chrono::steady_clock::now();
     Image image;
     try {
-      image = load_image(t.string());  // its messages start with the path
+      // (its messages start with the path)
+      image = load_image(t.string(), a.ignore_exif ? ExifOrientation::kIgnore : ExifOrientation::kApply);
       try {
         generator.check_image(image.height, image.width);
       } catch (const engine::Error& e) {
@@ -271,14 +329,10 @@ int run_everything(const EverythingArgs& a) {
     } catch (const engine::Error& e) {
       if (!is_dir) throw;
       bar.clear();
-      std::fprintf(stderr, "sam: warning: skipping %s\n", e.what());
+      engine::print_line(stderr, std::string("sam: warning: skipping ") + e.what());
       ++skipped;
       continue;
     }
-    // Staged before the encoder runs: an unwritable destination fails at once,
-    // and a failure later removes the staging folder (and an output folder
-    // created here).
-    OutputDir out(a.output);
     const double n_targets = static_cast<double>(targets.size());
     bar.show(static_cast<double>(ti) / n_targets, t.filename().string());
     const AmgResult r = generator.generate(image, [&](int64_t done, int64_t total) {
@@ -302,13 +356,10 @@ int run_everything(const EverythingArgs& a) {
       write_png((fs::path(dir) / "overlay.png").string(), overlay(image, r));
       written = stem + "/";
     }
-    if (a.overwrite) {
-      // Replace the old result only now that the new one is complete.
-      for (const std::string& name : {stem, stem + ".json", stem + "_overlay.png"}) {
-        const bool ours = a.convert_to_rle ? name != stem : name == stem;
-        if (ours) fs::remove_all(fs::path(a.output) / name, ec);
-      }
-    }
+    // An old result (checked up front) moves out when the new one moves in.
+    for (const std::string& name : {stem, stem + ".json", stem + "_overlay.png"})
+      if ((name == stem) != a.convert_to_rle && fs::exists(fs::symlink_status(fs::path(a.output) / name, ec)))
+        out.replace_on_commit(name);
     out.commit();
     const double write_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
     const double gen_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
@@ -317,7 +368,7 @@ int run_everything(const EverythingArgs& a) {
     fmt::print(
         "{}: {} masks -> {} ({:.0f} ms: encoder {:.0f}, decoder {:.0f}, masks {:.0f}, nms {:.0f}, small regions "
         "{:.0f}, writing {:.0f}; {} prompts, {} masks upscaled)\n",
-        t.string(), r.masks.size(), (fs::path(a.output) / written).string(), gen_ms + write_ms, s.encoder_ms,
+        engine::printable(t.string()), r.masks.size(), engine::printable((fs::path(a.output) / written).string()), gen_ms + write_ms, s.encoder_ms,
         s.decoder_ms, s.masks_ms, s.nms_ms, s.small_regions_ms, write_ms, s.prompts, s.upscaled_masks);
     std::fflush(stdout);
     ++processed;
@@ -370,7 +421,9 @@ Command add_everything_command(CLI::App& app) {
                   "remove islands and fill holes smaller than this many pixels (default 0: off)")
       ->check(int_in(0, 1 << 30));
   sub->add_option("--threads", a->threads, "worker threads (default: all cores)")->check(int_in(1, 1024));
+  add_precision_option(sub, a->precision);
   sub->add_flag("--overwrite", a->overwrite, "replace existing results in the output folder");
+  sub->add_flag("--ignore-exif", a->ignore_exif, "keep JPEGs' stored orientation (default: apply their EXIF rotation)");
   sub->callback([a] { check_option_combination(a->amg); });  // during parsing: a usage error
   return {sub, [a] { return run_everything(*a); }};
 }

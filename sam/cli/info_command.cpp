@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "engine/runtime.h"
+#include "engine/text.h"
 #include "sam/io/model_file.h"
 
 namespace sam::cli {
@@ -17,9 +18,9 @@ Command add_info_command(CLI::App& app) {
             const auto& meta = m.file.metadata();
             auto get = [&](const char* k) {
               auto it = meta.find(k);
-              return it == meta.end() ? std::string("-") : it->second;
+              return it == meta.end() ? std::string("-") : engine::printable(it->second);  // text from the file
             };
-            fmt::print("model        {}\n", *model);
+            fmt::print("model        {}\n", engine::printable(*model));
             fmt::print("variant      {} (encoder width {}, depth {}, heads {}, global blocks {})\n", m.config->name,
                        m.config->encoder_embed_dim, m.config->encoder_depth, m.config->encoder_num_heads,
                        fmt::join(m.config->global_attn_indexes, ","));
@@ -32,6 +33,8 @@ Command add_info_command(CLI::App& app) {
                        get("source_sha256"));
             fmt::print("cpu          {}\n", engine::cpu_description());
             fmt::print("kernels      {}\n", engine::kernel_variants());
+            fmt::print("precision    {} ({}; --precision f32|bf16 or SAM_PRECISION)\n",
+                       engine::precision_name(engine::runtime_options().precision), engine::bf16_gemm_description());
             return 0;
           }};
 }

@@ -1,13 +1,27 @@
 // sam: the command-line front end. One file per subcommand; this file only
 // wires them up and turns exceptions into one-line errors.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
+#include <string>
 
 #include "cli/commands.h"
+#include "engine/io/cleanup_registry.h"
+#include "engine/text.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit must surface as a write error
+  // SIGINT / SIGTERM / SIGHUP: the watcher thread removes every staging and
+  // temporary file (engine/io/cleanup_registry.h; results already moved into
+  // place stay) and ends the process with 128 + the signal's number.
+  engine::cleanup::start_signal_watcher([](int sig) {
+    const std::string line =
+        std::string("sam: interrupted (") + engine::cleanup::signal_name(sig) + "); unfinished output removed\n";
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    ::_exit(128 + sig);
+  });
   CLI::App app{"sam-engine: Segment Anything in C++", "sam"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "sam-engine 0.1.0");
@@ -24,7 +38,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "sam: error: %s (see sam --help)\n", e.what());
+    engine::print_line(stderr, std::string("sam: error: ") + e.what() + " (see sam --help)");
     return 2;
   }
   try {
@@ -32,7 +46,7 @@ int main(int argc, char** argv) {
       if (c.sub->parsed()) return c.run();
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sam: error: %s\n", e.what());
+    engine::print_line(stderr, std::string("sam: error: ") + e.what());  // escapes control bytes: one line
     return 1;
   }
 }

@@ -1,16 +1,21 @@
 #include "prompt_args.h"
 
-#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "engine/error.h"
 #include "engine/io/mapped_file.h"
 #include "engine/io/npy.h"
+#include "engine/ops.h"
 
 namespace sam::cli {
 namespace {
 
+// Comma-separated numbers. strtod's ERANGE is not a parse error: a value too
+// small for a double (1e-320, 1e-999) is a coordinate of about 0 and is kept,
+// one too large (1e999, or 1e39 beyond float) is infinite, and is refused as
+// "inf" and "nan" are, with the same message.
 std::vector<float> parse_numbers(const std::string& text, const char* option) {
   std::vector<float> out;
   size_t pos = 0;
@@ -18,12 +23,12 @@ std::vector<float> parse_numbers(const std::string& text, const char* option) {
     const size_t comma = text.find(',', pos);
     const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     char* end = nullptr;
-    errno = 0;
     const double v = std::strtod(item.c_str(), &end);
-    engine::check(!item.empty() && end == item.c_str() + item.size() && errno == 0,
-                  "{} '{}': '{}' is not a number", option, text, item);
-    engine::check(std::isfinite(v), "{} '{}': coordinates must be finite", option, text);
-    out.push_back(static_cast<float>(v));
+    engine::check(!item.empty() && end == item.c_str() + item.size(), "{} '{}': '{}' is not a number", option, text,
+                  item);
+    const float f = static_cast<float>(v);
+    engine::check(std::isfinite(f), "{} '{}': coordinates must be finite", option, text);
+    out.push_back(f);
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
@@ -64,14 +69,23 @@ std::vector<PromptSet> PromptArgs::build(int image_w, int image_h, int grid) con
     const size_t bytes = engine::check_regular_file(mask_input);
     engine::check(bytes <= kMaxMaskInputBytes, "{}: mask input of {} bytes; low-res logits take at most {}",
                   mask_input, bytes, kMaxMaskInputBytes);
-    std::string ignored;
-    engine::Tensor m = engine::read_npy(mask_input, &ignored);
-    engine::check(m.dtype() == engine::DType::F32, "{}: mask input must be float32 logits", mask_input);
+    const engine::NpyArray raw = engine::read_npy_raw(mask_input);
+    engine::check(raw.descr == "<f4" || raw.descr == "=f4",
+                  "{}: mask input of dtype '{}'; expected float32 logits ('<f4', as --save-logits writes)", mask_input,
+                  raw.descr);
+    engine::Tensor m = engine::Tensor::empty(engine::DType::F32, raw.shape);
+    if (!raw.data.empty()) std::memcpy(m.raw_data(), raw.data.data(), raw.data.size());
     const int64_t side = 4 * grid;
     const bool ok = m.numel() == side * side && m.dim(-1) == side && m.dim(-2) == side && m.rank() <= 4;
     engine::check(ok, "{}: mask input of shape {}; expected [1, 1, {}, {}] low-res logits (one mask, e.g. from "
                       "--save-logits with --single-mask)",
                   mask_input, m.shape().str(), side, side);
+    const int64_t bad = engine::ops::find_nonfinite(m);
+    if (bad >= 0) {
+      const float v = m.data<float>()[bad];
+      engine::fail("{}: mask input holds {} at index {}; the logits must be finite", mask_input,
+                   std::isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf", bad);
+    }
     base.mask_input = m.reshape({1, 1, side, side});
   }
   std::vector<PromptSet> sets;

@@ -12,7 +12,9 @@
 #include "cli/output_dir.h"
 #include "cli/prompt_args.h"
 #include "engine/error.h"
+#include "engine/text.h"
 #include "engine/io/npy.h"
+#include "engine/io/output_guard.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
 #include "sam/predictor.h"
@@ -24,7 +26,10 @@ struct TraceArgs {
   std::string model, image, outdir, compare;
   PromptArgs prompts;
   int threads = 0;
+  std::string precision;  // --precision: "" keeps the runtime's (f32 or SAM_PRECISION)
   double threshold = 1e-4;
+  bool overwrite = false;
+  bool ignore_exif = false;
 };
 
 // Writes each recorded tensor as <path>.npy into the staging folder, in order.
@@ -65,11 +70,21 @@ Diff compare(const engine::Tensor& a, const engine::Tensor& b) {
 }
 
 int run_trace(const TraceArgs& a) {
-  set_threads(a.threads);
-  const auto weights = Weights::load(a.model);
-  const Image image = load_image(a.image);
-  const std::vector<PromptSet> sets = a.prompts.build(image.width, image.height, weights->config().embedding_grid());
+  set_runtime(a.threads, a.precision);
+  // The output contract (README "Outputs"): the folder is new or empty, or with
+  // --overwrite holds an earlier trace (.npy files with image_embedding.npy) and
+  // nothing else; no input lies in it.
   OutputDir out(a.outdir);
+  const auto is_trace_file = [](const std::string& name) {
+    return name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0;
+  };
+  out.claim({"sam trace", is_trace_file, "image_embedding.npy"}, a.overwrite,
+            {{"--model", a.model}, {"--image", a.image}, {"--mask-input", a.prompts.mask_input}});
+  if (!a.compare.empty() && engine::is_inside(a.compare, a.outdir))
+    engine::fail("--compare {}: lies inside the output folder {}; choose a path outside it", a.compare, a.outdir);
+  const auto weights = Weights::load(a.model);
+  const Image image = load_image(a.image, a.ignore_exif ? ExifOrientation::kIgnore : ExifOrientation::kApply);
+  const std::vector<PromptSet> sets = a.prompts.build(image.width, image.height, weights->config().embedding_grid());
   NpyTracer tracer(out);
   Predictor predictor(std::make_shared<const SamModel>(weights));
   predictor.set_image(image, &tracer);
@@ -79,7 +94,7 @@ int run_trace(const TraceArgs& a) {
   tracer.record("iou_predictions", pred.iou_predictions);
   tracer.record("mask_logits", pred.masks);
   out.commit();
-  fmt::print("wrote {} layer outputs to {}\n", tracer.order().size(), a.outdir);
+  fmt::print("wrote {} layer outputs to {}\n", tracer.order().size(), engine::printable(a.outdir));
   if (a.compare.empty()) return 0;
 
   namespace fs = std::filesystem;
@@ -131,6 +146,9 @@ Command add_trace_command(CLI::App& app) {
   sub->add_option("--compare", a->compare, "reference folder from tests/reference/dump_reference.py --layers");
   sub->add_option("--threshold", a->threshold, "rel L2 above which a layer counts as diverging (default 1e-4)");
   sub->add_option("--threads", a->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  add_precision_option(sub, a->precision);
+  sub->add_flag("--ignore-exif", a->ignore_exif, "keep a JPEG's stored orientation (default: apply its EXIF rotation)");
+  sub->add_flag("--overwrite", a->overwrite, "replace an earlier trace in the output folder");
   return {sub, [a] { return run_trace(*a); }};
 }
 

@@ -2,8 +2,9 @@
 
 // JPEG goes to libjpeg-turbo (jpeg_decoder.cpp): the library PIL and OpenCV use,
 // so photos decode to the official pipeline's pixels exactly.
-// stb_image is compiled here, not taken from Debian's libstb: only the PNG and
-// BMP decoders are built (less attack surface than stb's nine formats), and
+// BMP goes to bmp_decoder.cpp (exact size checks, top-down rows, PIL's pixels).
+// stb_image is compiled here, not taken from Debian's libstb: only the PNG
+// decoder is built (less attack surface than stb's nine formats), and
 // sanitizer and fuzzing builds instrument the decoder itself. STB_IMAGE_STATIC
 // keeps its symbols private to this file. Its allocations are zeroed (stb_image
 // 2.27's JPEG decoder read uninitialised memory; kept as a cheap safeguard).
@@ -14,7 +15,6 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
 #define STBI_ONLY_PNG
-#define STBI_ONLY_BMP
 #define STBI_NO_STDIO
 #include <stb_image.h>
 // stb_image_write compiled here too (static): the package links no libstb.
@@ -31,6 +31,7 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/mapped_file.h"
+#include "sam/io/bmp_decoder.h"
 #include "sam/io/jpeg_decoder.h"
 
 namespace sam {
@@ -45,8 +46,30 @@ uint32_t be32(const uint8_t* p) {
 // such instead of stb's "unknown image type").
 struct Sniffed {
   const char* format = nullptr;  // "PNG", "JPEG", "BMP"; nullptr: none of them
-  int64_t width = -1, height = -1;  // -1: not found in the header
+  int64_t width = -1, height = -1;  // PNG: -1 where not found in the header
 };
+
+// The bytes of filtered rows a PNG's zlib data must inflate to: one filter byte
+// per row of each Adam7 pass (interlaced) or of the image.
+uint64_t png_data_bytes(int64_t width, int64_t height, int channels, int depth, bool interlaced) {
+  const auto rows = [&](int64_t w, int64_t h) {
+    return w > 0 && h > 0 ? static_cast<uint64_t>(h) * (1 + (static_cast<uint64_t>(w) * channels * depth + 7) / 8) : 0;
+  };
+  if (!interlaced) return rows(width, height);
+  static constexpr int x0[] = {0, 4, 0, 2, 0, 1, 0}, y0[] = {0, 0, 4, 0, 2, 0, 1};
+  static constexpr int dx[] = {8, 8, 4, 4, 2, 2, 1}, dy[] = {8, 8, 8, 4, 4, 2, 2};
+  uint64_t total = 0;
+  for (int k = 0; k < 7; ++k) total += rows((width - x0[k] + dx[k] - 1) / dx[k], (height - y0[k] + dy[k] - 1) / dy[k]);
+  return total;
+}
+
+// A chunk type for a message: its four letters, or its bytes in hex where they are not letters.
+std::string chunk_name(const uint8_t* t) {
+  for (int i = 0; i < 4; ++i)
+    if (!((t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= 'a' && t[i] <= 'z')))
+      return fmt::format("0x{:02x}{:02x}{:02x}{:02x}", t[0], t[1], t[2], t[3]);
+  return std::string(reinterpret_cast<const char*>(t), 4);
+}
 
 // Checks a PNG's chunk structure and pixel data before stb_image sees them, so
 // that every allocation stays bounded by the file and the image's dimensions:
@@ -55,31 +78,38 @@ struct Sniffed {
 // much that is (a "zlib bomb"). Here every chunk must lie inside the file and
 // the data is inflated once into a small scratch buffer, counting: more output
 // than rows x (filter byte + row bytes) (plus slack for interlacing) or a broken
-// zlib stream is refused. Returns the reason, or nullptr.
-const char* check_png(const uint8_t* p, size_t n, int64_t width, int64_t height) {
+// zlib stream is refused, and so is less output than the rows need. Every
+// chunk's CRC is checked (stb_image checks none) and the file must reach its
+// IEND chunk: a PNG cut anywhere is refused. Returns the reason, or "".
+std::string check_png(const uint8_t* p, size_t n, int64_t width, int64_t height) {
   std::vector<std::pair<size_t, size_t>> idat;  // (offset, length)
   bool apple = false;                           // "CgBI": raw deflate without the zlib header
-  for (size_t i = 8; i + 8 <= n;) {
+  bool iend = false;
+  for (size_t i = 8; i < n && !iend;) {
+    if (n - i < 12 || be32(p + i) > n - i - 12) return "a chunk runs past the end of the file";
     const uint32_t len = be32(p + i);
-    if (len > n - i - 8) return "a chunk runs past the end of the file";
-    if (std::memcmp(p + i + 4, "IDAT", 4) == 0) idat.emplace_back(i + 8, len);
-    if (std::memcmp(p + i + 4, "CgBI", 4) == 0) apple = true;
-    if (std::memcmp(p + i + 4, "IEND", 4) == 0) break;
+    const uint8_t* type = p + i + 4;
+    if (static_cast<uint32_t>(crc32(0, type, len + 4)) != be32(type + 4 + len))
+      return fmt::format("CRC mismatch in its {} chunk at offset {}", chunk_name(type), i);
+    if (std::memcmp(type, "IDAT", 4) == 0) idat.emplace_back(i + 8, len);
+    if (std::memcmp(type, "CgBI", 4) == 0) apple = true;
+    iend = std::memcmp(type, "IEND", 4) == 0;
     i += size_t{len} + 12;
   }
-  if (idat.empty() || n < 29 || width <= 0 || height <= 0) return nullptr;  // stb_image refuses these itself
+  if (!iend) return "the file ends before its IEND chunk";
+  if (idat.empty() || n < 29 || width <= 0 || height <= 0) return "";  // stb_image refuses these itself
   int channels = 0;
   switch (p[25]) {  // IHDR colour type
     case 0: case 3: channels = 1; break;
     case 2: channels = 3; break;
     case 4: channels = 2; break;
     case 6: channels = 4; break;
-    default: return nullptr;
+    default: return "";
   }
   const int depth = p[24];
-  if (depth != 1 && depth != 2 && depth != 4 && depth != 8 && depth != 16) return nullptr;
-  const uint64_t row_bytes = 1 + (static_cast<uint64_t>(width) * channels * depth + 7) / 8;
-  const uint64_t limit = static_cast<uint64_t>(height) * row_bytes + 4 * static_cast<uint64_t>(height) + 64;
+  if (depth != 1 && depth != 2 && depth != 4 && depth != 8 && depth != 16) return "";
+  const uint64_t needed = png_data_bytes(width, height, channels, depth, p[28] == 1);
+  const uint64_t limit = needed + 4 * static_cast<uint64_t>(height) + 64;
   z_stream z{};
   if (inflateInit2(&z, apple ? -15 : 15) != Z_OK) return "out of memory";
   std::vector<unsigned char> sink(64 << 10);
@@ -103,8 +133,11 @@ const char* check_png(const uint8_t* p, size_t n, int64_t width, int64_t height)
       }
     }
   }
+  const uint64_t got = z.total_out;
   inflateEnd(&z);
-  return why;
+  if (why) return why;
+  if (got < needed) return fmt::format("its pixel data inflates to {} bytes; the image needs {}", got, needed);
+  return "";
 }
 
 Sniffed sniff(const uint8_t* p, size_t n) {
@@ -118,36 +151,23 @@ Sniffed sniff(const uint8_t* p, size_t n) {
   } else if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
     s.format = "JPEG";  // libjpeg reads its header itself (jpeg_decoder.cpp)
   } else if (n >= 2 && p[0] == 'B' && p[1] == 'M') {
-    s.format = "BMP";
-    if (n >= 26) {
-      const uint32_t hsz = p[14] | (uint32_t{p[15]} << 8) | (uint32_t{p[16]} << 16) | (uint32_t{p[17]} << 24);
-      if (hsz == 12) {  // BITMAPCOREHEADER: 16-bit extents
-        s.width = p[18] | (p[19] << 8);
-        s.height = p[20] | (p[21] << 8);
-      } else {
-        const auto i32 = [&](size_t o) {
-          return static_cast<int32_t>(p[o] | (uint32_t{p[o + 1]} << 8) | (uint32_t{p[o + 2]} << 16) |
-                                      (uint32_t{p[o + 3]} << 24));
-        };
-        s.width = i32(18);
-        s.height = i32(22);
-        if (s.height < 0) s.height = -int64_t{s.height};  // top-down bitmap
-      }
-    }
+    s.format = "BMP";  // bmp_decoder.cpp reads its header itself
   }
   return s;
 }
 
 }  // namespace
 
-Image decode_image(const void* data, size_t size, const std::string& name, int64_t max_pixels) {
+Image decode_image(const void* data, size_t size, const std::string& name, int64_t max_pixels, ExifOrientation exif) {
   engine::check(size > 0, "{}: empty file", name);
   engine::check(size <= static_cast<size_t>(INT32_MAX), "{}: file too large ({} bytes)", name, size);
   const auto* bytes = static_cast<const stbi_uc*>(data);
   const int len = static_cast<int>(size);
   const Sniffed s = sniff(bytes, size);
   if (!s.format) engine::fail("{}: not a readable image: unknown format (PNG, JPEG and BMP are supported)", name);
-  if (std::strcmp(s.format, "JPEG") == 0) return decode_jpeg(bytes, size, name, max_pixels);
+  if (std::strcmp(s.format, "JPEG") == 0)
+    return decode_jpeg(bytes, size, name, max_pixels, exif == ExifOrientation::kApply);
+  if (std::strcmp(s.format, "BMP") == 0) return decode_bmp(bytes, size, name, max_pixels);
   // Refuse by the header's dimensions before anything is decoded or allocated.
   auto check_size = [&](int64_t w, int64_t h) {
     engine::check(w > 0 && h > 0, "{}: {} image has no pixels ({}x{})", name, s.format, w, h);
@@ -156,9 +176,8 @@ Image decode_image(const void* data, size_t size, const std::string& name, int64
                   w, h, max_pixels);
   };
   if (s.width >= 0 && s.height >= 0) check_size(s.width, s.height);
-  if (std::strcmp(s.format, "PNG") == 0)
-    if (const char* why = check_png(bytes, size, s.width, s.height))
-      engine::fail("{}: cannot decode PNG image: truncated or corrupt ({})", name, why);
+  if (const std::string why = check_png(bytes, size, s.width, s.height); !why.empty())
+    engine::fail("{}: cannot decode PNG image: truncated or corrupt ({})", name, why);
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(bytes, len, &w, &h, &c))
     engine::fail("{}: not a readable {} image (corrupt header)", name, s.format);
@@ -176,10 +195,10 @@ Image decode_image(const void* data, size_t size, const std::string& name, int64
   return img;
 }
 
-Image load_image(const std::string& path) {
+Image load_image(const std::string& path, ExifOrientation exif) {
   engine::check_regular_file(path);
   auto file = engine::MappedFile::open(path);
-  return decode_image(file->data(), file->size(), path);
+  return decode_image(file->data(), file->size(), path, kMaxImagePixels, exif);
 }
 
 void write_png(const std::string& path, const Image& image) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "sam/io/exif.h"
 
 namespace sam {
 namespace {
@@ -100,6 +101,7 @@ bool read_header(JpegDecoder& dec, const uint8_t* data, size_t size) {
   dec.set_created();
   s.cinfo.progress = &s.progress;
   jpeg_mem_src(&s.cinfo, data, static_cast<unsigned long>(size));
+  jpeg_save_markers(&s.cinfo, JPEG_APP0 + 1, 0xFFFF);  // APP1: Exif (orientation)
   if (jpeg_read_header(&s.cinfo, TRUE) != JPEG_HEADER_OK) {
     std::snprintf(s.err.message, sizeof s.err.message, "no image in the file (tables only)");
     return false;
@@ -160,9 +162,42 @@ bool decode_rows(JpegDecoder& dec, std::vector<uint8_t>* pixels) {
   return true;
 }
 
+// The Orientation of the first APP1 segment that starts "Exif\0" (the one PIL
+// reads); 1 where there is none.
+int orientation_of(const jpeg_decompress_struct& cinfo) {
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 && m->data_length >= 5 && std::memcmp(m->data, "Exif\0", 5) == 0)
+      return exif_orientation(m->data, m->data_length);
+  return 1;
+}
+
+// The fewest bytes of entropy-coded data the first scan can take, or 0 where no
+// bound is known. A Huffman code is at least 1 bit long, and every block of a
+// sequential scan or of a progressive DC scan codes at least one symbol, so the
+// scan needs at least one bit per block. (An arithmetic-coded scan or a
+// progressive scan that starts with AC coefficients can code a run of empty
+// blocks in less: no bound.)
+uint64_t min_first_scan_bytes(const jpeg_decompress_struct& c) {
+  if (c.arith_code || (c.progressive_mode && c.Ss != 0) || c.comps_in_scan < 1) return 0;
+  uint64_t blocks = 0;
+  if (c.comps_in_scan == 1) {
+    blocks = uint64_t{c.cur_comp_info[0]->width_in_blocks} * c.cur_comp_info[0]->height_in_blocks;
+  } else {  // interleaved: whole MCUs
+    const uint64_t mcu_w = uint64_t{8} * c.max_h_samp_factor, mcu_h = uint64_t{8} * c.max_v_samp_factor;
+    const uint64_t mcus = ((c.image_width + mcu_w - 1) / mcu_w) * ((c.image_height + mcu_h - 1) / mcu_h);
+    uint64_t per_mcu = 0;
+    for (int i = 0; i < c.comps_in_scan; ++i)
+      per_mcu += uint64_t{static_cast<unsigned>(c.cur_comp_info[i]->h_samp_factor)} *
+                 static_cast<unsigned>(c.cur_comp_info[i]->v_samp_factor);
+    blocks = mcus * per_mcu;
+  }
+  return (blocks + 7) / 8;
+}
+
 }  // namespace
 
-Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, int64_t max_pixels) {
+Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, int64_t max_pixels,
+                  bool use_exif_orientation) {
   JpegDecoder dec;
   DecoderState& s = dec.state();
   if (!read_header(dec, data, size))
@@ -191,6 +226,13 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, int
   cinfo.do_fancy_upsampling = TRUE;
   cinfo.do_block_smoothing = TRUE;
   cinfo.scale_num = cinfo.scale_denom = 1;
+  // A header that claims more pixels than the data can hold is refused before
+  // any pixel or coefficient memory is allocated.
+  const uint64_t least = min_first_scan_bytes(cinfo), held = cinfo.src->bytes_in_buffer;
+  if (held < least)
+    engine::fail("{}: cannot decode JPEG image: truncated ({}x{} pixels need at least {} bytes of coded data; "
+                 "{} bytes follow the header)", name, w, h, least, held);
+  const int orientation = use_exif_orientation ? orientation_of(cinfo) : 1;
 
   Image img;
   img.width = static_cast<int>(w);
@@ -205,6 +247,7 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, int
   engine::check(static_cast<int64_t>(cinfo.output_width) == w && static_cast<int64_t>(cinfo.output_height) == h,
                 "{}: JPEG image decodes to {}x{} but its header says {}x{}", name, cinfo.output_width,
                 cinfo.output_height, w, h);
+  apply_exif_orientation(img, orientation);
   return img;
 }
 

@@ -31,7 +31,14 @@ constexpr int kMaxJpegScans = 256;
 // of file, a marker inside entropy-coded data, an impossible Huffman code):
 // a truncated JPEG is an error, never a partly grey picture. Other libjpeg
 // warnings (extraneous bytes before a marker, ...) are benign and ignored, as
-// PIL ignores them.
-Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, int64_t max_pixels);
+// PIL ignores them. A Huffman-coded file whose data after the header is too short
+// for the first scan of a w x h image (at least one bit per 8x8 block) is refused
+// as truncated before any pixel memory is allocated, so a header that lies about
+// the size costs no more memory than the file's bytes justify.
+// With `use_exif_orientation`, the EXIF Orientation (2..8) of the first APP1
+// "Exif" segment is applied (exif.h): the result is the displayed picture, as
+// PIL's ImageOps.exif_transpose and cv2.imread give it.
+Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, int64_t max_pixels,
+                  bool use_exif_orientation = true);
 
 }  // namespace sam

@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "engine/runtime.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
 #include "engine/ops/attention_relpos.h"
@@ -63,13 +64,27 @@ const Tensor& weight(const Weights& w, const std::string& name) {
   return t;
 }
 
-// nn.Linear / a conv as GEMM: the weight packed once (engine::ops::Linear); a
-// packed weight's mapped original (`name`, when the weight is a view of it) is
-// then dropped from RSS (the OpenBLAS baseline keeps reading it).
+// A block's linear weight: bf16 as stored when the runtime packs bf16 panels (no
+// f32 copy is ever made), else f32 (f16 / bf16 files widened once).
+const Tensor& linear_weight(const Weights& w, const std::string& name) {
+  const Tensor& t = w.stored(name);
+  if (engine::runtime_options().precision == engine::Precision::Bf16 && t.dtype() == DType::BF16 &&
+      t.is_contiguous())
+    return t;
+  return weight(w, name);
+}
+
+// nn.Linear / a conv as GEMM: the weight packed once (engine::ops::Linear), in
+// the runtime's precision (RuntimeOptions::precision: bf16 panels for AMX /
+// AVX512-BF16); a packed weight's mapped original (`name`, when the weight is
+// a view of it) is then dropped from RSS (the OpenBLAS baseline keeps reading it).
 engine::ops::Linear make_linear(const sam::Weights& weights, const std::string& name, const Tensor& w,
                                 const Tensor* bias) {
-  engine::ops::Linear l(w, bias ? std::optional<Tensor>(*bias) : std::nullopt);
-  if (l.packed()) weights.release(name);
+  engine::ops::Linear l(w, bias ? std::optional<Tensor>(*bias) : std::nullopt, engine::runtime_options().precision);
+  if (l.packed()) {
+    l.drop_source_weight();
+    weights.release(name);
+  }
   return l;
 }
 
@@ -161,9 +176,9 @@ ImageEncoderViT::ImageEncoderViT(std::shared_ptr<const Weights> weights) : weigh
                   c.window_size);
     b.norm1_w = weight(w, pre + "norm1.weight");
     b.norm1_b = weight(w, pre + "norm1.bias");
-    b.qkv = make_linear(w, pre + "attn.qkv.weight", weight(w, pre + "attn.qkv.weight"),
+    b.qkv = make_linear(w, pre + "attn.qkv.weight", linear_weight(w, pre + "attn.qkv.weight"),
                         &weight(w, pre + "attn.qkv.bias"));
-    b.proj = make_linear(w, pre + "attn.proj.weight", weight(w, pre + "attn.proj.weight"),
+    b.proj = make_linear(w, pre + "attn.proj.weight", linear_weight(w, pre + "attn.proj.weight"),
                          &weight(w, pre + "attn.proj.bias"));
     // get_rel_pos: max_rel_dist = 2 * max(q_size, k_size) - 1 with q_size = k_size =
     // the window (or the grid for global blocks), the schema's shape: the official
@@ -172,9 +187,9 @@ ImageEncoderViT::ImageEncoderViT(std::shared_ptr<const Weights> weights) : weigh
     b.rel_pos_w = weight(w, pre + "attn.rel_pos_w");
     b.norm2_w = weight(w, pre + "norm2.weight");
     b.norm2_b = weight(w, pre + "norm2.bias");
-    b.lin1 = make_linear(w, pre + "mlp.lin1.weight", weight(w, pre + "mlp.lin1.weight"),
+    b.lin1 = make_linear(w, pre + "mlp.lin1.weight", linear_weight(w, pre + "mlp.lin1.weight"),
                          &weight(w, pre + "mlp.lin1.bias"));
-    b.lin2 = make_linear(w, pre + "mlp.lin2.weight", weight(w, pre + "mlp.lin2.weight"),
+    b.lin2 = make_linear(w, pre + "mlp.lin2.weight", linear_weight(w, pre + "mlp.lin2.weight"),
                          &weight(w, pre + "mlp.lin2.bias"));
     blocks_.push_back(std::move(b));
   }

@@ -1,6 +1,6 @@
 // libFuzzer target: image decoding (format sniffing, header checks, stb_image's
-// PNG / BMP decoders as built into sam/io/image.cpp, libjpeg-turbo through
-// sam/io/jpeg_decoder.cpp). The pixel limit is
+// PNG decoder as built into sam/io/image.cpp, sam/io/bmp_decoder.cpp, libjpeg-turbo
+// through sam/io/jpeg_decoder.cpp with EXIF orientation, sam/io/exif.cpp). The pixel limit is
 // lowered to 4 M so that every input decodes in milliseconds; the limit check
 // itself is the same code.
 #include <cstddef>

@@ -27,7 +27,7 @@ OK = None  # message of an accepted input
 
 class Case:
     def __init__(self, tool, what, args, message, code=1, make=None, fsize=None, mount=None, out_kind=None,
-                 warning=None):
+                 warning=None, check=None, during=None):
         self.tool = tool        # "sam-convert" | "sam segment" | "sam everything"
         self.what = what        # the bad input, as the doc's table shows it (markdown)
         self.args = args        # ctx -> argv after the program name
@@ -38,6 +38,8 @@ class Case:
         self.mount = mount      # None | "small" (64 KiB tmpfs) | "ro" (read-only tmpfs)
         self.out_kind = out_kind
         self.warning = warning  # accepted rows: template of the one stderr line (None: stderr empty)
+        self.check = check      # accepted rows: (ctx, rc, stdout, stderr) -> (status, detail) instead of the default
+        self.during = during    # ctx -> True once done: called every millisecond while the command runs
 
 
 # --------------------------------------------------------------------------------------
@@ -285,8 +287,10 @@ CASES = [
     segment("sam: error: {image}: not a readable JPEG image (Bogus Huffman table definition)",
             "JPEG whose Huffman table has more than 256 codes", make=bad_huffman_jpeg,
             args=image_row),
-    segment("sam: error: {image}: cannot decode JPEG image: truncated (Corrupt JPEG data: premature end of data "
-            "segment)", "JPEG whose header claims 9000x11000 pixels (the data holds 64x48)", make=lying_jpeg,
+    segment("sam: error: {image}: cannot decode JPEG image: truncated (9000x11000 pixels need at least 290508 bytes "
+            "of coded data; 2763 bytes follow the header)",
+            "JPEG whose header claims 9000x11000 pixels (the data holds 64x48; refused before any pixel memory)",
+            make=lying_jpeg,
             args=image_row),
     segment("sam: error: {image}: PNG image has no pixels (0x0)", "0x0 PNG",
             make=lambda c: write(c, "0x0.png", png_chunks(0, 0)), args=image_row),
@@ -300,7 +304,8 @@ CASES = [
     segment("sam: error: {image}: PNG image of 20000x20000 pixels exceeds the limit of 100000000 pixels",
             "PNG header claiming 20000x20000 (refused before decoding; the file is 80 bytes)",
             make=lambda c: write(c, "huge.png", png_chunks(20000, 20000)), args=image_row),
-    segment("sam: error: {image}: cannot decode PNG image: truncated or corrupt (not enough pixels)",
+    segment("sam: error: {image}: cannot decode PNG image: truncated or corrupt (its pixel data inflates to 10 "
+            "bytes; the image needs 30100)",
             "PNG with less pixel data than its header says",
             make=lambda c: write(c, "short_data.png", png_chunks(100, 100, b"\0" * 10)), args=image_row),
     segment(OK, "grayscale PNG (accepted: converted to RGB)", make=lambda c: pil(c, "gray.png", rgb_array()[..., 0]),
@@ -341,7 +346,9 @@ CASES = [
     segment("sam: error: {file}: mask input of shape [1, 1, 32, 32]; expected [1, 1, 64, 64] low-res logits (one "
             "mask, e.g. from --save-logits with --single-mask)", "mask input of the wrong shape",
             lambda c: ["--mask-input", c.file], make=lambda c: npy(c, "mask32.npy", np.zeros((1, 1, 32, 32), np.float32))),
-    segment("sam: error: {file}: mask input must be float32 logits", "mask input of the wrong dtype (int32)",
+    segment("sam: error: {file}: mask input of dtype '<i4'; expected float32 logits ('<f4', as --save-logits "
+            "writes)",
+            "mask input of the wrong dtype (int32)",
             lambda c: ["--mask-input", c.file], make=lambda c: npy(c, "mask_i4.npy", np.zeros((1, 1, 64, 64), np.int32))),
     segment("sam: error: {file}: not a .npy file (bad magic)", "mask input that is not a .npy",
             lambda c: ["--mask-input", c.file], make=lambda c: write(c, "mask.npy", b"not numpy\n")),

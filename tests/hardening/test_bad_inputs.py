@@ -8,11 +8,15 @@
 Every row runs the real command. A refused input must give exactly the documented
 message as the only line on stderr, the documented exit code (1: bad input, 2: usage)
 and no partial output: the output (file or folder) does not exist afterwards and its
-parent folder is left exactly as it was (no temporary or staging files). An accepted
+parent folder is left exactly as it was (no temporary or staging files; no file added, removed or
+rewritten: names, sizes and mtimes). An accepted
 row (grayscale, RGBA, 16-bit, 1x1 images) must exit 0 and write masks of the image's size;
 for `sam everything` it must also print nothing on stderr (or exactly the row's warning line)
 and leave exactly one complete result folder per processed image (N.png, metadata.csv,
 overlay.png) and nothing else.
+
+A row may bring its own check of an accepted run (`check`) and act while the command runs
+(`during`, e.g. truncate the model once the masks are being written).
 
 Messages are templates: {model}, {image}, {in}, {out} and {file} stand for the paths
 the row uses (the doc shows them as MODEL, IMAGE, IN, OUT and FILE).
@@ -36,11 +40,12 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bad_inputs_rows import *  # noqa: F401,F403
 from bad_inputs_rows import CASES as CONVERT_AND_SEGMENT_CASES
@@ -60,12 +65,18 @@ class Ctx:
     pass
 
 
-def run(cmd, fsize=None):
+def run(cmd, fsize=None, during=None):
     def preexec():
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
-    out, err = p.communicate()
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+        p = subprocess.Popen(cmd, stdout=fo, stderr=fe, preexec_fn=preexec)
+        while during and p.poll() is None and not during():
+            time.sleep(0.001)
+        p.wait()
+        fo.seek(0)
+        fe.seek(0)
+        out, err = fo.read(), fe.read()
     return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
@@ -80,11 +91,15 @@ def umount(path):
 
 
 def listing(path):
-    """Every file and folder under path (relative), to tell that nothing was added."""
+    """Every file and folder under path (relative; files with size and mtime), to tell that nothing was
+    added, removed or rewritten."""
     out = set()
     for root, dirs, files in os.walk(path):
-        for n in dirs + files:
+        for n in dirs:
             out.add(os.path.relpath(os.path.join(root, n), path))
+        for n in files:
+            st = os.lstat(os.path.join(root, n))
+            out.add((os.path.relpath(os.path.join(root, n), path), st.st_size, st.st_mtime_ns))
     return out
 
 
@@ -114,7 +129,7 @@ def prepare(args):
     c.embedding_other_image = os.path.join(c.work, "emb_other_image.npy")
     for m, i, e in ((other_model, c.image, c.embedding_other_model), (c.model, other_image, c.embedding_other_image)):
         rc, _, err = run([c.sam, "segment", "-m", m, "-i", i, "-p", "1,1", "-o", os.path.join(c.base, "emb_out"),
-                          "--save-embedding", e])
+                          "--save-embedding", e, "--overwrite"])
         if rc != 0:
             sys.exit(f"setup failed: embedding: {err}")
     shutil.rmtree(os.path.join(c.base, "emb_out"))
@@ -127,6 +142,12 @@ def value_of(argv, *flags):
         if a in flags:
             return argv[i + 1]
     return None
+
+
+def shown_size(path):
+    """An image's size as viewers show it: after its EXIF orientation (masks are written so)."""
+    with Image.open(path) as im:
+        return ImageOps.exif_transpose(im).size
 
 
 def check_everything_result(case, names, out_path, rc, err):
@@ -146,7 +167,7 @@ def check_everything_result(case, names, out_path, rc, err):
         return "FAIL", f"output folder holds {sorted(os.listdir(out_path))}, expected {sorted(stems)}"
     sizes = []
     for stem, path in stems.items():
-        size = Image.open(path).size
+        size = shown_size(path)
         folder = os.path.join(out_path, stem)
         n = len(open(os.path.join(folder, "metadata.csv")).read().split("\n")) - 1
         want = sorted([f"{i}.png" for i in range(n)] + ["metadata.csv", "overlay.png"])
@@ -181,9 +202,9 @@ def run_case(c, case, index):
             # (a small tmpfs: the output goes inside it, as usual)
         c.file = case.make(c) if case.make else None
         argv = case.args(c)
-        prog = c.convert if case.tool == "sam-convert" else c.sam  # sam segment / sam everything
+        prog = c.convert if case.tool == "sam-convert" else c.sam  # sam segment / everything / trace / demo-image
         before = listing(slot)
-        rc, out, err = run([prog] + argv, case.fsize)
+        rc, out, err = run([prog] + argv, case.fsize, case.during and (lambda: case.during(c)))
         lines = err.strip().splitlines()
         # the paths the templates name
         out_path = None
@@ -200,16 +221,18 @@ def run_case(c, case, index):
             "fileparent": os.path.dirname(c.file) if c.file else "",
             "outparent": os.path.dirname(out_path or ""),
             "pkl": getattr(c, "pkl", ""),
-            "staging": "\x02",  # the staging folder: .sam-staging-XXXXXX (random)
+            "staging": "\x02",  # the staging folder: .sam-staging-PID-XXXXXX (random)
         }
         if "--load-embedding" in argv:
             names["file"] = argv[argv.index("--load-embedding") + 1]
+        if case.message is OK and case.check:
+            return case.check(c, rc, out, err)
         if case.message is OK and case.tool == "sam everything":
             return check_everything_result(case, names, out_path, rc, err)
         if case.message is OK:
             if rc != 0:
                 return "FAIL", f"exit code {rc}, expected 0: {err.strip()}"
-            image = Image.open(names["image"])
+            image = ImageOps.exif_transpose(Image.open(names["image"]))  # as viewers show it (EXIF orientation)
             masks = sorted(f for f in os.listdir(out_path) if f.startswith("mask_"))
             if len(masks) != 3:
                 return "FAIL", f"{len(masks)} masks written"
@@ -222,7 +245,7 @@ def run_case(c, case, index):
             return "FAIL", f"exit code {rc}, expected {case.code}; stderr: {err.strip()[:400]}"
         if len(lines) != 1:
             return "FAIL", f"{len(lines)} lines on stderr: {err[:600]}"
-        if not re.fullmatch(re.escape(want).replace("\x02", r"\.sam-staging-[A-Za-z0-9]{6}"), lines[0]):
+        if not re.fullmatch(re.escape(want).replace("\x02", r"\.sam-staging-[0-9]+-[A-Za-z0-9]{6}"), lines[0]):
             return "FAIL", f"message\n       got:  {lines[0]}\n       want: {want}"
         after = listing(slot)
         if after != before:
@@ -231,6 +254,9 @@ def run_case(c, case, index):
             return "FAIL", "the input was modified"
         return "ok", lines[0]
     finally:
+        for fd in getattr(c, "held", []):  # e.g. a lock a row holds as "another run"
+            os.close(fd)
+        c.held = []
         if mounted:
             umount(mounted)
         shutil.rmtree(slot, ignore_errors=True)
@@ -245,7 +271,7 @@ def doc_table():
         text = template.replace("{{", "\x00").replace("}}", "\x01")
         for k, v in (("in", "IN"), ("out", "OUT"), ("model", "MODEL"), ("image", "IMAGE"), ("file", "FILE"),
                      ("fileparent", "DIR"), ("outparent", "DIR"), ("pkl", "PREFIX/data.pkl"),
-                     ("staging", ".sam-staging-XXXXXX")):
+                     ("staging", ".sam-staging-PID-XXXXXX")):
             text = text.replace("{" + k + "}", v)
         return text.replace("\x00", "{").replace("\x01", "}").replace("|", "\\|")
 

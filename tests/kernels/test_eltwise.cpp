@@ -163,12 +163,18 @@ void check_all_slots(const kernels::KernelTable& t) {
   CHECK(t.add);
   CHECK(t.softmax_rows);
   CHECK(t.layer_norm);
+  CHECK(t.find_nonfinite);
   CHECK(t.gemm_mr);
   CHECK(t.gemm_nr);
   CHECK(t.gemm_packed_b_floats);
   CHECK(t.gemm_pack_b_nk);
   CHECK(t.gemm_jobs);
   CHECK(t.gemm_run);
+  CHECK(t.gemm_bf16_packed_b_elems);
+  CHECK(t.gemm_bf16_pack_b_nk);
+  CHECK(t.gemm_bf16_pack_b_nk_bf16);
+  CHECK(t.gemm_bf16_jobs);
+  CHECK(t.gemm_bf16_run);
   CHECK(t.tw_columns);
   CHECK(t.tw_scratch_floats);
   CHECK(t.tokens_to_image);
@@ -190,6 +196,8 @@ void check_same_slots(const kernels::KernelTable& a, const kernels::KernelTable&
   CHECK(a.layer_norm == b.layer_norm);
   CHECK(a.gemm_run == b.gemm_run);
   CHECK(a.gemm_pack_b_nk == b.gemm_pack_b_nk);
+  CHECK(a.gemm_bf16_run == b.gemm_bf16_run);
+  CHECK(a.gemm_bf16_pack_b_nk_bf16 == b.gemm_bf16_pack_b_nk_bf16);
   CHECK(a.tokens_to_image == b.tokens_to_image);
   CHECK(a.mask_upscale == b.mask_upscale);
   CHECK(a.attention_relpos == b.attention_relpos);
@@ -272,16 +280,28 @@ TEST_CASE("every kernel family lists its variants, the last one needing nothing"
   check_variant_list<kernels::MaskUpscaleKernels>();
   check_variant_list<kernels::AttentionKernels>();
   check_variant_list<kernels::ResampleKernels>();
+  check_variant_list<kernels::GemmBf16Kernels>();
   const std::vector<std::string> families(kernels::KernelTable::family_names.begin(),
                                           kernels::KernelTable::family_names.end());
   CHECK(families == std::vector<std::string>{"convert", "eltwise", "gemm", "two_way_attention", "mask_upscale",
-                                             "attention", "resample"});
+                                             "attention", "resample", "gemm_bf16"});
 }
 
 TEST_CASE("a capped feature set selects the expected variant of every kernel", "[dispatch]") {
   const FeatureSet cpu = kernels::cpu_feature_set();
-  const std::vector<std::string> scalar_names = {"ref", "ref", "scalar", "scalar", "scalar", "scalar", "ref"};
-  const std::vector<std::string> avx2_names(7, "avx2"), avx512_names(7, "avx512");
+  // gemm_bf16 (last) has no avx2 / avx512 variant: its SIMD ones need avx512_bf16 or AMX beyond the tiers.
+  const std::vector<std::string> scalar_names = {"ref", "ref", "scalar", "scalar", "scalar", "scalar", "ref", "scalar"};
+  std::vector<std::string> avx2_names(7, "avx2"), avx512_names(7, "avx512");
+  avx2_names.push_back("scalar");
+  avx512_names.push_back("scalar");
+  // The tiers plus every feature of this CPU: gemm_bf16 takes AMX (when Linux grants the
+  // tiles), else AVX512_BF16.
+  std::vector<std::string> cpu_best_names = avx512_names;
+  const bool amx = cpu.contains(kernels::tier::avx512.with(Feature::amx_tile).with(Feature::amx_bf16)) &&
+                   kernels::request_amx_permission();
+  cpu_best_names.back() = amx                                                             ? "amx"
+                          : cpu.contains(kernels::tier::avx512.with(Feature::avx512_bf16)) ? "avx512_bf16"
+                                                                                           : "scalar";
 
   const kernels::KernelTable none = kernels::table_for(FeatureSet{});
   CHECK(none.isa == kernels::Isa::Scalar);
@@ -316,8 +336,17 @@ TEST_CASE("a capped feature set selects the expected variant of every kernel", "
     CHECK(names_of(t) == avx512_names);
     check_all_slots(t);
     check_same_slots(t, kernels::table_for(kernels::Isa::Avx512));
-    // Features beyond the tier (bf16, amx, ...) change nothing yet.
-    CHECK(names_of(kernels::table_for(FeatureSet::from_bits(~0u))) == avx512_names);
+    // Features beyond the tier (bf16, amx, ...) change only gemm_bf16.
+    CHECK(names_of(kernels::table_for(FeatureSet::from_bits(~0u))) == cpu_best_names);
+    if (cpu.has(Feature::avx512_bf16)) {
+      std::vector<std::string> bf16_names = avx512_names;
+      bf16_names.back() = "avx512_bf16";
+      const kernels::KernelTable b = kernels::table_for(kernels::tier::avx512.with(Feature::avx512_bf16));
+      CHECK(names_of(b) == bf16_names);
+      check_all_slots(b);
+      // AVX512_BF16 without the AVX-512 baseline: no bf16 variant.
+      CHECK(names_of(kernels::table_for(kernels::tier::avx2.with(Feature::avx512_bf16))) == avx2_names);
+    }
     // One AVX-512 baseline feature missing: the avx2 variants.
     const kernels::KernelTable no_dq = kernels::table_for(kernels::tier::avx512.without(Feature::avx512dq));
     CHECK(no_dq.isa == kernels::Isa::Avx2);
@@ -329,7 +358,7 @@ TEST_CASE("a capped feature set selects the expected variant of every kernel", "
   const kernels::KernelTable all = kernels::table_for(FeatureSet::from_bits(~0u));
   CHECK(all.features == cpu);
   const kernels::Isa best_cpu = all.isa;
-  CHECK(names_of(all) == (best_cpu == kernels::Isa::Avx512 ? avx512_names
+  CHECK(names_of(all) == (best_cpu == kernels::Isa::Avx512 ? cpu_best_names
                           : best_cpu == kernels::Isa::Avx2 ? avx2_names
                                                            : scalar_names));
 }
@@ -339,9 +368,15 @@ TEST_CASE("table() is the table of the best ISA (SAM_ISA caps it)", "[dispatch]"
   INFO("best " << kernels::isa_name(kernels::best_isa()) << " allowed " << kernels::allowed_features().str());
   CHECK(t.isa == kernels::best_isa());
   CHECK(t.features == kernels::allowed_features());
-  const kernels::KernelTable tier = kernels::table_for(kernels::best_isa());
-  CHECK(names_of(t) == names_of(tier));
-  check_same_slots(t, tier);
+  // The same variants as the table of the allowed features; the named tier's table
+  // differs at most in variants needing features beyond it (gemm_bf16 on avx512_bf16 / AMX).
+  const kernels::KernelTable same = kernels::table_for(kernels::allowed_features());
+  CHECK(names_of(t) == names_of(same));
+  check_same_slots(t, same);
+  std::vector<std::string> tier_names = names_of(kernels::table_for(kernels::best_isa())), names = names_of(t);
+  tier_names.pop_back();
+  names.pop_back();
+  CHECK(names == tier_names);
   check_all_slots(t);
   // Built: a later cap changes nothing.
   CHECK_FALSE(kernels::set_table_cap(FeatureSet{}));

@@ -6,6 +6,10 @@
 //   * image embedding and low-res logits within relative L2 1e-4;
 //   * IoU predictions within 1e-4 (max abs);
 //   * every final mask has IoU >= 0.999 with the official mask.
+// With SAM_PRECISION=bf16 (ctest model_matches_official_*_bf16) the image
+// encoder's GEMMs take bf16 inputs; the bounds are then the bf16 issue's:
+// embedding rel L2 <= 1e-2, low-res logits rel L2 <= 2e-2, and the best mask
+// (the official highest-scoring one of each prompt set) IoU >= 0.98.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
@@ -15,6 +19,7 @@
 
 #include "converter.h"
 #include "engine/io/npy.h"
+#include "engine/runtime.h"
 #include "sam/io/image.h"
 #include "sam/predictor.h"
 
@@ -53,7 +58,27 @@ std::shared_ptr<const sam::SamModel> load_model(const std::string& data, const s
   return cache[variant] = m;
 }
 
+struct Bounds {
+  bool bf16;
+  double embedding, logits, iou, mask_iou;
+};
+
+Bounds bounds() {
+  if (engine::runtime_options().precision == engine::Precision::Bf16) return {true, 1e-2, 2e-2, 1e-2, 0.98};
+  return {false, 1e-4, 1e-4, 1e-4, 0.999};
+}
+
+// The index of the largest value in row r of iou [B, M].
+int64_t best_of(const engine::Tensor& iou, int64_t r) {
+  const int64_t m = iou.dim(1);
+  int64_t best = 0;
+  for (int64_t j = 1; j < m; ++j)
+    if (iou.data<float>()[r * m + j] > iou.data<float>()[r * m + best]) best = j;
+  return best;
+}
+
 void run_suite(const std::string& variant) {
+  const Bounds bound = bounds();
   const char* d = std::getenv("SAM_TESTDATA");
   if (!d) FAIL("SAM_TESTDATA is not set: run this test through ctest (it needs the reference fixture)");
   const std::string data = d, suite_dir = data + "/suite_" + variant;
@@ -82,11 +107,11 @@ void run_suite(const std::string& variant) {
     REQUIRE(want_emb.shape() == predictor.embedding().shape());
     const double emb_err = rel_l2(predictor.embedding(), want_emb);
     INFO("embedding rel L2 " << emb_err);
-    CHECK(emb_err <= 1e-4);
+    CHECK(emb_err <= bound.embedding);
     // A JPEG decodes to the official pipeline's pixels, so its errors are those of
     // a PNG (~1e-6); a decoder that differed by one level in 2% of the pixels gave
     // 7e-3 here. The fidelity issue's bound for photos:
-    if (jpeg) CHECK(emb_err <= 1e-5);
+    if (jpeg && !bound.bf16) CHECK(emb_err <= 1e-5);
 
     double worst_logits = 0, worst_iou = 0, worst_mask_iou = 1;
     for (const auto& c : img["cases"]) {
@@ -117,9 +142,9 @@ void run_suite(const std::string& variant) {
       const double logit_err = rel_l2(got.low_res_logits, low);
       const double iou_err = max_abs(got.iou_predictions, iou);
       INFO("low-res logits rel L2 " << logit_err << ", IoU max abs " << iou_err);
-      CHECK(logit_err <= 1e-4);
-      CHECK(iou_err <= 1e-4);
-      if (jpeg) CHECK(logit_err <= 1e-5);
+      CHECK(logit_err <= bound.logits);
+      CHECK(iou_err <= bound.iou);
+      if (jpeg && !bound.bf16) CHECK(logit_err <= 1e-5);
       worst_logits = std::max(worst_logits, logit_err);
       worst_iou = std::max(worst_iou, iou_err);
       const int64_t plane = masks.dim(2) * masks.dim(3);
@@ -133,11 +158,13 @@ void run_suite(const std::string& variant) {
         }
         const double mask_iou = uni ? double(inter) / double(uni) : 1.0;
         INFO("mask " << m << " IoU " << mask_iou << " (" << uni - inter << " pixels differ)");
-        CHECK(mask_iou >= 0.999);
+        // f32: every mask; bf16: each prompt set's best (official score) mask.
+        if (bound.bf16 && m % masks.dim(1) != best_of(iou, m / masks.dim(1))) continue;
+        CHECK(mask_iou >= bound.mask_iou);
         worst_mask_iou = std::min(worst_mask_iou, mask_iou);
       }
     }
-    WARN(variant << " " << name << ": embedding rel L2 " << emb_err << "; worst over " << img["cases"].size()
+    WARN(variant << (bound.bf16 ? " bf16 " : " ") << name << ": embedding rel L2 " << emb_err << "; worst over " << img["cases"].size()
                  << " cases: logits rel L2 " << worst_logits << ", IoU max abs " << worst_iou << ", mask IoU "
                  << worst_mask_iou);
   }

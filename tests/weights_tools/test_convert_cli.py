@@ -174,7 +174,7 @@ def main():
                 fail(f"--random: deterministic {same}, seed changes values {differ}, sam info rc {rc} {err}")
             else:
                 print("   ok  --random is deterministic per seed and passes the schema check")
-        rc, out, err = run([convert, "--random", "vit_b", "--dtype", "bf16", r1, "-q"])
+        rc, out, err = run([convert, "--random", "vit_b", "--dtype", "bf16", r1, "-q", "--overwrite"])
         rc2, out2, _ = run([sam, "info", "-m", r1])
         if rc != 0 or rc2 != 0 or "variant      vit_b" not in out2 or "bytes bf16" not in out2:
             fail(f"--random vit_b --dtype bf16: rc {rc}/{rc2}: {err} {out2}")

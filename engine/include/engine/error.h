@@ -2,6 +2,9 @@
 //
 // Library code never calls exit(); it throws engine::Error with enough context
 // (file name, tensor name, byte offset) that the CLI can print it as one line.
+// The message is stored through printable() (engine/text.h): bytes from a file
+// (a tensor name with ESC or a newline in it, a NUL) become \xNN escapes, so
+// what() is one line of printable text, never cut short.
 #pragma once
 
 #include <fmt/format.h>
@@ -10,11 +13,13 @@
 #include <string>
 #include <utility>
 
+#include "engine/text.h"
+
 namespace engine {
 
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  explicit Error(const std::string& message) : std::runtime_error(printable(message)) {}
 
   // Returns a copy whose message is "context: message", e.g. the file name.
   Error with_context(const std::string& context) const {

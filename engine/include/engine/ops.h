@@ -19,13 +19,23 @@ void gelu_(Tensor& x);
 void add_(Tensor& y, const Tensor& x);
 void softmax_(Tensor& x);
 
-// A Linear weight [N, K] packed once for the kernel table's GEMM (gemm.h).
+// Index (in row-major order) of the first NaN or +-infinity in x (contiguous),
+// or -1 when every element is finite. f32: the SIMD scan of the kernel table
+// (eltwise find_nonfinite), memory-bound; f16 / bf16 (weights used as stored):
+// their exponent bits, as stored, no widening.
+int64_t find_nonfinite(const Tensor& x);
+
+// A Linear weight [N, K] packed once for the kernel table's GEMM: f32 panels
+// (gemm_pack_b_nk) or bf16 ones (gemm_bf16_pack_b_nk*), as `dtype` says.
 struct PackedLinear {
   int n = 0, k = 0;
-  Tensor panels;  // f32, table().gemm_packed_b_floats(n, k) elements
+  DType dtype = DType::F32;  // F32 or BF16
+  Tensor panels;             // table().gemm_packed_b_floats(n, k) f32 / gemm_bf16_packed_b_elems(n, k) bf16 elements
   bool empty() const { return n == 0; }
 };
-PackedLinear pack_linear(const Tensor& weight);
+// From a weight stored as f32, f16 or bf16 (bf16 weights are packed as stored
+// when dtype is BF16; f16 ones are widened to f32 first, exactly).
+PackedLinear pack_linear(const Tensor& weight, DType dtype = DType::F32);
 
 // y[rows, N] = epilogue(x[rows, K] @ W^T + bias): bias, then (accumulate) the
 // previous contents of y, then GELU; one pass over y. x and y row-contiguous.

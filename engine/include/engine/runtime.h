@@ -9,26 +9,38 @@ namespace engine {
 
 enum class GemmBackend { Packed, OpenBlas };       // our packed GEMM (default) or the OpenBLAS baseline
 enum class AttentionPath { Fused, Unfused };        // flash-style kernel (default) or the reference path
+// The image encoder's GEMM inputs: f32, or bf16 (weights and activations rounded
+// to bf16, products summed in f32: AMX / AVX512-BF16 where the CPU has them).
+enum class Precision { F32, Bf16 };
+
+// "f32" | "bf16"; parse_precision throws engine::Error naming the accepted values.
+const char* precision_name(Precision p);
+Precision parse_precision(const std::string& name);
 
 struct RuntimeOptions {
   int threads = 0;                          // worker threads; 0 = all cores
   std::string isa_cap;                      // "" = the best the CPU has; "scalar" | "avx2" | "avx512": a cap
   GemmBackend gemm = GemmBackend::Packed;   // SAM_GEMM=openblas
   AttentionPath attention = AttentionPath::Fused;  // SAM_ATTENTION=unfused
-  // (Later: precision, device.)
+  Precision precision = Precision::F32;     // SAM_PRECISION=bf16
+  // (Later: device.)
 
-  // Defaults overridden by SAM_GEMM=openblas, SAM_ATTENTION=unfused and
-  // SAM_ISA=scalar|avx2|avx512. Throws engine::Error on any other value.
+  // Defaults overridden by SAM_GEMM=openblas, SAM_ATTENTION=unfused,
+  // SAM_ISA=scalar|avx2|avx512 and SAM_PRECISION=f32|bf16. Throws engine::Error
+  // on any other value.
   static RuntimeOptions from_environment();
-  // "threads 2, isa cap none, gemm packed, attention fused"
+  // "threads 2, isa cap none, gemm packed, attention fused, precision f32"
   std::string str() const;
 };
 
 // The options in force. The first call fixes them (from_environment() unless
 // set_runtime_options() came first).
 const RuntimeOptions& runtime_options();
+// A copy of the options to change and hand to set_runtime_options(): the ones
+// in force, or (before anything fixed them) the environment's, without fixing them.
+RuntimeOptions runtime_options_to_edit();
 // Sets the options; the thread count applies at once. The GEMM backend,
-// attention path and ISA cap shape the packed weights and the kernel table, so
+// attention path, precision and ISA cap shape the packed weights and the kernel table, so
 // they can only be set before the first runtime_options() call (say, before
 // the first model is built); a later call that changes them throws engine::Error.
 void set_runtime_options(const RuntimeOptions& options);
@@ -38,6 +50,9 @@ void set_runtime_options(const RuntimeOptions& options);
 std::string cpu_description();
 // The kernel tier in use ("scalar", "avx2", "avx512").
 std::string kernel_isa();
+// What bf16 precision runs on here: "gemm bf16: amx" | "gemm bf16: avx512_bf16" |
+// "gemm bf16: scalar (no AMX or AVX512-BF16: emulated, slower than f32)".
+std::string bf16_gemm_description();
 // The variant each kernel family got: "convert: avx512, eltwise: avx512, gemm: avx512, ...".
 std::string kernel_variants();
 

@@ -1,6 +1,8 @@
-// GELU, add, row softmax and LayerNorm for avx512: cpu/simd/math_impl.h over VecAvx512.
+// GELU, add, row softmax and LayerNorm (cpu/simd/math_impl.h) and the finite scan
+// (cpu/simd/scan_impl.h) for avx512, over VecAvx512.
 #include "kernels/eltwise.h"
 #include "../simd/math_impl.h"
+#include "../simd/scan_impl.h"
 #include "../simd/vec_avx512.h"
 
 namespace kernels::avx512 {
@@ -14,6 +16,7 @@ void softmax_rows(float* x, int64_t rows, int64_t cols, int64_t ld) { simd::soft
 void layer_norm(const LayerNormArgs& a) {
   simd::layer_norm<S>(a.x, a.ldx, a.y, a.ldy, a.weight, a.bias, a.rows, a.cols, a.eps);
 }
+int64_t find_nonfinite(const float* x, int64_t n) { return simd::find_nonfinite<S>(x, n); }
 
 }  // namespace
 
@@ -23,6 +26,7 @@ extern constinit const EltwiseKernels eltwise_kernels{
     .add = add,
     .softmax_rows = softmax_rows,
     .layer_norm = layer_norm,
+    .find_nonfinite = find_nonfinite,
 };
 
 }  // namespace kernels::avx512

@@ -45,6 +45,13 @@ struct VecAvx2 {
     a = _mm_max_ss(a, _mm_movehdup_ps(a));
     return _mm_cvtss_f32(a);
   }
+  // Bit i set where lane i is NaN or +-infinity (exponent bits all ones): an integer test, so no
+  // floating-point mode or compiler assumption about NaN changes it.
+  static uint32_t nonfinite_lanes(V v) {
+    const __m256i e = _mm256_set1_epi32(0x7F800000);
+    const __m256i hit = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), e), e);
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(hit)));
+  }
   using I = __m256i;
   // Lanes [0, n) from p, zero above (n <= 0: none); memory past them is not read.
   static V load_first(const float* p, int n) {

@@ -39,6 +39,11 @@ struct VecAvx512 {
   }
   static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
   static float reduce_max(V v) { return _mm512_reduce_max_ps(v); }
+  // Bit i set where lane i is NaN or +-infinity (exponent bits all ones): an integer test.
+  static uint32_t nonfinite_lanes(V v) {
+    const __m512i e = _mm512_set1_epi32(0x7F800000);
+    return _mm512_cmpeq_epi32_mask(_mm512_and_si512(_mm512_castps_si512(v), e), e);
+  }
   // Lanes [0, n) from p, zero above (n <= 0: none); memory past them is not read.
   static V load_first(const float* p, int n) {
     const __mmask16 m = n >= 16 ? static_cast<__mmask16>(0xFFFF) : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1);

@@ -15,13 +15,16 @@ void add(float* y, const float* x, int64_t n);
 // Softmax over each of `rows` rows of `cols` elements (row stride ld), in place,
 // max-subtracted as torch does.
 void softmax_rows(float* x, int64_t rows, int64_t cols, int64_t ld);
+// Index of the first NaN or +-infinity among x[0, n), or n when all are finite
+// (the finite-weights check at model load, the --mask-input check).
+int64_t find_nonfinite(const float* x, int64_t n);
 
 }  // namespace kernels::ref
 
 namespace kernels {
 
 // The eltwise family's slots in the kernel table (kernels/table.h): the
-// element-wise and row kernels above and LayerNorm (norm.h). Its variants:
+// element-wise and row kernels above (the finite scan included) and LayerNorm (norm.h). Its variants:
 // kernels/cpu/eltwise_variants.cpp.
 struct EltwiseKernels {
   static constexpr const char* family = "eltwise";
@@ -30,6 +33,7 @@ struct EltwiseKernels {
   void (*add)(float* y, const float* x, int64_t n) = nullptr;
   void (*softmax_rows)(float* x, int64_t rows, int64_t cols, int64_t ld) = nullptr;
   void (*layer_norm)(const LayerNormArgs& a) = nullptr;
+  int64_t (*find_nonfinite)(const float* x, int64_t n) = nullptr;
 };
 
 }  // namespace kernels

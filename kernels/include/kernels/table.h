@@ -18,6 +18,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/eltwise.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/mask_upscale.h"
 #include "kernels/norm.h"
 #include "kernels/resample.h"
@@ -40,7 +41,7 @@ struct KernelFamilies : Families... {
 
 // The one central list of kernel families: adding a family is one entry here.
 using AllKernelFamilies = KernelFamilies<ConvertKernels, EltwiseKernels, GemmKernels, TwoWayAttentionKernels,
-                                         MaskUpscaleKernels, AttentionKernels, ResampleKernels>;
+                                         MaskUpscaleKernels, AttentionKernels, ResampleKernels, GemmBf16Kernels>;
 
 struct KernelTable : AllKernelFamilies {
   Isa isa = Isa::Scalar;  // the highest named tier within `features`

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "engine/ops.h"
+#include "engine/runtime.h"
 #include "engine/tensor.h"
 
 namespace engine::ops {
@@ -14,18 +15,24 @@ namespace engine::ops {
 class Linear {
  public:
   Linear() = default;
-  // weight [N, K] f32 with contiguous rows (a view of the model file or an
-  // owned tensor), bias [N] or none. The weight is packed for the GEMM unless
-  // the runtime uses the OpenBLAS baseline (RuntimeOptions::gemm).
-  Linear(Tensor weight, std::optional<Tensor> bias);
+  // weight [N, K] with contiguous rows (a view of the model file or an owned
+  // tensor; f32, or f16/bf16 as stored), bias [N] f32 or none. The weight is
+  // packed for the GEMM in `precision` (bf16: panels of bf16 values, a bf16
+  // weight packed as stored) unless the runtime uses the OpenBLAS baseline
+  // (RuntimeOptions::gemm; f32 only).
+  Linear(Tensor weight, std::optional<Tensor> bias, Precision precision = Precision::F32);
 
-  bool defined() const { return weight_.defined(); }
-  int64_t out_features() const { return weight_.dim(0); }
-  int64_t in_features() const { return weight_.dim(1); }
+  bool defined() const { return out_features_ > 0; }
+  int64_t out_features() const { return out_features_; }
+  int64_t in_features() const { return in_features_; }
   const Tensor& weight() const { return weight_; }
   const Tensor* bias() const { return bias_ ? &*bias_ : nullptr; }
   bool packed() const { return !packed_.empty(); }
-  const float* packed_panels() const { return packed_.empty() ? nullptr : packed_.panels.data<float>(); }
+  Precision precision() const { return packed_.dtype == DType::BF16 ? Precision::Bf16 : Precision::F32; }
+  // The f32 panels (nullptr when not packed or packed in bf16).
+  const float* packed_panels() const {
+    return packed_.empty() || packed_.dtype != DType::F32 ? nullptr : packed_.panels.data<float>();
+  }
 
   // y[..., N] = x[..., K] @ W^T + b, then (accumulate) + the previous y, then
   // (gelu) GELU, in one pass over y. The fused epilogues need the packed form
@@ -33,11 +40,17 @@ class Linear {
   void forward(const Tensor& x, Tensor& y, bool accumulate = false, bool gelu = false) const;
   // The same on raw rows: x [rows, K], y [rows, N].
   void forward_rows(const float* x, int64_t rows, float* y, bool accumulate = false, bool gelu = false) const;
+  // Once packed, the source weight is not read again by forward(): this drops
+  // the reference to it (its memory goes when no one else holds it, e.g. an f32
+  // copy widened from a bf16 file). weight() is then undefined; the features
+  // stay. No-op when not packed.
+  void drop_source_weight();
   // y = x @ W^T (the bias left out).
   void forward_no_bias(const Tensor& x, Tensor& y) const;
 
  private:
   Tensor weight_;
+  int64_t out_features_ = 0, in_features_ = 0;
   std::optional<Tensor> bias_;
   PackedLinear packed_;
 };
