@@ -125,6 +125,19 @@ std::string dnnl_setup(int threads) {
 }
 #endif
 
+// oneDNN's implementation per shape ("shape: impl"), on one line when they agree.
+void print_impls(const std::vector<std::string>& impls) {
+  if (impls.empty()) return;
+  const auto impl_of = [](const std::string& s) { return s.substr(s.find(": ") + 2); };
+  const bool same = std::all_of(impls.begin(), impls.end(),
+                                [&](const std::string& s) { return impl_of(s) == impl_of(impls[0]); });
+  if (same) {
+    fmt::print("  oneDNN implementation (all shapes): {}\n", impl_of(impls[0]));
+    return;
+  }
+  for (const std::string& i : impls) fmt::print("  oneDNN implementation, {}\n", i);
+}
+
 double rel_l2(const float* x, const float* ref, size_t n) {
   double err = 0, norm = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -304,7 +317,7 @@ int bench_bf16(const kernels::KernelTable& t, int threads, int runs, int dim, co
   }
   if (dnnl) {
     fmt::print("(vs oneDNN: oneDNN ms / bf16 ms, > 1 = ours faster; vs ours: rel L2 of oneDNN's output to ours)\n");
-    for (const std::string& i : impls) fmt::print("  oneDNN impl {}\n", i);
+    print_impls(impls);
   }
   return failures;
 }
@@ -363,6 +376,7 @@ int main(int argc, char** argv) {
              "ours ms", "GFLOP/s", "%peak", "BLAS ms", "GFLOP/s", "%peak", "ratio", "rel err");
   if (dnnl) fmt::print(" | {:>10} {:>8} {:>10} {:>9}", "oneDNN ms", "GFLOP/s", "vs oneDNN", "dnnl err");
   fmt::print("\n");
+  std::vector<std::string> impls;
   std::mt19937 rng(5);
   std::normal_distribution<float> nd(0.f, 1.f);
   int failures = 0;
@@ -421,6 +435,7 @@ int main(int argc, char** argv) {
 #ifdef SAM_HAVE_DNNL
     bench::AlignedVector<float> cd(c.size());
     DnnlMatmul dm(s.m, s.n, s.k, a.data(), w.data(), bias.data(), cd.data(), dnnl::memory::data_type::f32);
+    impls.push_back(fmt::format("{}: {}", s.name, dm.impl));
     dm.run();
     const double rel_dnnl = rel_l2(cd.data(), ref.data(), cd.size());
     if (!(rel_dnnl < 1e-5)) ++failures;
@@ -437,6 +452,10 @@ int main(int argc, char** argv) {
                rel);
     if (dnnl) fmt::print(" | {:>10.2f} {:>8.1f} {:>9.2f}x {:>9.1e}", ts[2] * 1e3, flops / ts[2] / 1e9, ts[2] / t_ours, rel_dnnl);
     fmt::print("{}{}\n", rel < 1e-5 ? "" : "  MISMATCH", rel_dnnl < 1e-5 ? "" : "  ONEDNN MISMATCH");
+  }
+  if (dnnl) {
+    fmt::print("(vs oneDNN: oneDNN ms / ours ms, > 1 = ours faster; dnnl err: rel L2 of oneDNN's output to OpenBLAS's)\n");
+    print_impls(impls);
   }
   if (precision != "f32") failures += bench_bf16(t, threads, runs, dim, only, peak, peak1);
   return failures ? 1 : 0;

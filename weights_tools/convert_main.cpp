@@ -1,4 +1,7 @@
-// sam-convert IN.pth|IN.safetensors OUT.safetensors [--dtype f32|f16|bf16]
+// sam-convert IN.pth|IN.pt|IN.safetensors OUT.safetensors [--dtype f32|f16|bf16]
+// IN: an official checkpoint, an Ultralytics sam_b.pt / sam_l.pt (the same state_dict),
+// a Hugging Face SamModel model.safetensors (config.json beside it is read) or a
+// converted file.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -58,7 +61,8 @@ int main(int argc, char** argv) {
     [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
     ::_exit(128 + sig);
   });
-  CLI::App app{"Convert an official SAM checkpoint (.pth) or a safetensors file into sam-engine's format",
+  CLI::App app{"Convert an official SAM checkpoint (.pth, or Ultralytics' sam_b.pt / sam_l.pt), a Hugging Face "
+               "SamModel model.safetensors or a converted safetensors file into sam-engine's format",
                "sam-convert"};
   weights_tools::ConvertOptions options;
   std::string dtype = "f32";
@@ -68,7 +72,9 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   app.add_option("files", files,
                  "IN OUT: IN is an official checkpoint (" + official_checkpoints() +
-                     ") or a converted .safetensors; OUT the .safetensors to write (with --random: OUT only)")
+                     "), Ultralytics' sam_b.pt / sam_l.pt, a Hugging Face model.safetensors (facebook/sam-vit-*; "
+                     "config.json beside it is read) or a converted .safetensors; OUT the .safetensors to write "
+                     "(with --random: OUT only)")
       ->required()
       ->expected(1, 2);
   app.add_option("--random", random_variant,

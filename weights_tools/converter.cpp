@@ -12,6 +12,7 @@
 #include "engine/io/mapped_file.h"
 #include "engine/io/output_guard.h"
 #include "engine/io/safetensors.h"
+#include "hf_sam_mapping.h"
 #include "progress_bar.h"
 #include "sam/modeling/weight_schema.h"
 #include "engine/io/sha256.h"
@@ -51,6 +52,71 @@ InputFormat sniff_format(const std::string& path) {
   std::string head;
   for (size_t i = 0; i < std::min<size_t>(n, 8); ++i) head += fmt::format("{:02x} ", p[i]);
   engine::fail("{}: not a PyTorch checkpoint (zip) or a safetensors file (starts with {}...)", path, head);
+}
+
+// A Hugging Face SamModel file: its tensors renamed to the official keys, in
+// the official order (hf_sam_mapping.h); the variant checked against config.json.
+std::vector<SourceTensor> from_hf_layout(const std::string& input, const engine::SafetensorsFile& file,
+                                         std::vector<SourceTensor> sources) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  std::map<std::string, const SourceTensor*> by_name;
+  for (const SourceTensor& s : sources) {
+    shapes[s.name] = s.shape;
+    by_name[s.name] = &s;
+  }
+  return engine::with_context(input, [&] {
+    const HfSamPlan plan = plan_hf_sam(input, shapes);
+    check_tied_tables(plan, [&](const std::string& name) { return file.tensor(name); });
+    std::vector<SourceTensor> out;
+    for (const auto& [official, hf] : plan.official_to_hf) {
+      out.push_back(*by_name.at(hf));
+      out.back().name = official;
+    }
+    return out;
+  });
+}
+
+// The input's tensors, whatever the container; the container stays open (the
+// loaders point into it) as long as the OpenedInput lives.
+struct OpenedInput {
+  std::unique_ptr<TorchCheckpoint> pth;
+  std::unique_ptr<engine::SafetensorsFile> st;
+  std::vector<SourceTensor> sources;
+  std::map<std::string, std::string> metadata;
+};
+
+OpenedInput open_input(const std::string& input, ConvertSummary& summary) {
+  OpenedInput in;
+  if (sniff_format(input) == InputFormat::PytorchZip) {
+    summary.source_format = "pytorch";
+    in.pth = std::make_unique<TorchCheckpoint>(input);
+    for (const TensorRecord& r : in.pth->tensors()) {
+      const auto dtype = to_engine_dtype(r.dtype);
+      engine::check(dtype.has_value(), "{}: tensor '{}' has dtype {}; SAM weights are float32 (or float16/bfloat16)",
+                    input, r.name, torch_dtype_name(r.dtype));
+      const TensorRecord* rec = &r;
+      TorchCheckpoint* ck = in.pth.get();
+      in.sources.push_back({r.name, r.shape, *dtype, [ck, rec] { return ck->read(*rec); }});
+    }
+    return in;
+  }
+  summary.source_format = "safetensors";
+  in.st = std::make_unique<engine::SafetensorsFile>(engine::SafetensorsFile::open(input));
+  in.metadata = in.st->metadata();
+  std::vector<std::string> names;
+  for (const engine::SafetensorsEntry& e : in.st->entries()) {
+    engine::check(engine::is_floating(e.dtype), "{}: tensor '{}' has dtype {}; SAM weights are floating point", input,
+                  e.name, engine::dtype_name(e.dtype));
+    const engine::SafetensorsFile* file = in.st.get();
+    const engine::SafetensorsEntry* entry = &e;
+    in.sources.push_back({e.name, e.shape.to_vector(), e.dtype, [file, entry] { return file->tensor(*entry); }});
+    names.push_back(e.name);
+  }
+  if (is_hf_sam_layout(names)) {
+    summary.source_format = "hf-safetensors";
+    in.sources = from_hf_layout(input, *in.st, std::move(in.sources));
+  }
+  return in;
 }
 
 }  // namespace
@@ -96,34 +162,9 @@ ConvertSummary convert_checkpoint(const ConvertOptions& o) {
   }
   check_output(o.output, o.overwrite);
 
-  // Keep whichever container we opened alive while the loaders run.
-  std::unique_ptr<TorchCheckpoint> pth;
-  std::unique_ptr<engine::SafetensorsFile> st;
-  std::vector<SourceTensor> sources;
-  std::map<std::string, std::string> input_metadata;
-  if (sniff_format(o.input) == InputFormat::PytorchZip) {
-    summary.source_format = "pytorch";
-    pth = std::make_unique<TorchCheckpoint>(o.input);
-    for (const TensorRecord& r : pth->tensors()) {
-      const auto dtype = to_engine_dtype(r.dtype);
-      engine::check(dtype.has_value(), "{}: tensor '{}' has dtype {}; SAM weights are float32 (or float16/bfloat16)",
-                    o.input, r.name, torch_dtype_name(r.dtype));
-      const TensorRecord* rec = &r;
-      TorchCheckpoint* ck = pth.get();
-      sources.push_back({r.name, r.shape, *dtype, [ck, rec] { return ck->read(*rec); }});
-    }
-  } else {
-    summary.source_format = "safetensors";
-    st = std::make_unique<engine::SafetensorsFile>(engine::SafetensorsFile::open(o.input));
-    input_metadata = st->metadata();
-    for (const engine::SafetensorsEntry& e : st->entries()) {
-      engine::check(engine::is_floating(e.dtype), "{}: tensor '{}' has dtype {}; SAM weights are floating point",
-                    o.input, e.name, engine::dtype_name(e.dtype));
-      const engine::SafetensorsFile* file = st.get();
-      const engine::SafetensorsEntry* entry = &e;
-      sources.push_back({e.name, e.shape.to_vector(), e.dtype, [file, entry] { return file->tensor(*entry); }});
-    }
-  }
+  const OpenedInput in = open_input(o.input, summary);
+  const std::vector<SourceTensor>& sources = in.sources;
+  std::map<std::string, std::string> input_metadata = in.metadata;
 
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const SourceTensor& s : sources) shapes[s.name] = s.shape;

@@ -31,7 +31,7 @@ void check_output(const std::string& output, bool overwrite);
 
 struct ConvertSummary {
   std::string variant;
-  std::string source_format;  // "pytorch" or "safetensors"
+  std::string source_format;  // "pytorch", "safetensors" or "hf-safetensors" (transformers SamModel)
   std::string source_sha256;
   size_t tensors = 0;
   size_t tensors_16bit = 0;

@@ -431,13 +431,28 @@ void check_bounds(const TensorRecord& t) {
                   t.storage_numel);
 }
 
+// Some redistributions wrap the state_dict: {'model': state_dict, 'epoch': ...}
+// (or 'state_dict'). A top-level dict without tensors of its own that holds
+// such a dict gives that dict; whatever else it holds is ignored.
+ValuePtr unwrap_state_dict(const ValuePtr& root) {
+  ValuePtr inner;
+  for (const auto& [key, value] : root->entries) {
+    if (value->kind == Kind::Tensor) return root;
+    if (key->kind == Kind::String && (key->text == "model" || key->text == "state_dict") &&
+        value->kind == Kind::Dict && value != root)
+      inner = value;
+  }
+  return inner ? inner : root;
+}
+
 }  // namespace
 
 std::vector<TensorRecord> read_state_dict_pickle(const std::byte* data, size_t size) {
   Unpickler u(data, size);
-  const ValuePtr root = u.run();
-  if (root->kind != Kind::Dict)
-    engine::fail("the checkpoint holds a {}, not a state_dict (a dict of tensors)", kind_name(root->kind));
+  const ValuePtr top = u.run();
+  if (top->kind != Kind::Dict)
+    engine::fail("the checkpoint holds a {}, not a state_dict (a dict of tensors)", kind_name(top->kind));
+  const ValuePtr root = unwrap_state_dict(top);
   std::vector<TensorRecord> out;
   std::set<std::string> seen;
   for (const auto& [key, value] : root->entries) {

@@ -183,6 +183,8 @@ void check_all_slots(const kernels::KernelTable& t) {
   CHECK(t.mask_upscale);
   CHECK(t.attention_relpos_scratch_floats);
   CHECK(t.attention_relpos);
+  CHECK(t.attention_bf16_scratch_floats);
+  CHECK(t.attention_bf16);
   CHECK(t.resample_row);
   CHECK(t.blend_rows);
   CHECK(t.blend_rows_threshold);
@@ -201,6 +203,7 @@ void check_same_slots(const kernels::KernelTable& a, const kernels::KernelTable&
   CHECK(a.tokens_to_image == b.tokens_to_image);
   CHECK(a.mask_upscale == b.mask_upscale);
   CHECK(a.attention_relpos == b.attention_relpos);
+  CHECK(a.attention_bf16 == b.attention_bf16);
   CHECK(a.blend_rows_threshold == b.blend_rows_threshold);
 }
 
@@ -281,27 +284,29 @@ TEST_CASE("every kernel family lists its variants, the last one needing nothing"
   check_variant_list<kernels::AttentionKernels>();
   check_variant_list<kernels::ResampleKernels>();
   check_variant_list<kernels::GemmBf16Kernels>();
+  check_variant_list<kernels::AttentionBf16Kernels>();
   const std::vector<std::string> families(kernels::KernelTable::family_names.begin(),
                                           kernels::KernelTable::family_names.end());
   CHECK(families == std::vector<std::string>{"convert", "eltwise", "gemm", "two_way_attention", "mask_upscale",
-                                             "attention", "resample", "gemm_bf16"});
+                                             "attention", "resample", "gemm_bf16", "attention_bf16"});
 }
 
 TEST_CASE("a capped feature set selects the expected variant of every kernel", "[dispatch]") {
   const FeatureSet cpu = kernels::cpu_feature_set();
-  // gemm_bf16 (last) has no avx2 / avx512 variant: its SIMD ones need avx512_bf16 or AMX beyond the tiers.
-  const std::vector<std::string> scalar_names = {"ref", "ref", "scalar", "scalar", "scalar", "scalar", "ref", "scalar"};
+  // gemm_bf16 and attention_bf16 (the last two) have no avx2 / avx512 variant: their SIMD ones
+  // need avx512_bf16 or AMX beyond the tiers.
+  const std::vector<std::string> scalar_names = {"ref",    "ref", "scalar", "scalar", "scalar",
+                                                 "scalar", "ref", "scalar", "scalar"};
   std::vector<std::string> avx2_names(7, "avx2"), avx512_names(7, "avx512");
-  avx2_names.push_back("scalar");
-  avx512_names.push_back("scalar");
+  for (auto* names : {&avx2_names, &avx512_names}) names->insert(names->end(), {"scalar", "scalar"});
   // The tiers plus every feature of this CPU: gemm_bf16 takes AMX (when Linux grants the
-  // tiles), else AVX512_BF16.
+  // tiles), else AVX512_BF16; attention_bf16 AVX512_BF16.
   std::vector<std::string> cpu_best_names = avx512_names;
   const bool amx = cpu.contains(kernels::tier::avx512.with(Feature::amx_tile).with(Feature::amx_bf16)) &&
                    kernels::request_amx_permission();
-  cpu_best_names.back() = amx                                                             ? "amx"
-                          : cpu.contains(kernels::tier::avx512.with(Feature::avx512_bf16)) ? "avx512_bf16"
-                                                                                           : "scalar";
+  const bool avx512_bf16 = cpu.contains(kernels::tier::avx512.with(Feature::avx512_bf16));
+  cpu_best_names[7] = amx ? "amx" : avx512_bf16 ? "avx512_bf16" : "scalar";
+  cpu_best_names[8] = avx512_bf16 ? "avx512_bf16" : "scalar";
 
   const kernels::KernelTable none = kernels::table_for(FeatureSet{});
   CHECK(none.isa == kernels::Isa::Scalar);
@@ -336,11 +341,11 @@ TEST_CASE("a capped feature set selects the expected variant of every kernel", "
     CHECK(names_of(t) == avx512_names);
     check_all_slots(t);
     check_same_slots(t, kernels::table_for(kernels::Isa::Avx512));
-    // Features beyond the tier (bf16, amx, ...) change only gemm_bf16.
+    // Features beyond the tier (bf16, amx, ...) change only gemm_bf16 and attention_bf16.
     CHECK(names_of(kernels::table_for(FeatureSet::from_bits(~0u))) == cpu_best_names);
     if (cpu.has(Feature::avx512_bf16)) {
       std::vector<std::string> bf16_names = avx512_names;
-      bf16_names.back() = "avx512_bf16";
+      bf16_names[7] = bf16_names[8] = "avx512_bf16";
       const kernels::KernelTable b = kernels::table_for(kernels::tier::avx512.with(Feature::avx512_bf16));
       CHECK(names_of(b) == bf16_names);
       check_all_slots(b);
@@ -369,13 +374,14 @@ TEST_CASE("table() is the table of the best ISA (SAM_ISA caps it)", "[dispatch]"
   CHECK(t.isa == kernels::best_isa());
   CHECK(t.features == kernels::allowed_features());
   // The same variants as the table of the allowed features; the named tier's table
-  // differs at most in variants needing features beyond it (gemm_bf16 on avx512_bf16 / AMX).
+  // differs at most in variants needing features beyond it (gemm_bf16 and attention_bf16 on
+  // avx512_bf16 / AMX: the last two).
   const kernels::KernelTable same = kernels::table_for(kernels::allowed_features());
   CHECK(names_of(t) == names_of(same));
   check_same_slots(t, same);
   std::vector<std::string> tier_names = names_of(kernels::table_for(kernels::best_isa())), names = names_of(t);
-  tier_names.pop_back();
-  names.pop_back();
+  tier_names.resize(tier_names.size() - 2);
+  names.resize(names.size() - 2);
   CHECK(names == tier_names);
   check_all_slots(t);
   // Built: a later cap changes nothing.

@@ -533,7 +533,8 @@ TEST_CASE("structures that are not a state_dict of tensors are refused", "[pickl
     require_refused(wrap(p), "key");
   }
   {
-    // Training checkpoint: {'model': OrderedDict(...tensors...), 'epoch': 3}
+    // A wrapped state_dict: {'model': OrderedDict(...tensors...), 'epoch': 3} gives the
+    // inner tensors; with a tensor of its own at the top level it stays a nested dict.
     StateDictP2 inner;
     inner.begin();
     inner.tensor(kSpecs[0]);
@@ -542,7 +543,14 @@ TEST_CASE("structures that are not a state_dict of tensors are refused", "[pickl
     outer.proto(2).empty_dict().mark().binunicode("model");
     outer.bytes.insert(outer.bytes.end(), inner.p.bytes.begin() + 2, inner.p.bytes.end());  // skip its PROTO
     outer.binunicode("epoch").integer(3).setitems().stop();
-    require_refused(outer.bytes, "nested dict");
+    const std::vector<TensorRecord> recs = parse(outer.bytes);
+    REQUIRE(recs.size() == 1);
+    check_record(recs[0], kSpecs[0], dtype_of(kSpecs[0].storage_class));
+    Pickle other;  // the same dict under another key is not a state_dict
+    other.proto(2).empty_dict().mark().binunicode("optimizer");
+    other.bytes.insert(other.bytes.end(), inner.p.bytes.begin() + 2, inner.p.bytes.end());
+    other.setitems().stop();
+    require_refused(other.bytes, "nested dict");
   }
   {
     // Duplicate key, the second one a BINGET of the first tensor.

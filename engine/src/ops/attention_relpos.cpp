@@ -10,6 +10,7 @@
 #include "engine/runtime.h"
 #include "engine/thread_pool.h"
 #include "kernels/attention.h"
+#include "kernels/attention_bf16.h"
 #include "kernels/table.h"
 
 namespace engine::ops {
@@ -21,6 +22,20 @@ namespace engine::ops {
 bool use_fused_attention() { return runtime_options().attention == AttentionPath::Fused; }
 
 namespace {
+
+// The fused kernel's slots for the precision in force: with Precision::Bf16 the
+// attention_bf16 family (kernels/attention_bf16.h: Q K^T and P V on bf16 inputs,
+// softmax and rel-pos bias in f32), else the f32 one. Same arguments, same scratch rules.
+struct FusedSlots {
+  size_t (*scratch_floats)(int h, int w, int hd);
+  void (*run)(const kernels::AttentionRelPosArgs& a);
+};
+
+FusedSlots fused_slots() {
+  const kernels::KernelTable& t = kernel_table();
+  if (runtime_options().precision == Precision::Bf16) return {t.attention_bf16_scratch_floats, t.attention_bf16};
+  return {t.attention_relpos_scratch_floats, t.attention_relpos};
+}
 
 // Query rows per unfused work item.
 constexpr int kRowBlock = 256;
@@ -34,7 +49,7 @@ size_t attention_relpos_scratch_floats(int h, int w, int hd) {
 }
 
 size_t attention_relpos_scratch_floats(int h, int w, int hd, AttentionPath path) {
-  if (path == AttentionPath::Fused) return kernel_table().attention_relpos_scratch_floats(h, w, hd);
+  if (path == AttentionPath::Fused) return fused_slots().scratch_floats(h, w, hd);
   const size_t t = static_cast<size_t>(h) * w, rb = static_cast<size_t>(row_block(h * w));
   return rb * t + rb * static_cast<size_t>(2 * h - 1 + 2 * w - 1);
 }
@@ -55,7 +70,7 @@ void attention_heads_fused(const AttentionRelPosCall& a) {
   const int t_len = a.h * a.w, hd = a.dim / a.heads, ld = 3 * a.dim;
   const float* rel_h = a.rel_pos_h->data<float>();
   const float* rel_w = a.rel_pos_w->data<float>();
-  const kernels::KernelTable& table = kernel_table();
+  const FusedSlots fused = fused_slots();
   const int grid = a.grid_side;
   const int nw_side = grid > 0 ? (grid + a.w - 1) / a.w : 0;
   thread_pool().run([&](int worker, int workers) {
@@ -94,7 +109,7 @@ void attention_heads_fused(const AttentionRelPosCall& a) {
       k.out = a.ctx + first_row * a.dim + head * hd;
       k.r0 = static_cast<int>(int64_t{queries} * chunk / chunks);
       k.r1 = static_cast<int>(int64_t{queries} * (chunk + 1) / chunks);
-      table.attention_relpos(k);
+      fused.run(k);
     }
   });
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/attention_bf16.h"
 #include "kernels/convert.h"
 #include "kernels/cpu_features.h"
 #include "kernels/eltwise.h"
@@ -41,7 +42,8 @@ struct KernelFamilies : Families... {
 
 // The one central list of kernel families: adding a family is one entry here.
 using AllKernelFamilies = KernelFamilies<ConvertKernels, EltwiseKernels, GemmKernels, TwoWayAttentionKernels,
-                                         MaskUpscaleKernels, AttentionKernels, ResampleKernels, GemmBf16Kernels>;
+                                         MaskUpscaleKernels, AttentionKernels, ResampleKernels, GemmBf16Kernels,
+                                         AttentionBf16Kernels>;
 
 struct KernelTable : AllKernelFamilies {
   Isa isa = Isa::Scalar;  // the highest named tier within `features`
