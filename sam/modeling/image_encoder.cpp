@@ -241,10 +241,11 @@ void ImageEncoderViT::expected_weights(const SamConfig& c, std::vector<WeightSpe
     const std::string p = fmt::format("image_encoder.blocks.{}", i);
     const int64_t rel = c.is_global_block(i) ? 2 * G - 1 : 2 * c.window_size - 1;  // Attention.rel_pos_h/w
     b.norm(p + ".norm1", C);
-    b.linear(p + ".attn.qkv", C, 3 * C);
-    b.linear(p + ".attn.proj", C, C);
+    // state_dict order: a module's own parameters before its children's.
     b.add(p + ".attn.rel_pos_h", {rel, head_dim});
     b.add(p + ".attn.rel_pos_w", {rel, head_dim});
+    b.linear(p + ".attn.qkv", C, 3 * C);
+    b.linear(p + ".attn.proj", C, C);
     b.norm(p + ".norm2", C);
     b.linear(p + ".mlp.lin1", C, C * c.mlp_ratio);
     b.linear(p + ".mlp.lin2", C * c.mlp_ratio, C);

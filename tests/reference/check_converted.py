@@ -20,6 +20,8 @@ Checks:
   * __metadata__ has "variant" (== --variant when given) and "source_sha256" (or, for a
     file re-converted from a converted file, "origin_sha256") == sha256
     hex of the .pth file;
+  * the tensors' order in the data area: f32 ones, then 16-bit ones, each in the state_dict's order
+    (the official module order);
   * structural sanity of the file (offsets inside the data area, sizes == numel*itemsize,
     no overlapping ranges).
 Exit 0 with a one-line summary, or print the first 20 problems and exit 1.
@@ -56,6 +58,9 @@ ST_DTYPES = {
 
 class SafetensorsError(Exception):
     pass
+
+
+DATA_ORDER = " data order"  # key of read_safetensors' metadata that lists the tensors in file order
 
 
 def read_safetensors(path):
@@ -114,6 +119,8 @@ def read_safetensors(path):
     for (b0, e0, n0), (b1, e1, n1) in zip(ranges, ranges[1:]):
         if b1 < e0:
             raise SafetensorsError(f"byte ranges of {n0} and {n1} overlap")
+    metadata = dict(metadata)
+    metadata[DATA_ORDER] = [n for _, _, n in ranges]  # not in the file: the tensors' order in the data area
     return tensors, metadata
 
 
@@ -164,6 +171,18 @@ def check(pth, st_path, mode, variant=None):
     elif meta[sha_key] != src_sha:
         problems.append(f"__metadata__ {sha_key} {meta[sha_key]} != sha256(pth) {src_sha}")
 
+    order = meta.pop(DATA_ORDER)
+    # The data follow the official state_dict's order (the schema's, sam::expected_weights),
+    # f32 tensors first, then 16-bit ones (each kept aligned to its size), each group in that order.
+    if set(order) == set(sd.keys()):
+        for group in ("F32", "16-bit"):
+            def member(name):
+                return (tensors[name][0] == "F32") == (group == "F32")
+            got, want = [n for n in order if member(n)], [k for k in sd.keys() if member(k)]
+            if got != want:
+                first = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
+                problems.append(f"{group} tensors' order differs from the state_dict's at position {first}: "
+                                f"{got[first]} (state_dict: {want[first]})")
     keys_pth, keys_st = set(sd.keys()), set(tensors.keys())
     for k in sorted(keys_pth - keys_st):
         problems.append(f"missing in safetensors: {k}")
