@@ -146,11 +146,14 @@ std::string kernel_variants() {
 
 std::string bf16_gemm_description() {
   kernel_table();
-  for (const auto& [family, variant] : kernels::selected_variants())
-    if (family == "gemm_bf16")
-      return "gemm bf16: " + variant +
-             (variant == "amx" || variant == "avx512_bf16" ? "" : " (no AMX or AVX512-BF16: emulated, slower than f32)");
-  return "gemm bf16: none";
+  std::string gemm = "none", attention = "none";
+  for (const auto& [family, variant] : kernels::selected_variants()) {
+    if (family == "gemm_bf16") gemm = variant;
+    if (family == "attention_bf16") attention = variant;
+  }
+  const auto hardware = [](const std::string& v) { return v != "scalar" && v != "ref" && v != "none"; };
+  return "gemm bf16: " + gemm + (hardware(gemm) ? "" : " (no AMX or AVX512-BF16: emulated, slower than f32)") +
+         ", attention " + (hardware(attention) ? "bf16: " + attention : std::string("f32 (no bf16 hardware)"));
 }
 
 std::string cpu_description() {

@@ -50,8 +50,9 @@ void set_runtime_options(const RuntimeOptions& options);
 std::string cpu_description();
 // The kernel tier in use ("scalar", "avx2", "avx512").
 std::string kernel_isa();
-// What bf16 precision runs on here: "gemm bf16: amx" | "gemm bf16: avx512_bf16" |
-// "gemm bf16: scalar (no AMX or AVX512-BF16: emulated, slower than f32)".
+// What bf16 precision runs on here, e.g. "gemm bf16: avx512_bf16, attention bf16:
+// avx512_bf16", or "gemm bf16: scalar (no AMX or AVX512-BF16: emulated, slower
+// than f32), attention f32 (no bf16 hardware)".
 std::string bf16_gemm_description();
 // The variant each kernel family got: "convert: avx512, eltwise: avx512, gemm: avx512, ...".
 std::string kernel_variants();

@@ -11,6 +11,8 @@
 #include "engine/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/attention_bf16.h"
+
+#include <string_view>
 #include "kernels/table.h"
 
 namespace engine::ops {
@@ -31,9 +33,21 @@ struct FusedSlots {
   void (*run)(const kernels::AttentionRelPosArgs& a);
 };
 
+// True when the table's attention_bf16 variant is one with bf16 hardware
+// (AVX512-BF16, AMX), not the portable one: that one rounds as the hardware
+// does but runs scalar, far slower than the f32 SIMD kernel, so bf16 precision
+// keeps f32 attention there (more exact too; the GEMMs still run in bf16).
+bool bf16_attention_in_hardware(const kernels::KernelTable& t) {
+  for (size_t i = 0; i < t.family_names.size(); ++i)
+    if (std::string_view(t.family_names[i]) == kernels::AttentionBf16Kernels::family)
+      return std::string_view(t.variant_names[i]) != "scalar" && std::string_view(t.variant_names[i]) != "ref";
+  return false;
+}
+
 FusedSlots fused_slots() {
   const kernels::KernelTable& t = kernel_table();
-  if (runtime_options().precision == Precision::Bf16) return {t.attention_bf16_scratch_floats, t.attention_bf16};
+  static const bool bf16 = runtime_options().precision == Precision::Bf16 && bf16_attention_in_hardware(t);
+  if (bf16) return {t.attention_bf16_scratch_floats, t.attention_bf16};
   return {t.attention_relpos_scratch_floats, t.attention_relpos};
 }
 
