@@ -348,11 +348,7 @@ struct AttentionRelPosBf16 {
       for (; r < nq; ++r)
         softmax_rows<1>(k.s + static_cast<size_t>(r) * p.bk_pad, p.bk_pad, k.pb + static_cast<size_t>(r) * ldpb, ldpb,
                         keys, k.m + r, k.sum + r);
-      for (int r = 0; r < p.bq; r += L) {  // 2^(integer - integer): exact
-        const V al = exp2_nonpositive<S>(S::sub(S::load(k.alpha + r), S::load(k.m + r)));
-        S::store(k.alpha + r, al);
-        S::store(k.l + r, S::fmadd(S::load(k.l + r), al, S::load(k.sum + r)));
-      }
+      Base::rescale(p.bq, k.alpha, k.m, k.l, k.sum);  // 2^(integer - integer): exact
       // O = alpha O + P V over the block's pairs of keys
       const uint32_t* vb = reinterpret_cast<const uint32_t*>(sc + p.vp) + static_cast<size_t>(b) * p.bk2 * p.hd_pad;
       const uint32_t* pw = reinterpret_cast<const uint32_t*>(k.pb);
@@ -364,24 +360,12 @@ struct AttentionRelPosBf16 {
                            k.o + static_cast<size_t>(i) * MRO * p.hd_pad + c0 * L, p.hd_pad, k.alpha + i * MRO, b == 0);
       }
     }
-    for (int r = 0; r < nq; ++r) {
-      const float inv = 1.f / k.l[r];
-      const V vinv = S::set1(inv);
-      const float* src = k.o + static_cast<size_t>(r) * p.hd_pad;
-      float* dst = a.out + lay.out_row(q0 + r) * a.ldo;
-      int c = 0;
-      for (; c + L <= a.hd; c += L) S::store(dst + c, S::mul(S::load(src + c), vinv));
-      for (; c < a.hd; ++c) dst[c] = src[c] * inv;
-    }
+    Base::write_out(a, lay, q0, nq, k.o, p.hd_pad, k.l);
   }
 
   static void run(const AttentionRelPosArgs& a) {
     const AttentionLayout lay(a);
-    assert(a.h >= 1 && a.w >= 1 && a.hd >= 1);
-    assert(0 <= a.r0 && a.r0 <= a.r1 && a.r1 <= lay.queries() && lay.vh <= a.h && lay.vw <= a.w);
-    assert(a.q && a.k && a.v && a.rel_pos_h && a.rel_pos_w && a.out);
-    assert((lay.vh == a.h && lay.vw == a.w) || (a.k_pad && a.v_pad));
-    assert(a.ldq >= a.hd && a.ldk >= a.hd && a.ldv >= a.hd && a.ldo >= a.hd);
+    Base::check_args(a, lay);
     if (a.r0 == a.r1) return;
     const Plan p = plan(a.h, a.w, a.hd);
     assert(a.scratch != nullptr && a.scratch_floats >= p.total);

@@ -91,6 +91,39 @@ struct AttentionRelPos {
   static int round_up(int x, int m) { return (x + m - 1) / m * m; }
   static size_t cache_lines(size_t floats) { return (floats + 15) / 16 * 16; }  // 64-byte multiples
 
+  // The argument rules of kernels/attention.h (checked in debug builds).
+  static void check_args([[maybe_unused]] const AttentionRelPosArgs& a, [[maybe_unused]] const AttentionLayout& lay) {
+    assert(a.h >= 1 && a.w >= 1 && a.hd >= 1);
+    assert(0 <= a.r0 && a.r0 <= a.r1 && a.r1 <= lay.queries() && lay.vh <= a.h && lay.vw <= a.w);
+    assert(a.q && a.k && a.v && a.rel_pos_h && a.rel_pos_w && a.out);
+    assert((lay.vh == a.h && lay.vw == a.w) || (a.k_pad && a.v_pad));
+    assert(a.ldq >= a.hd && a.ldk >= a.hd && a.ldv >= a.hd && a.ldo >= a.hd);
+  }
+
+  // After a key block's softmax, for bq queries (whole vectors): alpha (holding
+  // the old max) = 2^(m_old - m), l = alpha l + sum.
+  static void rescale(int bq, float* alpha, const float* m, float* l, const float* sum) {
+    for (int r = 0; r < bq; r += L) {
+      const typename S::V al = exp2_nonpositive<S>(S::sub(S::load(alpha + r), S::load(m + r)));
+      S::store(alpha + r, al);
+      S::store(l + r, S::fmadd(S::load(l + r), al, S::load(sum + r)));
+    }
+  }
+
+  // out rows of queries [q0, q0 + nq) = O / l, only the hd columns (O rows ldo_pad apart).
+  static void write_out(const AttentionRelPosArgs& a, const AttentionLayout& lay, int q0, int nq, const float* o,
+                        int ldo_pad, const float* l) {
+    for (int r = 0; r < nq; ++r) {
+      const float inv = 1.f / l[r];
+      const typename S::V vinv = S::set1(inv);
+      const float* src = o + static_cast<size_t>(r) * ldo_pad;
+      float* dst = a.out + lay.out_row(q0 + r) * a.ldo;
+      int c = 0;
+      for (; c + L <= a.hd; c += L) S::store(dst + c, S::mul(S::load(src + c), vinv));
+      for (; c < a.hd; ++c) dst[c] = src[c] * inv;
+    }
+  }
+
   // Sizes and scratch offsets (in floats) for one (h, w, hd).
   struct Plan {
     int t = 0, hd = 0, hd_pad = 0;            // tokens, head dim, head dim rounded up to L
@@ -475,11 +508,7 @@ struct AttentionRelPos {
       int r = 0;
       for (; r + 4 <= nq; r += 4) softmax_rows<4>(s + static_cast<size_t>(r) * p.bk_pad, p.bk_pad, keys, m + r, sum + r);
       for (; r < nq; ++r) softmax_rows<1>(s + static_cast<size_t>(r) * p.bk_pad, p.bk_pad, keys, m + r, sum + r);
-      for (int r = 0; r < p.bq; r += L) {
-        const V al = exp2_nonpositive<S>(S::sub(S::load(alpha + r), S::load(m + r)));
-        S::store(alpha + r, al);
-        S::store(l + r, S::fmadd(S::load(l + r), al, S::load(sum + r)));
-      }
+      rescale(p.bq, alpha, m, l, sum);
       // O = alpha O + P V
       const float* vb = sc + p.vp + static_cast<size_t>(b) * p.bk * p.hd_pad;
       for (int ch = 0; ch < chunks; ++ch) {
@@ -490,24 +519,12 @@ struct AttentionRelPos {
       }
     }
     // out = O / l, only the hd columns of the rows asked for.
-    for (int r = 0; r < nq; ++r) {
-      const float inv = 1.f / l[r];
-      const V vinv = S::set1(inv);
-      const float* src = o + static_cast<size_t>(r) * p.hd_pad;
-      float* dst = a.out + lay.out_row(q0 + r) * a.ldo;
-      int c = 0;
-      for (; c + L <= a.hd; c += L) S::store(dst + c, S::mul(S::load(src + c), vinv));
-      for (; c < a.hd; ++c) dst[c] = src[c] * inv;
-    }
+    write_out(a, lay, q0, nq, o, p.hd_pad, l);
   }
 
   static void run(const AttentionRelPosArgs& a) {
     const AttentionLayout lay(a);
-    assert(a.h >= 1 && a.w >= 1 && a.hd >= 1);
-    assert(0 <= a.r0 && a.r0 <= a.r1 && a.r1 <= lay.queries() && lay.vh <= a.h && lay.vw <= a.w);
-    assert(a.q && a.k && a.v && a.rel_pos_h && a.rel_pos_w && a.out);
-    assert((lay.vh == a.h && lay.vw == a.w) || (a.k_pad && a.v_pad));
-    assert(a.ldq >= a.hd && a.ldk >= a.hd && a.ldv >= a.hd && a.ldo >= a.hd);
+    check_args(a, lay);
     if (a.r0 == a.r1) return;
     const Plan p = plan(a.h, a.w, a.hd);
     assert(a.scratch != nullptr && a.scratch_floats >= p.total);
