@@ -1,5 +1,6 @@
 #include "engine/ops.h"
 #include "kernel_table.h"
+#include "ops/row_view.h"
 
 #include <cstdlib>
 #include <string_view>
@@ -18,28 +19,6 @@ namespace {
 
 void require_f32(const Tensor& t, const char* what) {
   check(t.dtype() == DType::F32, "{}: expected f32, got {}", what, dtype_name(t.dtype()));
-}
-
-// Rows x cols view of a tensor whose last dimension is contiguous and whose
-// leading dimensions collapse into one stride.
-struct Rows {
-  int64_t rows, cols, ld;
-};
-
-Rows as_rows(const Tensor& t, const char* what) {
-  check(t.rank() >= 1, "{}: rank-0 tensor", what);
-  const int r = t.rank();
-  check(t.dim(r - 1) <= 1 || t.stride(r - 1) == 1, "{}: last dimension must be contiguous", what);
-  const int64_t cols = t.dim(r - 1);
-  int64_t rows = 1;
-  for (int i = 0; i < r - 1; ++i) rows *= t.dim(i);
-  int64_t ld = r >= 2 ? t.stride(r - 2) : cols;
-  // Leading dimensions must nest: stride(i) == stride(i+1) * dim(i+1).
-  for (int i = 0; i + 2 < r; ++i)
-    check(t.dim(i) <= 1 || t.stride(i) == t.stride(i + 1) * t.dim(i + 1), "{}: leading dimensions not collapsible",
-          what);
-  if (rows <= 1) ld = std::max<int64_t>(ld, cols);
-  return {rows, cols, ld};
 }
 
 }  // namespace
@@ -81,14 +60,16 @@ void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
 
 bool use_packed_gemm() {
   static const bool packed = [] {
-    const bool p = runtime_options().gemm == GemmBackend::Packed;
-    if (p) kernels::set_blas_threads(1);  // see blas_threads_for
-    return p;
+    const GemmBackend g = runtime_options().gemm;
+    if (g != GemmBackend::OpenBlas) kernels::set_blas_threads(1);  // see blas_threads_for
+    return g == GemmBackend::Packed;
   }();
   return packed;
 }
 
-int blas_threads_for(int pool_threads) { return use_packed_gemm() ? 1 : pool_threads; }
+int blas_threads_for(int pool_threads) {
+  return runtime_options().gemm == GemmBackend::OpenBlas ? pool_threads : 1;
+}
 
 PackedLinear pack_linear(const Tensor& weight, DType dtype) {
   check(dtype == DType::F32 || dtype == DType::BF16, "pack_linear: panels are f32 or bf16, not {}",

@@ -13,6 +13,7 @@
 #include "engine/ops/blas.h"
 #include "engine/thread_pool.h"
 #include "kernels/cpu_features.h"
+#include "kernels/gemm_onednn.h"
 #include "kernels/table.h"
 
 namespace engine {
@@ -45,12 +46,18 @@ bool same_fixed_choices(const RuntimeOptions& a, const RuntimeOptions& b) {
 
 void check_combination(const RuntimeOptions& o) {
   check(!(o.precision == Precision::Bf16 && o.gemm == GemmBackend::OpenBlas),
-        "runtime options: bf16 precision needs the packed GEMM (OpenBLAS is the f32 baseline)");
+        "runtime options: bf16 precision needs the packed GEMM or oneDNN (OpenBLAS is the f32 baseline)");
+  check(o.gemm != GemmBackend::OneDnn || kernels::onednn_available(), "runtime options: SAM_GEMM=onednn: oneDNN is {}",
+        kernels::onednn_description());
 }
 
 }  // namespace
 
 const char* precision_name(Precision p) { return p == Precision::Bf16 ? "bf16" : "f32"; }
+
+const char* gemm_backend_name(GemmBackend g) {
+  return g == GemmBackend::OpenBlas ? "openblas" : g == GemmBackend::OneDnn ? "onednn" : "packed";
+}
 
 Precision parse_precision(const std::string& name) {
   if (name == "f32") return Precision::F32;
@@ -62,8 +69,10 @@ RuntimeOptions RuntimeOptions::from_environment() {
   RuntimeOptions o;
   if (const char* v = std::getenv("SAM_GEMM")) {
     const std::string_view s(v);
-    check(s == "openblas" || s == "packed" || s.empty(), "SAM_GEMM={}: expected packed or openblas", s);
+    check(s == "openblas" || s == "onednn" || s == "packed" || s.empty(), "SAM_GEMM={}: expected packed, openblas or onednn",
+          s);
     if (s == "openblas") o.gemm = GemmBackend::OpenBlas;
+    if (s == "onednn") o.gemm = GemmBackend::OneDnn;
   }
   if (const char* v = std::getenv("SAM_ATTENTION")) {
     const std::string_view s(v);
@@ -88,7 +97,7 @@ RuntimeOptions RuntimeOptions::from_environment() {
 std::string RuntimeOptions::str() const {
   return fmt::format("threads {}, isa cap {}, gemm {}, attention {}, precision {}",
                      threads == 0 ? default_num_threads() : threads, isa_cap.empty() ? "none" : isa_cap,
-                     gemm == GemmBackend::Packed ? "packed" : "openblas",
+                     gemm_backend_name(gemm),
                      attention == AttentionPath::Fused ? "fused" : "unfused", precision_name(precision));
 }
 
@@ -132,6 +141,13 @@ const kernels::KernelTable& kernel_table() {
   static const bool resolved = (runtime_options(), true);  // the ISA cap applies first
   (void)resolved;
   return kernels::table();
+}
+
+std::string gemm_description() {
+  const std::string onednn = kernels::onednn_available() ? "onednn = " + kernels::onednn_description()
+                                                         : "onednn " + kernels::onednn_description();
+  return fmt::format("{} (baselines: openblas, {}; SAM_GEMM=packed|openblas|onednn)",
+                     gemm_backend_name(runtime_options().gemm), onednn);
 }
 
 std::string kernel_isa() { return kernels::isa_name(kernel_table().isa); }

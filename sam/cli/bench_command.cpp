@@ -120,7 +120,7 @@ int run_bench(const BenchArgs& a) {
                         {"image", a.image.empty() ? "synthetic 1800x1200" : a.image},
                         {"threads", threads},
                         {"isa", engine::kernel_isa()},
-                        {"gemm", engine::ops::use_packed_gemm() ? "packed" : "openblas"},
+                        {"gemm", engine::gemm_backend_name(engine::runtime_options().gemm)},
                         {"precision", engine::precision_name(engine::runtime_options().precision)},
                         {"runs", a.runs},
                         {"load_ms", load_ms},
@@ -136,7 +136,7 @@ int run_bench(const BenchArgs& a) {
   }
   fmt::print("sam bench: {} ({}), {} threads, {} kernels, {} GEMM, {} precision, image {}x{}\n",
              engine::printable(a.model), weights->config().name, threads, engine::kernel_isa(),
-             engine::ops::use_packed_gemm() ? "packed" : "OpenBLAS",
+             engine::gemm_backend_name(engine::runtime_options().gemm),
              engine::precision_name(engine::runtime_options().precision), image.width, image.height);
   fmt::print("  model load        {:9.1f} ms\n", load_ms);
   fmt::print("  encoder           {:9.1f} ms   (median of {})\n", enc_ms, a.runs);

@@ -33,6 +33,7 @@ Command add_info_command(CLI::App& app) {
                        get("source_sha256"));
             fmt::print("cpu          {}\n", engine::cpu_description());
             fmt::print("kernels      {}\n", engine::kernel_variants());
+            fmt::print("gemm         {}\n", engine::gemm_description());
             fmt::print("precision    {} ({}; --precision f32|bf16 or SAM_PRECISION)\n",
                        engine::precision_name(engine::runtime_options().precision), engine::bf16_gemm_description());
             return 0;

@@ -77,11 +77,12 @@ const Tensor& linear_weight(const Weights& w, const std::string& name) {
 // nn.Linear / a conv as GEMM: the weight packed once (engine::ops::Linear), in
 // the runtime's precision (RuntimeOptions::precision: bf16 panels for AMX /
 // AVX512-BF16); a packed weight's mapped original (`name`, when the weight is
-// a view of it) is then dropped from RSS (the OpenBLAS baseline keeps reading it).
+// a view of it) is then dropped from RSS (so is one oneDNN copied; the OpenBLAS
+// baseline keeps reading it).
 engine::ops::Linear make_linear(const sam::Weights& weights, const std::string& name, const Tensor& w,
                                 const Tensor* bias) {
   engine::ops::Linear l(w, bias ? std::optional<Tensor>(*bias) : std::nullopt, engine::runtime_options().precision);
-  if (l.packed()) {
+  if (l.owns_weight_copy()) {
     l.drop_source_weight();
     weights.release(name);
   }
@@ -348,7 +349,7 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
 
   // Without a tracer, the residual adds and GELU are fused into the GEMMs'
   // epilogues (the traced layer outputs are then never materialised).
-  const bool fused = (tracer == nullptr || !tracer->needs_tensors()) && b.proj.packed();
+  const bool fused = (tracer == nullptr || !tracer->needs_tensors()) && b.proj.fused_epilogues();
   // A timing-only tracer also gets marks for the stages with no official
   // module of their own (their outputs are not official layer outputs), so
   // that each row of a per-layer time table holds what its name says.

@@ -42,12 +42,13 @@ PackedLinear pack_linear(const Tensor& weight, DType dtype = DType::F32);
 void linear(const Tensor& x, const PackedLinear& w, const Tensor* bias, Tensor& y, bool accumulate = false,
             bool gelu = false);
 
-// True unless SAM_GEMM=openblas: then the model uses OpenBLAS and separate
-// bias / GELU / add passes (for comparisons).
+// True unless SAM_GEMM=openblas|onednn: with openblas the model uses OpenBLAS
+// and separate bias / GELU / add passes, with onednn its Linear layers run on
+// oneDNN (for comparisons).
 bool use_packed_gemm();
-// OpenBLAS thread count for a pool of `pool_threads`: 1 with the packed GEMM
-// (OpenBLAS then only runs small per-head attention products, and its idle
-// threads would spin against our pool on the same cores), else pool_threads.
+// OpenBLAS thread count for a pool of `pool_threads`: pool_threads with
+// SAM_GEMM=openblas, else 1 (OpenBLAS then only runs small per-head attention
+// products, and its idle threads would spin against our pool on the same cores).
 int blas_threads_for(int pool_threads);
 
 // C[M,N] = A[M,K] @ B[K,N] (or with either transposed), raw 2-D views with

@@ -7,7 +7,10 @@
 
 namespace engine {
 
-enum class GemmBackend { Packed, OpenBlas };       // our packed GEMM (default) or the OpenBLAS baseline
+// Our packed GEMM (default), the OpenBLAS f32 baseline (every f32 GEMM), or
+// the oneDNN baseline of the Linear layers (f32 or bf16: kernels/gemm_onednn.h).
+enum class GemmBackend { Packed, OpenBlas, OneDnn };
+const char* gemm_backend_name(GemmBackend g);  // "packed" | "openblas" | "onednn"
 enum class AttentionPath { Fused, Unfused };        // flash-style kernel (default) or the reference path
 // The image encoder's GEMM inputs: f32, or bf16 (weights and activations rounded
 // to bf16, products summed in f32: AMX / AVX512-BF16 where the CPU has them).
@@ -20,12 +23,12 @@ Precision parse_precision(const std::string& name);
 struct RuntimeOptions {
   int threads = 0;                          // worker threads; 0 = all cores
   std::string isa_cap;                      // "" = the best the CPU has; "scalar" | "avx2" | "avx512": a cap
-  GemmBackend gemm = GemmBackend::Packed;   // SAM_GEMM=openblas
+  GemmBackend gemm = GemmBackend::Packed;   // SAM_GEMM=openblas|onednn
   AttentionPath attention = AttentionPath::Fused;  // SAM_ATTENTION=unfused
   Precision precision = Precision::F32;     // SAM_PRECISION=bf16
   // (Later: device.)
 
-  // Defaults overridden by SAM_GEMM=openblas, SAM_ATTENTION=unfused,
+  // Defaults overridden by SAM_GEMM=openblas|onednn, SAM_ATTENTION=unfused,
   // SAM_ISA=scalar|avx2|avx512 and SAM_PRECISION=f32|bf16. Throws engine::Error
   // on any other value.
   static RuntimeOptions from_environment();
@@ -54,6 +57,9 @@ std::string kernel_isa();
 // avx512_bf16", or "gemm bf16: scalar (no AMX or AVX512-BF16: emulated, slower
 // than f32), attention f32 (no bf16 hardware)".
 std::string bf16_gemm_description();
+// The GEMM backend in use and the baselines this build has, e.g. "packed
+// (baselines: openblas, onednn = oneDNN 2.6.3 (OpenMP runtime))".
+std::string gemm_description();
 // The variant each kernel family got: "convert: avx512, eltwise: avx512, gemm: avx512, ...".
 std::string kernel_variants();
 

@@ -4,11 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "engine/ops.h"
 #include "engine/runtime.h"
 #include "engine/tensor.h"
+
+namespace kernels {
+class OnednnLinear;
+}
 
 namespace engine::ops {
 
@@ -18,8 +23,9 @@ class Linear {
   // weight [N, K] with contiguous rows (a view of the model file or an owned
   // tensor; f32, or f16/bf16 as stored), bias [N] f32 or none. The weight is
   // packed for the GEMM in `precision` (bf16: panels of bf16 values, a bf16
-  // weight packed as stored) unless the runtime uses the OpenBLAS baseline
-  // (RuntimeOptions::gemm; f32 only).
+  // weight packed as stored) unless the runtime uses a baseline
+  // (RuntimeOptions::gemm): OpenBLAS (f32 only) reads the weight as it is,
+  // oneDNN keeps its own reordered copy (f32 or bf16).
   Linear(Tensor weight, std::optional<Tensor> bias, Precision precision = Precision::F32);
 
   bool defined() const { return out_features_ > 0; }
@@ -28,7 +34,13 @@ class Linear {
   const Tensor& weight() const { return weight_; }
   const Tensor* bias() const { return bias_ ? &*bias_ : nullptr; }
   bool packed() const { return !packed_.empty(); }
-  Precision precision() const { return packed_.dtype == DType::BF16 ? Precision::Bf16 : Precision::F32; }
+  // The bias / accumulate / GELU epilogues run inside the GEMM (our packed
+  // GEMM, or oneDNN's post-ops); false only for the OpenBLAS baseline.
+  bool fused_epilogues() const { return packed() || onednn_ != nullptr; }
+  // The GEMM works from its own copy of the weight (packed panels or oneDNN's
+  // layout): weight() is not read by forward() and may be dropped.
+  bool owns_weight_copy() const { return fused_epilogues(); }
+  Precision precision() const { return precision_; }
   // The f32 panels (nullptr when not packed or packed in bf16).
   const float* packed_panels() const {
     return packed_.empty() || packed_.dtype != DType::F32 ? nullptr : packed_.panels.data<float>();
@@ -36,23 +48,27 @@ class Linear {
 
   // y[..., N] = x[..., K] @ W^T + b, then (accumulate) + the previous y, then
   // (gelu) GELU, in one pass over y. The fused epilogues need the packed form
-  // (the OpenBLAS baseline refuses them). x and y row-contiguous.
+  // or oneDNN (the OpenBLAS baseline refuses them). x and y row-contiguous.
   void forward(const Tensor& x, Tensor& y, bool accumulate = false, bool gelu = false) const;
   // The same on raw rows: x [rows, K], y [rows, N].
   void forward_rows(const float* x, int64_t rows, float* y, bool accumulate = false, bool gelu = false) const;
-  // Once packed, the source weight is not read again by forward(): this drops
-  // the reference to it (its memory goes when no one else holds it, e.g. an f32
-  // copy widened from a bf16 file). weight() is then undefined; the features
-  // stay. No-op when not packed.
+  // With a copy of its own (owns_weight_copy()), the source weight is not read
+  // again by forward(): this drops the reference to it (its memory goes when no
+  // one else holds it, e.g. an f32 copy widened from a bf16 file). weight() is
+  // then undefined; the features stay. No-op otherwise.
   void drop_source_weight();
   // y = x @ W^T (the bias left out).
   void forward_no_bias(const Tensor& x, Tensor& y) const;
 
  private:
+  void forward_onednn(const Tensor& x, Tensor& y, const Tensor* b, bool accumulate, bool gelu) const;
+
   Tensor weight_;
   int64_t out_features_ = 0, in_features_ = 0;
   std::optional<Tensor> bias_;
   PackedLinear packed_;
+  std::shared_ptr<const kernels::OnednnLinear> onednn_;  // SAM_GEMM=onednn
+  Precision precision_ = Precision::F32;
 };
 
 }  // namespace engine::ops
