@@ -4,6 +4,9 @@
     PYTHONPATH=PYREF /usr/bin/python3 bench/bench_official.py --pth MODEL.pth --variant vit_b \
         [--image IMG] [--runs 3] [--decoder-runs 10] [--threads 2] [--json]
 
+--variant vit_t times the official MobileSAM code (mobile_sam.pt; PYTHONPATH=PYMS:PYREF with
+tests/reference/setup_mobilesam.sh's install; bench/bench_mobilesam.sh runs both sides).
+
 encoder_ms: SamPredictor.set_image (preprocess + image encoder), median of --runs;
 decoder_ms: SamPredictor.predict with one foreground point, multimask, masks upscaled to the
 original size and thresholded (prompt encoder + mask decoder + postprocess), median of
@@ -54,10 +57,19 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    sam = build_model(args.variant)
-    sam.load_state_dict(torch.load(args.pth, map_location="cpu"))
-    sam.eval()
-    pred = SamPredictor(sam)
+    if args.variant == "vit_t":
+        # MobileSAM: the official mobile_sam code (PYTHONPATH must hold setup_mobilesam.sh's install);
+        # eval() after loading, as MobileSAM's README does (it caches TinyViT's attention biases).
+        from mobile_sam import SamPredictor as MobileSamPredictor, sam_model_registry as mobile_registry
+        sam = mobile_registry["vit_t"](checkpoint=None)
+        sam.load_state_dict(torch.load(args.pth, map_location="cpu"))
+        sam.eval()
+        pred = MobileSamPredictor(sam)
+    else:
+        sam = build_model(args.variant)
+        sam.load_state_dict(torch.load(args.pth, map_location="cpu"))
+        sam.eval()
+        pred = SamPredictor(sam)
     load_ms = (time.perf_counter() - t0) * 1e3
     img = load(args.image)
     h, w = img.shape[:2]
@@ -81,7 +93,8 @@ def main():
             pred.set_image(im)
             pred.predict(point, label, multimask_output=True)
             e2e.append((time.perf_counter() - t0) * 1e3)
-    out = {"impl": f"official segment-anything (torch {torch.__version__})", "variant": args.variant,
+    impl = "official MobileSAM" if args.variant == "vit_t" else "official segment-anything"
+    out = {"impl": f"{impl} (torch {torch.__version__})", "variant": args.variant,
            "threads": args.threads, "load_ms": load_ms, "encoder_ms": median(enc), "decoder_ms": median(dec),
            "total_ms": median(e2e), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.json:

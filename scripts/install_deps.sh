@@ -6,7 +6,9 @@ PACKAGES="cmake g++ make pkg-config
   nlohmann-json3-dev libcli11-dev libfmt-dev libzip-dev zlib1g-dev libssl-dev libdnnl-dev
   clang libclang-rt-14-dev
   python3 python3-pip python3-numpy python3-pil python3-torch python3-torchvision
-  python3-opencv"
+  python3-opencv python3-yaml python3-requests python3-psutil
+  libcpp-httplib-dev chromium
+  slurm-wlm munge"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

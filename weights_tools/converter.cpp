@@ -85,12 +85,32 @@ struct OpenedInput {
   std::map<std::string, std::string> metadata;
 };
 
+// MobileSAM's state_dict (mobile_sam.pt, a TinyViT image encoder: image_encoder.layers.*)
+// holds tensors no SAM module reads: TinyViT's ImageNet classifier (image_encoder.norm_head.*,
+// image_encoder.head.*; TinyViT.forward never calls them) and BatchNorm's int64
+// num_batches_tracked counters (used in training only). They are left out.
+bool is_tinyvit_state_dict(const std::vector<TensorRecord>& records) {
+  for (const TensorRecord& r : records)
+    if (r.name.rfind("image_encoder.layers.", 0) == 0) return true;
+  return false;
+}
+
+bool is_unused_tinyvit_tensor(const std::string& name) {
+  const auto ends_with = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return name.rfind("image_encoder.norm_head.", 0) == 0 || name.rfind("image_encoder.head.", 0) == 0 ||
+         (name.rfind("image_encoder.", 0) == 0 && ends_with(".num_batches_tracked"));
+}
+
 OpenedInput open_input(const std::string& input, ConvertSummary& summary) {
   OpenedInput in;
   if (sniff_format(input) == InputFormat::PytorchZip) {
     summary.source_format = "pytorch";
     in.pth = std::make_unique<TorchCheckpoint>(input);
+    const bool tinyvit = is_tinyvit_state_dict(in.pth->tensors());
     for (const TensorRecord& r : in.pth->tensors()) {
+      if (tinyvit && is_unused_tinyvit_tensor(r.name)) continue;
       const auto dtype = to_engine_dtype(r.dtype);
       engine::check(dtype.has_value(), "{}: tensor '{}' has dtype {}; SAM weights are float32 (or float16/bfloat16)",
                     input, r.name, torch_dtype_name(r.dtype));

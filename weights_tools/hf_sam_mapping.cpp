@@ -245,6 +245,7 @@ const sam::SamConfig& variant_from_hf_config(const std::string& path) {
     const sam::SamVariant* nearest = nullptr;
     std::vector<std::string> nearest_diffs;
     for (const sam::SamVariant& v : sam::variants()) {
+      if (std::string(v.encoder->name) != "vit") continue;  // SamModel's vision encoder is a ViT
       std::vector<std::string> diffs;
       for (size_t i = 0; i < std::size(kIntFields); ++i)
         if (values[i] != kIntFields[i].of(v.config))

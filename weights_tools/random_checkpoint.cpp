@@ -58,7 +58,12 @@ Spec spec_for(const std::string& key, const std::vector<int64_t>& shape) {
   if (contains(key, "positional_encoding_gaussian_matrix")) return {0, 1.0};
   for (const char* e : {"point_embeddings", "not_a_point_embed", "no_mask_embed", "iou_token", "mask_tokens"})
     if (contains(key, e)) return {0, 1.0};
-  if (ends_with(key, ".weight") && shape.size() == 1) return {1.0, 0.1};  // LayerNorm / LayerNorm2d
+  // MobileSAM (TinyViT): BatchNorm running statistics (a variance must stay positive: 1 +- 0.1)
+  // and the per-head attention bias tables.
+  if (ends_with(key, ".running_var")) return {1.0, 0.1};
+  if (ends_with(key, ".running_mean")) return {0, 0.1};
+  if (ends_with(key, ".attention_biases")) return {0, 0.5};
+  if (ends_with(key, ".weight") && shape.size() == 1) return {1.0, 0.1};  // LayerNorm / LayerNorm2d / BatchNorm
   if (ends_with(key, ".bias")) return {0, 0.05};  // layer and norm biases alike
   engine::check(ends_with(key, ".weight") && shape.size() >= 2, "random weights: no rule for '{}'", key);
   double fan_in = static_cast<double>(shape[1]);

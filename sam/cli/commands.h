@@ -36,4 +36,10 @@ Command add_demo_image_command(CLI::App& app);
 // sam trace -m MODEL -i IMAGE [prompts] -o DIR [--compare REF_DIR]
 Command add_trace_command(CLI::App& app);
 
+// sam serve -m MODEL [--host H] [--port P] [--threads N] [--max-images N] [--max-upload-mb N]
+Command add_serve_command(CLI::App& app);
+
+// sam annotate -m MODEL --images DIR --boxes DIR|FILE [-o OUT] [--format yolo-seg|coco|labelme|png]
+Command add_annotate_command(CLI::App& app);
+
 }  // namespace sam::cli

@@ -4,6 +4,13 @@
 //   --convert-to-rle: OUTPUT/<stem>.json (COCO RLE records)              (+ <stem>_overlay.png)
 // metadata.csv and the JSON are written byte for byte as amg.py writes them
 // (Python's str / json.dump of the same values).
+//
+// Dataset runs (any of --manifest, --shard, --resume, --log; docs/cluster.md,
+// sam/dataset/dataset_run.h): the images of a folder or a manifest, this
+// process's shard of them only; an image whose results are all in place is
+// skipped (resume), an unreadable image fails alone; a JSON-lines log
+// (OUTPUT/logs/shard-I-of-N.jsonl) and exit code 3 when some image failed. The
+// output folder is shared by the shards (one process per shard).
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -29,6 +36,7 @@
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
 #include "sam/amg/automatic_mask_generator.h"
+#include "sam/dataset/dataset_run.h"
 
 namespace sam::cli {
 namespace {
@@ -36,6 +44,9 @@ namespace fs = std::filesystem;
 
 struct EverythingArgs {
   std::string model, input, output;
+  std::string manifest, shard, log;  // dataset runs
+  bool resume = false;
+  bool dataset_run() const { return !manifest.empty() || !shard.empty() || !log.empty() || resume; }
   AmgOptions amg;
   bool convert_to_rle = false, overwrite = false;
   bool ignore_exif = false;
@@ -171,25 +182,6 @@ void write_mask_png(const std::string& path, const amg::Rle& rle) {
   write_png(path, png);
 }
 
-// The images to process: the file itself, or every non-folder entry of the
-// folder (sorted). An entry that cannot be examined (a symlink loop, a dangling
-// link, no permission) is listed too: reading it fails and the run skips it
-// with a warning, as any unreadable file.
-std::vector<fs::path> list_targets(const std::string& input) {
-  std::error_code ec;
-  if (!fs::exists(input, ec)) engine::fail("{}: no such file or folder", input);
-  if (!fs::is_directory(input, ec)) return {fs::path(input)};
-  std::vector<fs::path> out;
-  fs::directory_iterator it(input, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    std::error_code entry_ec;
-    if (!it->is_directory(entry_ec) || entry_ec) out.push_back(it->path());
-  }
-  if (ec) engine::fail("{}: cannot list folder: {}", input, ec.message());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // What --overwrite may replace: a result this command wrote, recognised by its
 // layout (an empty reason), else why not.
 std::string foreign_reason(const fs::path& path, bool folder) {
@@ -213,31 +205,54 @@ std::string foreign_reason(const fs::path& path, bool folder) {
   return "";
 }
 
-// Before any work: two inputs with one stem, an existing result (replaced only
-// with --overwrite, and only if it is ours), a result that would replace an input.
-void check_results(const EverythingArgs& a, const std::vector<fs::path>& targets) {
-  std::vector<engine::InputFile> inputs = {{"--model", a.model}};
-  for (const fs::path& t : targets) inputs.push_back({"--input", t.string()});
-  std::set<std::string> stems;
+// The names of one image's result in the output folder.
+std::vector<std::string> result_names(const EverythingArgs& a, const std::string& stem) {
+  return a.convert_to_rle ? std::vector<std::string>{stem + ".json", stem + "_overlay.png"} : std::vector{stem};
+}
+
+// Before any work on the image: an existing result (replaced only with
+// --overwrite, or in a dataset run where an unfinished one is redone; and only
+// if it is ours), a result that would replace an input.
+void check_result(const EverythingArgs& a, const std::string& stem, const std::vector<engine::InputFile>& inputs,
+                  bool replace) {
   std::error_code ec;
-  for (const fs::path& t : targets) {
-    const std::string stem = t.stem().string();
-    if (!stems.insert(stem).second) engine::fail("{}: two inputs named {}.* would write the same output", a.input, stem);
-    const std::vector<std::string> names =
-        a.convert_to_rle ? std::vector<std::string>{stem + ".json", stem + "_overlay.png"} : std::vector{stem};
-    for (const std::string& name : names) {
-      const fs::path result = fs::path(a.output) / name;
-      if (!fs::exists(fs::symlink_status(result, ec))) continue;
-      if (!a.overwrite) engine::fail("{}: already exists (use --overwrite to replace it)", result.string());
-      const std::string reason = foreign_reason(result, !a.convert_to_rle);
-      if (!reason.empty())
-        engine::fail("{}: not a result of sam everything ({}); --overwrite replaces only such results",
-                     result.string(), reason);
-      engine::check_not_an_input("", result.string(), inputs);
-      if (!a.convert_to_rle)
-        for (const auto& e : fs::directory_iterator(result, ec))
-          engine::check_not_an_input("", e.path().string(), inputs);
-    }
+  for (const std::string& name : result_names(a, stem)) {
+    const fs::path result = fs::path(a.output) / name;
+    if (!fs::exists(fs::symlink_status(result, ec))) continue;
+    if (!replace) engine::fail("{}: already exists (use --overwrite to replace it)", result.string());
+    const std::string reason = foreign_reason(result, !a.convert_to_rle);
+    if (!reason.empty())
+      engine::fail("{}: not a result of sam everything ({}); --overwrite replaces only such results",
+                   result.string(), reason);
+    engine::check_not_an_input("", result.string(), inputs);
+    if (!a.convert_to_rle)
+      for (const auto& e : fs::directory_iterator(result, ec)) engine::check_not_an_input("", e.path().string(), inputs);
+  }
+}
+
+// True if every file of the image's result is in place and ours (each image's
+// result is moved into place at one commit: <stem>/ as one rename, <stem>.json
+// before <stem>_overlay.png).
+bool result_complete(const EverythingArgs& a, const std::string& stem) {
+  std::error_code ec;
+  for (const std::string& name : result_names(a, stem)) {
+    const fs::path result = fs::path(a.output) / name;
+    if (!fs::exists(fs::symlink_status(result, ec)) || !foreign_reason(result, !a.convert_to_rle).empty()) return false;
+  }
+  return true;
+}
+
+// Over the whole dataset (every shard sees the same list, so all agree): two
+// inputs with one stem, an image whose result would be the log folder.
+void check_stems(const EverythingArgs& a, const sam::dataset::Dataset& data, bool default_log) {
+  std::set<std::string> stems;
+  for (const sam::dataset::Item& it : data.items) {
+    const std::string stem = fs::path(it.path).stem().string();
+    if (!stems.insert(stem).second)
+      engine::fail("{}: two inputs named {}.* would write the same output", data.source, stem);
+    if (default_log && !a.convert_to_rle && stem == "logs")
+      engine::fail("{}: the result of {} would be the log folder {}; give --log FILE", data.source, it.key,
+                   (fs::path(a.output) / "logs").string());
   }
 }
 
@@ -293,89 +308,152 @@ void check_option_combination(const AmgOptions& o) {
         n, o.points_per_side, o.crop_n_layers, o.crop_n_points_downscale_factor, AutomaticMaskGenerator::kMaxPrompts));
 }
 
-int run_everything(const EverythingArgs& a) {
-  set_runtime(a.threads, a.precision);
-  const std::vector<fs::path> targets = list_targets(a.input);
-  const bool is_dir = fs::is_directory(a.input);
-  if (targets.empty()) engine::fail("{}: no files to process", a.input);
+// Decodes one image and checks it fits the generator (the messages start with the path).
+Image load_checked(const EverythingArgs& a, const AutomaticMaskGenerator& generator, const std::string& path) {
+  Image image = load_image(path, a.ignore_exif ? ExifOrientation::kIgnore : ExifOrientation::kApply);
+  try {
+    generator.check_image(image.height, image.width);
+  } catch (const engine::Error& e) {
+    engine::fail("{}: {}", path, e.what());
+  }
+  return image;
+}
+
+// Stages the result of one image, moves it into place (an old result of it out)
+// and returns its names in the output folder.
+std::vector<std::string> write_result(const EverythingArgs& a, OutputDir& out, const std::string& stem,
+                                      const Image& image, const AmgResult& r) {
   std::error_code ec;
+  std::vector<std::string> written;
+  if (a.convert_to_rle) {
+    write_text(out.staged(stem + ".json"), coco_json(r));
+    write_png(out.staged(stem + "_overlay.png"), overlay(image, r));
+    written = {stem + ".json", stem + "_overlay.png"};
+  } else {
+    const std::string dir = out.staged(stem);
+    fs::create_directory(dir, ec);
+    if (ec) engine::fail("{}: cannot create {}: {}", a.output, stem, ec.message());
+    for (size_t i = 0; i < r.masks.size(); ++i)
+      write_mask_png((fs::path(dir) / fmt::format("{}.png", i)).string(), r.masks[i].rle);
+    write_text((fs::path(dir) / "metadata.csv").string(), metadata_csv(r));
+    write_png((fs::path(dir) / "overlay.png").string(), overlay(image, r));
+    written = {stem + "/"};
+  }
+  // An old result (checked before) moves out when the new one moves in.
+  for (const std::string& name : result_names(a, stem))
+    if (fs::exists(fs::symlink_status(fs::path(a.output) / name, ec))) out.replace_on_commit(name);
+  out.commit();
+  return written;
+}
+
+// What one run over a dataset shares between its images.
+struct EverythingRun {
+  const EverythingArgs& a;
+  OutputDir& out;
+  AutomaticMaskGenerator& generator;
+  Progress& bar;
+  std::vector<engine::InputFile> inputs;  // outputs never replace these
+  bool dataset = false;                   // a dataset run (see the top of the file)
+  bool single_file = false;               // one image, not a dataset run: its errors end the run
+  size_t count = 0, index = 0;            // for the progress bar
+
+  // Does one image; an engine::Error from here is that image's failure.
+  std::vector<std::string> process(const sam::dataset::Item& it) {
+    const fs::path t(it.path);
+    const std::string stem = t.stem().string();
+    const double n = static_cast<double>(count), i = static_cast<double>(index++);
+    const auto t0 = std::chrono::steady_clock::now();
+    Image image;
+    try {
+      if (dataset) {
+        std::vector<engine::InputFile> mine = inputs;
+        mine.push_back({"--input", it.path});
+        check_result(a, stem, mine, true);
+      }
+      image = load_checked(a, generator, it.path);
+    } catch (const engine::Error& e) {
+      if (single_file) throw sam::dataset::Fatal(e.what());
+      throw;
+    }
+    try {
+      bar.show(i / n, t.filename().string());
+      const AmgResult r = generator.generate(image, [&](int64_t done, int64_t total) {
+        bar.show((i + static_cast<double>(done) / static_cast<double>(total)) / n, t.filename().string());
+      });
+      const auto t1 = std::chrono::steady_clock::now();
+      const std::vector<std::string> written = write_result(a, out, stem, image, r);
+      const double write_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+      const double gen_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+      bar.clear();
+      const auto& s = r.stats;
+      fmt::print(
+          "{}: {} masks -> {} ({:.0f} ms: encoder {:.0f}, decoder {:.0f}, masks {:.0f}, nms {:.0f}, small regions "
+          "{:.0f}, writing {:.0f}; {} prompts, {} masks upscaled)\n",
+          engine::printable(t.string()), r.masks.size(), engine::printable((fs::path(a.output) / written[0]).string()),
+          gen_ms + write_ms, s.encoder_ms, s.decoder_ms, s.masks_ms, s.nms_ms, s.small_regions_ms, write_ms, s.prompts,
+          s.upscaled_masks);
+      std::fflush(stdout);
+      return written;
+    } catch (const engine::Error& e) {  // not the image's fault (a full disk, a model changed): the run ends
+      throw sam::dataset::Fatal(e.what());
+    }
+  }
+};
+
+int run_everything(const EverythingArgs& a) {
+  namespace ds = sam::dataset;
+  set_runtime(a.threads, a.precision);
+  const bool dataset = a.dataset_run();
+  const ds::Shard shard = ds::parse_shard(a.shard);
+  std::error_code ec;
+  if (a.manifest.empty() && !fs::exists(a.input, ec)) engine::fail("{}: no such file or folder", a.input);
+  const ds::InputKind kind = !a.manifest.empty()        ? ds::InputKind::kManifest
+                             : fs::is_directory(a.input, ec) ? ds::InputKind::kFolder
+                                                             : ds::InputKind::kFile;  // (a .txt too: --manifest reads lists)
+  const ds::Dataset data = ds::open_dataset(a.manifest.empty() ? a.input : a.manifest, kind);
+  const bool is_dir = data.kind != ds::InputKind::kFile;
+  if (data.items.empty()) engine::fail("{}: no files to process", data.source);
+  for (const std::string& w : data.warnings) engine::print_line(stderr, "sam: warning: " + w);
   if (fs::exists(a.output, ec) && !fs::is_directory(a.output, ec))
     engine::fail("{}: exists and is not a folder", a.output);
-  // One staging folder and one lock for the whole run; each image's result is
-  // committed on its own (completed images stay if a later one fails or the
-  // run is interrupted).
-  OutputDir out(a.output);
-  check_results(a, targets);
+  check_stems(a, data, dataset && a.log.empty());
+  // One staging folder and one lock for the whole run (shared by the shards of
+  // a dataset run); each image's result is committed on its own (completed
+  // images stay if a later one fails or the run is interrupted).
+  OutputDir out(a.output, dataset ? Sharing::kShared : Sharing::kExclusive);
+  std::unique_ptr<ds::ShardLog> log;
+  if (dataset) log = std::make_unique<ds::ShardLog>(a.log.empty() ? ds::default_log_path(a.output, shard) : a.log, shard);
+  std::vector<engine::InputFile> inputs = {{"--model", a.model}};
+  if (!a.manifest.empty()) inputs.push_back({"--manifest", a.manifest});
+  if (!dataset) {  // before any work: every existing result
+    for (const ds::Item& it : data.items) inputs.push_back({"--input", it.path});
+    for (const ds::Item& it : data.items) check_result(a, fs::path(it.path).stem().string(), inputs, a.overwrite);
+  }
+  const std::vector<ds::Item> mine = ds::select_shard(data.items, shard);
 
   const auto weights = Weights::load(a.model);
   AutomaticMaskGenerator generator(std::make_shared<const SamModel>(weights), a.amg);
   const bool random_model =
       weights->metadata().count("source_format") && weights->metadata().at("source_format") == "random";
   Progress bar(true);  // on a terminal only
-  int processed = 0, skipped = 0;
-  for (size_t ti = 0; ti < targets.size(); ++ti) {
-    const fs::path& t = targets[ti];
-    const std::string stem = t.stem().string();
-    const auto t0 = std::chrono::steady_clock::now();
-    Image image;
-    try {
-      // (its messages start with the path)
-      image = load_image(t.string(), a.ignore_exif ? ExifOrientation::kIgnore : ExifOrientation::kApply);
-      try {
-        generator.check_image(image.height, image.width);
-      } catch (const engine::Error& e) {
-        engine::fail("{}: {}", t.string(), e.what());
-      }
-    } catch (const engine::Error& e) {
-      if (!is_dir) throw;
-      bar.clear();
-      engine::print_line(stderr, std::string("sam: warning: skipping ") + e.what());
-      ++skipped;
-      continue;
-    }
-    const double n_targets = static_cast<double>(targets.size());
-    bar.show(static_cast<double>(ti) / n_targets, t.filename().string());
-    const AmgResult r = generator.generate(image, [&](int64_t done, int64_t total) {
-      bar.show((static_cast<double>(ti) + static_cast<double>(done) / static_cast<double>(total)) / n_targets,
-               t.filename().string());
-    });
-    const auto t1 = std::chrono::steady_clock::now();
-
-    std::string written;
-    if (a.convert_to_rle) {
-      write_text(out.staged(stem + ".json"), coco_json(r));
-      write_png(out.staged(stem + "_overlay.png"), overlay(image, r));
-      written = stem + ".json, " + stem + "_overlay.png";
-    } else {
-      const std::string dir = out.staged(stem);
-      fs::create_directory(dir, ec);
-      if (ec) engine::fail("{}: cannot create {}: {}", a.output, stem, ec.message());
-      for (size_t i = 0; i < r.masks.size(); ++i)
-        write_mask_png((fs::path(dir) / fmt::format("{}.png", i)).string(), r.masks[i].rle);
-      write_text((fs::path(dir) / "metadata.csv").string(), metadata_csv(r));
-      write_png((fs::path(dir) / "overlay.png").string(), overlay(image, r));
-      written = stem + "/";
-    }
-    // An old result (checked up front) moves out when the new one moves in.
-    for (const std::string& name : {stem, stem + ".json", stem + "_overlay.png"})
-      if ((name == stem) != a.convert_to_rle && fs::exists(fs::symlink_status(fs::path(a.output) / name, ec)))
-        out.replace_on_commit(name);
-    out.commit();
-    const double write_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
-    const double gen_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  EverythingRun job{a, out, generator, bar, inputs, dataset, !dataset && !is_dir, mine.size()};
+  ds::Callbacks cb;
+  if (dataset && !a.overwrite)
+    cb.is_complete = [&](const ds::Item& it) { return result_complete(a, fs::path(it.path).stem().string()); };
+  cb.process = [&](const ds::Item& it) { return job.process(it); };
+  cb.on_failure = [&](const ds::Item&, const std::string& message) {
     bar.clear();
-    const auto& s = r.stats;
-    fmt::print(
-        "{}: {} masks -> {} ({:.0f} ms: encoder {:.0f}, decoder {:.0f}, masks {:.0f}, nms {:.0f}, small regions "
-        "{:.0f}, writing {:.0f}; {} prompts, {} masks upscaled)\n",
-        engine::printable(t.string()), r.masks.size(), engine::printable((fs::path(a.output) / written).string()), gen_ms + write_ms, s.encoder_ms,
-        s.decoder_ms, s.masks_ms, s.nms_ms, s.small_regions_ms, write_ms, s.prompts, s.upscaled_masks);
-    std::fflush(stdout);
-    ++processed;
-  }
+    engine::print_line(stderr, "sam: warning: skipping " + message);
+  };
+  const ds::Summary s = ds::run(mine, shard, log.get(), cb);
   bar.clear();
-  if (processed == 0) engine::fail("{}: none of its {} file(s) could be processed", a.input, skipped);
-  if (is_dir) fmt::print("{} image(s) processed, {} skipped\n", processed, skipped);
+  if (dataset) {
+    if (random_model && s.done) fmt::print("note: random-weight model: the masks are meaningless\n");
+    fmt::print("{}\n", ds::summary_text(s));
+    return ds::exit_code(s);
+  }
+  if (s.done == 0) engine::fail("{}: none of its {} file(s) could be processed", data.source, s.failed);
+  if (is_dir) fmt::print("{} image(s) processed, {} skipped\n", s.done, s.failed);
   if (random_model) fmt::print("note: random-weight model: the masks are meaningless\n");
   return 0;
 }
@@ -387,7 +465,17 @@ Command add_everything_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "everything", "Automatic mask generation (segment everything), as the official scripts/amg.py");
   sub->add_option("-m,--model", a->model, "converted model (.safetensors from sam-convert)")->required();
-  sub->add_option("--input", a->input, "an image, or a folder of images")->required();
+  CLI::Option* input = sub->add_option("--input", a->input, "an image, or a folder of images");
+  sub->add_option("--manifest", a->manifest,
+                  "a text file of image paths, one per line (# comments; relative to the file's folder); "
+                  "instead of --input")
+      ->excludes(input);
+  sub->add_option("--shard", a->shard,
+                  "I/N: do only shard I (0-based, 0..N-1) of N; the shards split the images by a hash of their "
+                  "path, e.g. --shard $SLURM_ARRAY_TASK_ID/4 with --array=0-3 (docs/cluster.md)");
+  sub->add_flag("--resume", a->resume,
+                "a dataset run even without --manifest/--shard: skip images whose results are complete");
+  sub->add_option("--log", a->log, "JSON-lines log of a dataset run (default OUTPUT/logs/shard-I-of-N.jsonl)");
   sub->add_option("--output", a->output,
                   "output folder: per image <stem>/ (N.png, metadata.csv, overlay.png), or with "
                   "--convert-to-rle <stem>.json and <stem>_overlay.png")
@@ -424,7 +512,16 @@ Command add_everything_command(CLI::App& app) {
   add_precision_option(sub, a->precision);
   sub->add_flag("--overwrite", a->overwrite, "replace existing results in the output folder");
   sub->add_flag("--ignore-exif", a->ignore_exif, "keep JPEGs' stored orientation (default: apply their EXIF rotation)");
-  sub->callback([a] { check_option_combination(a->amg); });  // during parsing: a usage error
+  sub->callback([a] {  // during parsing: usage errors
+    if (a->input.empty() && a->manifest.empty()) throw CLI::RequiredError("--input");
+    if (a->resume && a->overwrite) throw CLI::ValidationError("--resume and --overwrite exclude each other");
+    try {
+      sam::dataset::parse_shard(a->shard);
+    } catch (const engine::Error& e) {
+      throw CLI::ValidationError(e.what());
+    }
+    check_option_combination(a->amg);
+  });
   return {sub, [a] { return run_everything(*a); }};
 }
 

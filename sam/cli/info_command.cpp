@@ -21,9 +21,15 @@ Command add_info_command(CLI::App& app) {
               return it == meta.end() ? std::string("-") : engine::printable(it->second);  // text from the file
             };
             fmt::print("model        {}\n", engine::printable(*model));
-            fmt::print("variant      {} (encoder width {}, depth {}, heads {}, global blocks {})\n", m.config->name,
-                       m.config->encoder_embed_dim, m.config->encoder_depth, m.config->encoder_num_heads,
-                       fmt::join(m.config->global_attn_indexes, ","));
+            if (!m.config->tinyvit_dims.empty())  // MobileSAM's TinyViT encoder
+              fmt::print("variant      {} (TinyViT encoder: stage widths {}, depths {}, heads {}, windows {})\n",
+                         m.config->name, fmt::join(m.config->tinyvit_dims, ","),
+                         fmt::join(m.config->tinyvit_depths, ","), fmt::join(m.config->tinyvit_heads, ","),
+                         fmt::join(m.config->tinyvit_windows, ","));
+            else
+              fmt::print("variant      {} (encoder width {}, depth {}, heads {}, global blocks {})\n", m.config->name,
+                         m.config->encoder_embed_dim, m.config->encoder_depth, m.config->encoder_num_heads,
+                         fmt::join(m.config->global_attn_indexes, ","));
             fmt::print("tensors      {}\n", m.file.entries().size());
             fmt::print("parameters   {}\n", m.parameter_count());
             for (const auto& [dtype, bytes] : m.bytes_by_dtype())

@@ -28,7 +28,9 @@ int main(int argc, char** argv) {
   const sam::cli::Command commands[] = {sam::cli::add_segment_command(app), sam::cli::add_trace_command(app),
                                         sam::cli::add_info_command(app), sam::cli::add_bench_command(app),
                                         sam::cli::add_demo_image_command(app),
-                                        sam::cli::add_everything_command(app)};
+                                        sam::cli::add_everything_command(app),
+                                        sam::cli::add_serve_command(app),
+                                        sam::cli::add_annotate_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -37,28 +38,50 @@ void create_folder(const std::string& dir, std::vector<std::string>& created) {
 }
 
 // flock() on the folder itself: released when the process ends, however it ends.
-int lock_folder(const std::string& dir) {
+int lock_folder(const std::string& dir, Sharing sharing) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -1;  // the staging folder's creation reports the reason
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(fd, (sharing == Sharing::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
     const int e = errno;
     ::close(fd);
     if (e == EWOULDBLOCK) engine::fail("{}: another sam command is writing into this folder; try again when it ends", dir);
   }
   return fd;
 }
+
+// The staging folders' prefix: ".sam-staging-", or for shared folders
+// ".sam-staging-h<HOST>-" (the host name's letters, digits, '.', '-', '_').
+std::string staging_prefix(Sharing sharing) {
+  if (sharing == Sharing::kExclusive) return kStaging;
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = 0;
+  std::string tag;
+  for (const char* c = host; *c; ++c)
+    tag += (std::isalnum(static_cast<unsigned char>(*c)) || *c == '.' || *c == '-' || *c == '_') ? *c : '_';
+  return std::string(kStaging) + "h" + tag + "-";
+}
 }  // namespace
 
-OutputDir::OutputDir(const std::string& dir) : dir_(dir) {
+OutputDir::OutputDir(const std::string& dir, Sharing sharing) : dir_(dir), sharing_(sharing) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) engine::fail("{}: exists and is not a directory", dir);
   create_folder(dir, created_);
+  if (sharing == Sharing::kShared) {  // another shard may write into it: never removed by this one
+    auto lock = cleanup::hold();
+    for (const std::string& d : created_) cleanup::remove(d);
+    created_.clear();
+  }
   try {
-    lock_fd_ = lock_folder(dir);
+    lock_fd_ = lock_folder(dir, sharing);
     // Staging of an earlier run that was killed (its pid is gone): removed.
-    for (const auto& e : fs::directory_iterator(dir, ec))
-      if (cleanup::is_stale_temporary(e.path().filename().string(), kStaging)) fs::remove_all(e.path(), ec);
-    std::string tmpl = (fs::path(dir) / (kStaging + cleanup::pid_tag() + "-XXXXXX")).string();
+    const std::string prefix = staging_prefix(sharing);
+    // (Shared: also a plain run's, which cannot be running beside a shard: the lock.)
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (cleanup::is_stale_temporary(name, prefix) || cleanup::is_stale_temporary(name, kStaging))
+        fs::remove_all(e.path(), ec);
+    }
+    std::string tmpl = (fs::path(dir) / (prefix + cleanup::pid_tag() + "-XXXXXX")).string();
     auto lock = cleanup::hold();
     if (!::mkdtemp(tmpl.data())) engine::fail("{}: cannot write to output folder: {}", dir, std::strerror(errno));
     staging_ = tmpl;
@@ -157,6 +180,8 @@ void OutputDir::commit() {
       engine::fail("{}: cannot move the old {} out: {}", dir_, replaced_[i], ec.message());
   }
   for (const std::string& name : names_) {
+    const fs::path parent = fs::path(name).parent_path();  // a name in a subfolder (coco_parts/x.json)
+    if (!parent.empty()) fs::create_directories(fs::path(dir_) / parent, ec);
     fs::rename(fs::path(staging_) / name, fs::path(dir_) / name, ec);
     if (ec) engine::fail("{}: cannot move {} into place: {}", dir_, name, ec.message());
   }

@@ -10,6 +10,13 @@
 //    non-empty folder unless --overwrite, and with --overwrite accepts only a
 //    folder that holds a result of the same command and nothing else; commit()
 //    then replaces the old result whole (no stale file of it stays).
+//  * Sharing::kShared (dataset runs split by --shard, sam/dataset/dataset_run.h):
+//    N processes may write into one folder at once (a shared flock; each shard
+//    locks its own log instead), while a command with the exclusive lock is
+//    refused and refuses them. Their staging folders are named
+//    .sam-staging-h<HOST>-PID-XXXXXX (processes on several cluster nodes may
+//    share the folder: a PID is only checked on its own host), and a folder
+//    this command created is left in place (another shard may be using it).
 #pragma once
 
 #include <functional>
@@ -27,9 +34,12 @@ struct FolderLayout {
   std::string marker;                               // a file every result of it holds (written last)
 };
 
+enum class Sharing { kExclusive, kShared };
+
 class OutputDir {
  public:
-  explicit OutputDir(const std::string& dir);  // creates `dir` if needed, locks it
+  // Creates `dir` if needed, locks it (exclusive: one command; shared: the shards of one run).
+  explicit OutputDir(const std::string& dir, Sharing sharing = Sharing::kExclusive);
   ~OutputDir();                                 // removes the staging folder (and a folder it created, if empty)
   OutputDir(const OutputDir&) = delete;
   OutputDir& operator=(const OutputDir&) = delete;
@@ -39,7 +49,9 @@ class OutputDir {
   // `name` (a file or folder in OUTDIR, checked by the caller) is replaced at commit().
   void replace_on_commit(const std::string& name);
 
-  // Where to write `name` now (inside the staging folder).
+  // Where to write `name` now (inside the staging folder). `name` may lie in a
+  // subfolder ("parts/a.json"): the caller creates it in staging(); commit()
+  // creates it in the folder if missing.
   std::string staged(const std::string& name);
   // Where to write a file that belongs elsewhere (e.g. --save-logits FILE): a
   // temporary name next to `path`, renamed to `path` by commit(), removed
@@ -52,6 +64,7 @@ class OutputDir {
 
  private:
   std::string dir_;
+  Sharing sharing_;
   std::string staging_;
   int lock_fd_ = -1;
   std::vector<std::string> names_;

@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <fstream>
+
 #include "engine/error.h"
 #include "engine/io/mapped_file.h"
 #include "engine/io/npy.h"
@@ -14,7 +17,23 @@ namespace sam {
 
 namespace {
 constexpr const char* kTag = "sam-engine-embedding ";
+
+// The variant named in an embedding file's header, from its first bytes only ("" when
+// there is none): lets a file too large for this model (another variant's embedding
+// grid or width) be refused as another model's, without reading it whole.
+std::string peek_variant(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::string head(4096, '\0');
+  f.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(f.gcount(), 0)));
+  if (head.find(kTag) == std::string::npos) return "";
+  const std::string key = "\"variant\":\"";
+  const size_t at = head.find(key);
+  if (at == std::string::npos) return "";
+  const size_t end = head.find('"', at + key.size());
+  return end == std::string::npos || end - at > 64 ? "" : head.substr(at + key.size(), end - at - key.size());
 }
+}  // namespace
 
 std::string model_identity(const Weights& weights) {
   std::string text;
@@ -55,6 +74,11 @@ engine::Tensor load_embedding(const std::string& path, const Weights& weights, c
   // Refuse a file too large to be an embedding before reading it.
   const size_t max_bytes = sizeof(float) * D * G * G + engine::kMaxNpyHeader + 12;
   const size_t bytes = engine::check_regular_file(path);
+  if (bytes > max_bytes) {
+    const std::string variant = peek_variant(path);
+    engine::check(variant.empty() || variant == weights.config().name,
+                  "{}: embedding was computed with another model (variant {}), not {}", path, variant, weights.path());
+  }
   engine::check(bytes <= max_bytes, "{}: {} bytes, too large for an embedding of this model (at most {})", path, bytes,
                 max_bytes);
   std::string comment;

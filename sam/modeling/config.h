@@ -18,6 +18,12 @@ struct SamConfig {
   int mlp_ratio = 4;
   int window_size = 14;
   std::vector<int> global_attn_indexes;
+  // image_encoder of MobileSAM (mobile_sam/modeling/tiny_vit_sam.py: TinyViT; the
+  // "tiny_vit" family, empty for ViT variants): per stage (layers.i) the embed dim,
+  // depth, heads and window (stage 0 is MBConv blocks: no heads or window there).
+  std::vector<int> tinyvit_dims, tinyvit_depths, tinyvit_heads, tinyvit_windows;
+  int mbconv_expand_ratio = 4;  // MBConv hidden = dim * ratio
+  int local_conv_size = 3;      // TinyViTBlock.local_conv kernel
   // prompt_encoder (modeling/prompt_encoder.py: PromptEncoder)
   int prompt_embed_dim = 256;
   int mask_in_chans = 16;

@@ -19,7 +19,7 @@ namespace sam {
 // An image-encoder family: how to build it from weights, and the image_encoder.*
 // keys and shapes it expects for a config.
 struct ImageEncoderFamily {
-  const char* name;  // "vit" (modeling/image_encoder.py: ImageEncoderViT)
+  const char* name;  // "vit" (modeling/image_encoder.py: ImageEncoderViT), "tiny_vit" (MobileSAM)
   std::unique_ptr<const ImageEncoder> (*create)(std::shared_ptr<const Weights> weights);
   void (*expected_weights)(const SamConfig& config, std::vector<WeightSpec>& out);
 };
@@ -32,11 +32,11 @@ struct SamVariant {
   bool test_only = false;              // "tiny": same code paths, small shapes
 };
 
-// Every variant, in registry order (vit_b, vit_l, vit_h, then tiny).
+// Every variant, in registry order (vit_b, vit_l, vit_h, vit_t (MobileSAM), then tiny).
 const std::vector<SamVariant>& variants();
 // nullptr when `name` is not a registered variant.
 const SamVariant* find_variant(const std::string& name);
-// "vit_b, vit_l, vit_h, tiny"
+// "vit_b, vit_l, vit_h, vit_t, tiny"
 std::string variant_names();
 
 }  // namespace sam

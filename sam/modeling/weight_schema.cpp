@@ -124,6 +124,17 @@ SchemaReport check_weights(const SamConfig& config, const std::map<std::string, 
 }
 
 const SamConfig& detect_variant(const std::map<std::string, std::vector<int64_t>>& shapes) {
+  // MobileSAM (TinyViT image encoder): the variant whose whole schema the shapes fit.
+  if (shapes.count("image_encoder.patch_embed.seq.0.c.weight")) {
+    std::vector<std::string> reasons;
+    for (const SamVariant& v : variants()) {
+      if (std::string(v.encoder->name) != "tiny_vit") continue;
+      const SchemaReport r = check_weights(v.config, shapes);
+      if (r.ok()) return v.config;
+      reasons.push_back(fmt::format("not {}: {}", v.name, r.summary(3)));
+    }
+    engine::fail("a MobileSAM (TinyViT) image encoder of no registered variant ({})", fmt::join(reasons, "; "));
+  }
   const auto it = shapes.find("image_encoder.patch_embed.proj.weight");
   if (it == shapes.end() || it->second.size() != 4) {
     std::vector<std::string> some;
@@ -137,6 +148,7 @@ const SamConfig& detect_variant(const std::map<std::string, std::vector<int64_t>
   const int64_t width = it->second[0];
   std::vector<std::string> known;
   for (const SamVariant& v : variants()) {
+    if (std::string(v.encoder->name) != "vit") continue;
     if (v.config.encoder_embed_dim == width) return v.config;
     known.push_back(fmt::format("{} ({})", v.config.encoder_embed_dim, v.name));
   }

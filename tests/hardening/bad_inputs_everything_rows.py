@@ -203,4 +203,26 @@ EVERYTHING_CASES = [
                       ["--threads", "0"]),
     everything_option("sam: error: The following argument was not expected: --bogus (see sam --help)",
                       "unknown option", ["--bogus"]),
+
+    # ------------------------------------------------------------ sam everything: dataset runs (docs/cluster.md)
+    everything_option("sam: error: --shard 4/4: shard index 4 is not in 0..3 (indices are 0-based: a Slurm array "
+                      "--array=0-3 with --shard $SLURM_ARRAY_TASK_ID/4) (see sam --help)",
+                      "`--shard 4/4` (a 1-based task id)", ["--shard", "4/4"]),
+    everything_option("sam: error: --shard 1of4: expected I/N, e.g. 0/4 (shard I of N, I from 0 to N-1) "
+                      "(see sam --help)", "`--shard 1of4`", ["--shard", "1of4"]),
+    everything_option("sam: error: --shard 0/0: the number of shards must be at least 1 (see sam --help)",
+                      "`--shard 0/0`", ["--shard", "0/0"]),
+    everything_option("sam: error: --resume and --overwrite exclude each other (see sam --help)",
+                      "`--resume` with `--overwrite`", ["--resume", "--overwrite"]),
+    everything("sam: error: --input excludes --manifest (see sam --help)", "`--manifest` with `--input`",
+               make=lambda c: write(c, "list.txt", b"a.png\n"), extra=lambda c: ["--manifest", c.file], code=2),
+    everything("sam: error: {file}: no such manifest file", "missing `--manifest` file",
+               make=lambda c: os.path.join(c.work, "missing.txt"),
+               args=lambda c: ["everything", "-m", c.model, "--manifest", c.file, "--output", c.out] + FAST),
+    everything("sam: error: {file}: the manifest lists no images", "a manifest of comments and blank lines only",
+               make=lambda c: write(c, "empty.txt", b"# nothing yet\n\n   \n"),
+               args=lambda c: ["everything", "-m", c.model, "--manifest", c.file, "--output", c.out] + FAST),
+    everything("sam: error: {file}:2: a NUL byte (not a text file of paths?)", "a binary file as `--manifest`",
+               make=lambda c: write(c, "binary.txt", b"a.png\n\x00\x01\x02\n"),
+               args=lambda c: ["everything", "-m", c.model, "--manifest", c.file, "--output", c.out] + FAST),
 ]

@@ -188,6 +188,9 @@ void check_all_slots(const kernels::KernelTable& t) {
   CHECK(t.resample_row);
   CHECK(t.blend_rows);
   CHECK(t.blend_rows_threshold);
+  CHECK(t.depthwise_conv2d);
+  CHECK(t.conv2d);
+  CHECK(t.bias_attention);
 }
 
 // Same function in every slot (two tables of the same variants).
@@ -285,10 +288,13 @@ TEST_CASE("every kernel family lists its variants, the last one needing nothing"
   check_variant_list<kernels::ResampleKernels>();
   check_variant_list<kernels::GemmBf16Kernels>();
   check_variant_list<kernels::AttentionBf16Kernels>();
+  check_variant_list<kernels::ConvKernels>();
+  check_variant_list<kernels::BiasAttentionKernels>();
   const std::vector<std::string> families(kernels::KernelTable::family_names.begin(),
                                           kernels::KernelTable::family_names.end());
   CHECK(families == std::vector<std::string>{"convert", "eltwise", "gemm", "two_way_attention", "mask_upscale",
-                                             "attention", "resample", "gemm_bf16", "attention_bf16"});
+                                             "attention", "resample", "gemm_bf16", "attention_bf16", "conv",
+                                             "bias_attention"});
 }
 
 TEST_CASE("a capped feature set selects the expected variant of every kernel", "[dispatch]") {
@@ -296,9 +302,13 @@ TEST_CASE("a capped feature set selects the expected variant of every kernel", "
   // gemm_bf16 and attention_bf16 (the last two) have no avx2 / avx512 variant: their SIMD ones
   // need avx512_bf16 or AMX beyond the tiers.
   const std::vector<std::string> scalar_names = {"ref",    "ref", "scalar", "scalar", "scalar",
-                                                 "scalar", "ref", "scalar", "scalar"};
+                                                 "scalar", "ref", "scalar", "scalar",
+                                                 "scalar", "scalar"};
   std::vector<std::string> avx2_names(7, "avx2"), avx512_names(7, "avx512");
   for (auto* names : {&avx2_names, &avx512_names}) names->insert(names->end(), {"scalar", "scalar"});
+  // conv and bias_attention (after the two bf16 families): one variant per tier.
+  avx2_names.insert(avx2_names.end(), {"avx2", "avx2"});
+  avx512_names.insert(avx512_names.end(), {"avx512", "avx512"});
   // The tiers plus every feature of this CPU: gemm_bf16 takes AMX (when Linux grants the
   // tiles), else AVX512_BF16; attention_bf16 AVX512_BF16.
   std::vector<std::string> cpu_best_names = avx512_names;
@@ -375,13 +385,12 @@ TEST_CASE("table() is the table of the best ISA (SAM_ISA caps it)", "[dispatch]"
   CHECK(t.features == kernels::allowed_features());
   // The same variants as the table of the allowed features; the named tier's table
   // differs at most in variants needing features beyond it (gemm_bf16 and attention_bf16 on
-  // avx512_bf16 / AMX: the last two).
+  // avx512_bf16 / AMX: entries 7 and 8).
   const kernels::KernelTable same = kernels::table_for(kernels::allowed_features());
   CHECK(names_of(t) == names_of(same));
   check_same_slots(t, same);
   std::vector<std::string> tier_names = names_of(kernels::table_for(kernels::best_isa())), names = names_of(t);
-  tier_names.resize(tier_names.size() - 2);
-  names.resize(names.size() - 2);
+  for (auto* v : {&tier_names, &names}) v->erase(v->begin() + 7, v->begin() + 9);  // gemm_bf16, attention_bf16
   CHECK(names == tier_names);
   check_all_slots(t);
   // Built: a later cap changes nothing.

@@ -176,3 +176,8 @@ TEST_CASE("tiny model equals the official code for every prompt kind", "[.][refe
 TEST_CASE("vit_b equals the official code for every prompt kind", "[.][reference_vit_b]") { run_suite("vit_b"); }
 TEST_CASE("vit_l equals the official code for every prompt kind", "[.][reference_vit_l]") { run_suite("vit_l"); }
 TEST_CASE("vit_h equals the official code for every prompt kind", "[.][reference_vit_h]") { run_suite("vit_h"); }
+// MobileSAM (TinyViT encoder): SAM_TESTDATA = tests/reference/prepare_mobilesam.sh's data
+// (vit_t.pth is the mobile_sam.pt the official MobileSAM code wrote).
+TEST_CASE("vit_t (MobileSAM) equals the official code for every prompt kind", "[.][reference_vit_t]") {
+  run_suite("vit_t");
+}

@@ -39,6 +39,7 @@ void require_refused(const std::string& json, const std::string& words) {
 
 TEST_CASE("every official key maps to a distinct HF key and back", "[hf_mapping]") {
   for (const sam::SamVariant& v : sam::variants()) {
+    if (std::string(v.encoder->name) != "vit") continue;  // Hugging Face's SamModel holds ViT encoders only
     std::set<std::string> seen;
     for (const sam::WeightSpec& w : sam::expected_weights(v.config)) {
       const std::string hf = hf_name_from_official(w.name, v.config);

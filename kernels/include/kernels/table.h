@@ -15,6 +15,8 @@
 
 #include "kernels/attention.h"
 #include "kernels/attention_bf16.h"
+#include "kernels/bias_attention.h"
+#include "kernels/conv.h"
 #include "kernels/convert.h"
 #include "kernels/cpu_features.h"
 #include "kernels/eltwise.h"
@@ -43,7 +45,7 @@ struct KernelFamilies : Families... {
 // The one central list of kernel families: adding a family is one entry here.
 using AllKernelFamilies = KernelFamilies<ConvertKernels, EltwiseKernels, GemmKernels, TwoWayAttentionKernels,
                                          MaskUpscaleKernels, AttentionKernels, ResampleKernels, GemmBf16Kernels,
-                                         AttentionBf16Kernels>;
+                                         AttentionBf16Kernels, ConvKernels, BiasAttentionKernels>;
 
 struct KernelTable : AllKernelFamilies {
   Isa isa = Isa::Scalar;  // the highest named tier within `features`

@@ -1,0 +1,121 @@
+"""Helpers shared by the `sam serve` tests and bench/bench_serve.py: start the
+server on a free port, talk to it over loopback (http.client), decode COCO RLE."""
+import http.client
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+
+import numpy as np
+
+
+class Server:
+    """`sam serve --port 0 ...` as a child process; stderr (the access log) is collected."""
+
+    def __init__(self, sam, model, *extra):
+        self.proc = subprocess.Popen([sam, "serve", "-m", model, "--port", "0", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"listening on http://([^:]+):(\d+)", line)
+        if not m:
+            err = self.proc.stderr.read()
+            raise RuntimeError(f"sam serve did not start: {line!r} {err!r}")
+        self.host, self.port = m.group(1), int(m.group(2))
+        self.log = []
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+
+    def _read_log(self):
+        for line in self.proc.stderr:
+            self.log.append(line.rstrip("\n"))
+
+    def request(self, method, path, body=None, headers=None, timeout=120):
+        """(status, headers dict, body bytes); a dict body is sent as JSON."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+                headers = {"Content-Type": "application/json", **(headers or {})}
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def json(self, method, path, body=None, headers=None, timeout=120):
+        status, hdrs, data = self.request(method, path, body, headers, timeout)
+        ctype = hdrs.get("Content-Type", "")
+        if "application/json" not in ctype:
+            raise AssertionError(f"{method} {path}: {status} with Content-Type {ctype!r}: {data[:200]!r}")
+        return status, json.loads(data)
+
+    def rss_kb(self, field="VmRSS"):
+        """Resident memory (KiB) from /proc: VmRSS, RssAnon (heap: what the server
+        allocated) or RssFile (the model file's mapped pages, clean and shared)."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+
+
+def rle_counts_decode(s):
+    """pycocotools' compressed counts string -> run lengths (maskApi.c rleFrString)."""
+    counts, p = [], 0
+    while p < len(s):
+        x, k, more = 0, 0, True
+        while more:
+            c = ord(s[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        counts.append(x)
+    return counts
+
+
+def rle_to_mask(seg):
+    """{"size": [h, w], "counts": "..."} -> bool [h, w]."""
+    h, w = seg["size"]
+    flat = np.zeros(h * w, dtype=bool)
+    pos, value = 0, False
+    for n in rle_counts_decode(seg["counts"]):
+        flat[pos:pos + n] = value
+        pos += n
+        value = not value
+    return flat.reshape(w, h).T  # column-major runs
+
+
+def convert_model(bin_dir, pth, out):
+    rc = subprocess.run([os.path.join(bin_dir, "sam-convert"), pth, out, "-q"], capture_output=True, text=True)
+    if rc.returncode != 0:
+        raise RuntimeError(f"sam-convert {pth}: {rc.stderr}")
+    return out
+
+
+def wait_for(predicate, seconds=10.0):
+    end = time.time() + seconds
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
