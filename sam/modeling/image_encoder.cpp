@@ -9,7 +9,7 @@
 //                                         kernel, or the unfused path with SAM_ATTENTION=unfused)
 //   window_unpartition        -> window_unpartition_add() (crop, fused with the residual)
 //   MLPBlock.forward          -> lin1, engine::ops::gelu_rows(), lin2
-//   ImageEncoderViT.neck      -> ImageEncoderViT::neck_forward()
+//   ImageEncoderViT.neck      -> EncoderNeck::forward() (encoder_neck.h, shared with TinyViT)
 //
 // Layout: everything between patch embedding and the neck is channels-last,
 // [G, G, C] tokens (row-major [N = G*G, C]), exactly the official BHWC tensors
@@ -41,9 +41,8 @@ using engine::DType;
 using engine::Shape;
 using engine::Tensor;
 
-// nn.LayerNorm(eps=1e-6) in build_sam.py; LayerNorm2d's default eps in common.py.
+// nn.LayerNorm(eps=1e-6) in build_sam.py.
 constexpr float kBlockNormEps = 1e-6f;
-constexpr float kNeckNormEps = 1e-6f;
 
 constexpr size_t kAlign = engine::kTensorAlignment;
 size_t aligned_bytes(size_t floats) { return (floats * sizeof(float) + kAlign - 1) / kAlign * kAlign; }
@@ -195,26 +194,8 @@ ImageEncoderViT::ImageEncoderViT(std::shared_ptr<const Weights> weights) : weigh
     blocks_.push_back(std::move(b));
   }
 
-  const Tensor neck0_w = weight(w, "image_encoder.neck.0.weight").reshape({D, C});
-  neck1_w_ = weight(w, "image_encoder.neck.1.weight");
-  neck1_b_ = weight(w, "image_encoder.neck.1.bias");
-  // neck.2: Conv2d(D, D, 3, padding=1, bias=False), weight [D, D, 3, 3] (cout, cin, ky, kx).
-  // Repacked once to [D, (ky, kx, cin)] so that the channels-last im2col rows are
-  // nine contiguous copies of D channels.
-  const Tensor& w2 = weight(w, "image_encoder.neck.2.weight");
-  Tensor neck2_w = Tensor::empty(DType::F32, {D, 9 * D});
-  {
-    const float* src = w2.data<float>();
-    float* dst = neck2_w.data<float>();
-    for (int64_t co = 0; co < D; ++co)
-      for (int64_t ci = 0; ci < D; ++ci)
-        for (int64_t tap = 0; tap < 9; ++tap) dst[co * 9 * D + tap * D + ci] = src[(co * D + ci) * 9 + tap];
-  }
   patch_ = make_linear(w, "image_encoder.patch_embed.proj.weight", patch_w, &patch_b);
-  neck0_ = make_linear(w, "image_encoder.neck.0.weight", neck0_w, nullptr);
-  neck2_ = make_linear(w, "image_encoder.neck.2.weight", neck2_w, nullptr);
-  neck3_w_ = weight(w, "image_encoder.neck.3.weight");
-  neck3_b_ = weight(w, "image_encoder.neck.3.bias");
+  neck_ = EncoderNeck(w, C, D);
 
   // Token counts the attention runs on: N for global blocks, nW*ws*ws (padded) for windowed ones.
   const size_t n = static_cast<size_t>(g * g);
@@ -251,10 +232,7 @@ void ImageEncoderViT::expected_weights(const SamConfig& c, std::vector<WeightSpe
     b.linear(p + ".mlp.lin1", C, C * c.mlp_ratio);
     b.linear(p + ".mlp.lin2", C * c.mlp_ratio, C);
   }
-  b.add("image_encoder.neck.0.weight", {D, C, 1, 1});
-  b.norm("image_encoder.neck.1", D);
-  b.add("image_encoder.neck.2.weight", {D, D, 3, 3});
-  b.norm("image_encoder.neck.3", D);
+  EncoderNeck::expected_weights(b, C, D);
   out.insert(out.end(), b.out.begin(), b.out.end());
 }
 
@@ -330,7 +308,7 @@ Tensor ImageEncoderViT::forward(Tensor x, EncoderWorkspace& ws, Tracer* tracer) 
   for (int i = 0; i < static_cast<int>(blocks_.size()); ++i) block_forward(i, buf.x, buf, tracer);
 
   Tensor out = Tensor::empty(DType::F32, {1, out_dim_, g, g});
-  neck_forward(buf.x, out, buf, tracer);
+  neck_.forward(buf.x, g, buf.ctx, buf.ctx + n * out_dim_, buf.big, out, tracer);
   trace(tracer, "image_encoder", out);
   return out;
 }
@@ -449,54 +427,6 @@ void ImageEncoderViT::mlp_forward(const BlockWeights& b, float* x, const Buffers
   }
   engine::ops::add_rows(x, buf.xn, n * C);
   if (tracer) trace(tracer, path, view(x, {1, g, g, C}));
-}
-
-// ImageEncoderViT.neck on x.permute(0, 3, 1, 2), computed channels-last:
-//   neck.0 Conv2d(C, D, 1, bias=False)        = linear over tokens
-//   neck.1 LayerNorm2d(D)                     = layer norm over each token's channels
-//   neck.2 Conv2d(D, D, 3, padding=1, bias=False) = im2col [N, 9D] + GEMM
-//   neck.3 LayerNorm2d(D)
-// then one transpose into the official [1, D, G, G] output.
-void ImageEncoderViT::neck_forward(const float* x, Tensor& out, const Buffers& buf, Tracer* tracer) const {
-  const int64_t g = grid_, d = out_dim_, n = g * g;
-  float* y1 = buf.ctx;       // [N, D]
-  float* y2 = buf.ctx + n * d;  // [N, D]
-  float* cols = buf.big;     // [N, 9D], columns (ky, kx, cin) as neck2_'s weight
-
-  neck0_.forward_rows(x, n, y1);
-  if (tracer) trace(tracer, "image_encoder.neck.0", nchw_view(y1, g, d));
-  engine::ops::layer_norm_rows(y1, y1, n, d, neck1_w_, neck1_b_, kNeckNormEps);
-  if (tracer) trace(tracer, "image_encoder.neck.1", nchw_view(y1, g, d));
-
-  // im2col, zero padding 1: cols[(i, j)][(ky, kx, :)] = y1[(i + ky - 1, j + kx - 1), :]
-  engine::thread_pool().parallel_for(0, n, 64, [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t) {
-      const int64_t i = t / g, j = t % g;
-      float* dst = cols + t * 9 * d;
-      for (int64_t ky = 0; ky < 3; ++ky)
-        for (int64_t kx = 0; kx < 3; ++kx, dst += d) {
-          const int64_t yy = i + ky - 1, xx = j + kx - 1;
-          if (yy < 0 || yy >= g || xx < 0 || xx >= g)
-            std::fill(dst, dst + d, 0.f);
-          else
-            std::memcpy(dst, y1 + (yy * g + xx) * d, static_cast<size_t>(d) * sizeof(float));
-        }
-    }
-  });
-  neck2_.forward_rows(cols, n, y2);
-  if (tracer) trace(tracer, "image_encoder.neck.2", nchw_view(y2, g, d));
-  engine::ops::layer_norm_rows(y2, y2, n, d, neck3_w_, neck3_b_, kNeckNormEps);
-  if (tracer) {
-    trace(tracer, "image_encoder.neck.3", nchw_view(y2, g, d));
-    trace(tracer, "image_encoder.neck", nchw_view(y2, g, d));
-  }
-
-  // [G, G, D] -> [1, D, G, G]
-  float* dst = out.data<float>();
-  engine::thread_pool().parallel_for(0, d, 8, [&](int64_t lo, int64_t hi) {
-    for (int64_t c = lo; c < hi; ++c)
-      for (int64_t t = 0; t < n; ++t) dst[c * n + t] = y2[t * d + c];
-  });
 }
 
 }  // namespace sam

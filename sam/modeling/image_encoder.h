@@ -16,6 +16,7 @@
 
 #include "sam/modeling/config.h"
 #include "sam/modeling/encoder_interface.h"
+#include "sam/modeling/encoder_neck.h"
 #include "sam/modeling/weight_schema.h"
 #include "engine/arena.h"
 #include "engine/ops.h"
@@ -60,7 +61,6 @@ class ImageEncoderViT final : public ImageEncoder {
   void block_forward(int index, float* x, const Buffers& buf, Tracer* tracer) const;
   void mlp_forward(const BlockWeights& b, float* x, const Buffers& buf, Tracer* tracer, const std::string& path,
                    bool fused) const;
-  void neck_forward(const float* x, engine::Tensor& out, const Buffers& buf, Tracer* tracer) const;
 
   std::shared_ptr<const Weights> weights_;
   SamConfig config_;
@@ -73,9 +73,7 @@ class ImageEncoderViT final : public ImageEncoder {
   engine::ops::Linear patch_;  // [C, 3 * p * p]: the patch conv kernel as a GEMM matrix
   engine::Tensor pos_embed_;
   std::vector<BlockWeights> blocks_;
-  engine::ops::Linear neck0_;  // [D, C]: 1x1 conv as a linear
-  engine::Tensor neck1_w_, neck1_b_, neck3_w_, neck3_b_;
-  engine::ops::Linear neck2_;  // [D, 9 * D]: 3x3 conv repacked to (ky, kx, cin) columns
+  EncoderNeck neck_;
 
   size_t window_tokens_ = 0;   // largest window_partition output, tokens (0: no windowed block)
   size_t attn_tokens_ = 0;     // largest token count attention runs on (N or nW*ws*ws)

@@ -183,19 +183,7 @@ TinyViTEncoder::TinyViTEncoder(std::shared_ptr<const Weights> weights) : weights
   engine::check(out_grid_ == c.embedding_grid(), "TinyViT {}: last stage is {}x{}, the embedding grid is {}", c.name,
                 out_grid_, out_grid_, c.embedding_grid());
   const int64_t D = out_dim_, C = stages_.back().dim;
-  neck0_ = make_linear(weight(w, "image_encoder.neck.0.weight").reshape({D, C}), nullptr);
-  neck1_w_ = weight(w, "image_encoder.neck.1.weight");
-  neck1_b_ = weight(w, "image_encoder.neck.1.bias");
-  const float* w2 = weight(w, "image_encoder.neck.2.weight").data<float>();  // [D, D, 3, 3]
-  Tensor neck2 = Tensor::empty(DType::F32, {D, 9 * D});  // [cout, (ky, kx, cin)]
-  float* n2 = neck2.data<float>();
-  for (int64_t o = 0; o < D; ++o)
-    for (int64_t i = 0; i < D; ++i)
-      for (int64_t t = 0; t < 9; ++t) n2[(o * 9 + t) * D + i] = w2[(o * D + i) * 9 + t];
-  neck2_ = make_linear(neck2, nullptr);
-  w.release("image_encoder.neck.2.weight");
-  neck3_w_ = weight(w, "image_encoder.neck.3.weight");
-  neck3_b_ = weight(w, "image_encoder.neck.3.bias");
+  neck_ = EncoderNeck(w, C, D);
   plan_ = make_plan();
 }
 
@@ -240,10 +228,7 @@ void TinyViTEncoder::expected_weights(const SamConfig& c, std::vector<WeightSpec
     }
   }
   const int64_t D = c.prompt_embed_dim;
-  b.add("image_encoder.neck.0.weight", {D, c.tinyvit_dims.back(), 1, 1});
-  b.norm("image_encoder.neck.1", D);
-  b.add("image_encoder.neck.2.weight", {D, D, 3, 3});
-  b.norm("image_encoder.neck.3", D);
+  EncoderNeck::expected_weights(b, c.tinyvit_dims.back(), D);
   out.insert(out.end(), b.out.begin(), b.out.end());
 }
 

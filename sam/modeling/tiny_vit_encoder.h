@@ -26,6 +26,7 @@
 #include "sam/io/weights.h"
 #include "sam/modeling/config.h"
 #include "sam/modeling/encoder_interface.h"
+#include "sam/modeling/encoder_neck.h"
 #include "sam/modeling/weight_schema.h"
 
 namespace sam {
@@ -85,7 +86,6 @@ class TinyViTEncoder final : public ImageEncoder {
   void merging_forward(const Stage& s, float* x, const Buffers& b) const;
   void attention_traced(const Stage& s, const Block& blk, float* x, const Buffers& b, Tracer* tracer,
                         const std::string& path) const;
-  void neck_forward(const float* x, engine::Tensor& out, const Buffers& b, Tracer* tracer) const;
   // y[rows, N] = x @ W^T + b (+ y when accumulate) (then GELU), with or without fused epilogues.
   void linear(const engine::ops::Linear& l, const float* x, int64_t rows, float* y, bool accumulate, bool gelu,
               float* tmp) const;
@@ -94,9 +94,7 @@ class TinyViTEncoder final : public ImageEncoder {
   SamConfig config_;
   Conv embed0_, embed1_;  // patch_embed.seq.0 / seq.2 (dense 3x3 stride 2)
   std::vector<Stage> stages_;
-  engine::ops::Linear neck0_;     // [D, C_last]
-  engine::ops::Linear neck2_;     // [D, 9 D]: the 3x3 conv over (ky, kx, cin) im2col columns
-  engine::Tensor neck1_w_, neck1_b_, neck3_w_, neck3_b_;
+  EncoderNeck neck_;
   int out_dim_ = 0, out_grid_ = 0;
   Plan plan_;
 };

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "engine/ops/bias_attention.h"
 #include "engine/ops/conv.h"
 #include "engine/ops/rows.h"
 #include "engine/thread_pool.h"
@@ -31,7 +32,6 @@ using engine::Shape;
 using engine::Tensor;
 
 constexpr float kLayerNormEps = 1e-5f;  // nn.LayerNorm's default (Attention.norm, Mlp.norm)
-constexpr float kNeckNormEps = 1e-6f;   // LayerNorm2d
 
 constexpr size_t kAlign = engine::kTensorAlignment;
 size_t aligned_bytes(size_t floats) { return (floats * sizeof(float) + kAlign - 1) / kAlign * kAlign; }
@@ -225,7 +225,7 @@ Tensor TinyViTEncoder::forward(Tensor x, EncoderWorkspace& ws, Tracer* tracer) c
     }
   }
   Tensor out = Tensor::empty(DType::F32, {1, out_dim_, out_grid_, out_grid_});
-  neck_forward(cur, out, b, tracer);
+  neck_.forward(cur, out_grid_, /*y1=*/b.big1, /*y2=*/b.tmp, /*cols=*/b.big2, out, tracer);
   trace(tracer, "image_encoder", out);
   return out;
 }
@@ -312,46 +312,6 @@ void TinyViTEncoder::attention_traced(const Stage& s, const Block& blk, float* x
   linear(blk.proj, b.big2, t, b.big1, false, false, b.tmp);
   trace(tracer, path + ".attn", view(b.big1, win_shape));
   window_reverse_add(b.big1, res, c, ws, x);  // x = res_x + attn
-}
-
-// The neck (as ImageEncoderViT's): 1x1 conv, LayerNorm2d, 3x3 conv, LayerNorm2d, channels-last,
-// then one transpose into [1, D, G, G].
-void TinyViTEncoder::neck_forward(const float* x, Tensor& out, const Buffers& b, Tracer* tracer) const {
-  const int64_t g = out_grid_, d = out_dim_, n = g * g;
-  float* y1 = b.big1;   // [N, D]
-  float* cols = b.big2;  // [N, 9 D], columns (ky, kx, cin) as neck2_'s weight
-  float* y2 = b.tmp;    // [N, D]
-  neck0_.forward_rows(x, n, y1);
-  if (tracer) trace(tracer, "image_encoder.neck.0", nchw_view(y1, g, d));
-  engine::ops::layer_norm_rows(y1, y1, n, d, neck1_w_, neck1_b_, kNeckNormEps);
-  if (tracer) trace(tracer, "image_encoder.neck.1", nchw_view(y1, g, d));
-  // neck.2: Conv2d(D, D, 3, padding=1, bias=False) as im2col + one packed GEMM.
-  engine::thread_pool().parallel_for(0, n, 64, [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t) {
-      const int64_t i = t / g, j = t % g;
-      float* dst = cols + t * 9 * d;
-      for (int64_t ky = 0; ky < 3; ++ky)
-        for (int64_t kx = 0; kx < 3; ++kx, dst += d) {
-          const int64_t yy = i + ky - 1, xx = j + kx - 1;
-          if (yy < 0 || yy >= g || xx < 0 || xx >= g)
-            std::fill(dst, dst + d, 0.f);
-          else
-            std::memcpy(dst, y1 + (yy * g + xx) * d, size_t(d) * sizeof(float));
-        }
-    }
-  });
-  neck2_.forward_rows(cols, n, y2);
-  if (tracer) trace(tracer, "image_encoder.neck.2", nchw_view(y2, g, d));
-  engine::ops::layer_norm_rows(y2, y2, n, d, neck3_w_, neck3_b_, kNeckNormEps);
-  if (tracer) {
-    trace(tracer, "image_encoder.neck.3", nchw_view(y2, g, d));
-    trace(tracer, "image_encoder.neck", nchw_view(y2, g, d));
-  }
-  float* dst = out.data<float>();
-  engine::thread_pool().parallel_for(0, d, 8, [&](int64_t lo, int64_t hi) {
-    for (int64_t c = lo; c < hi; ++c)
-      for (int64_t t = 0; t < n; ++t) dst[c * n + t] = y2[t * d + c];
-  });
 }
 
 }  // namespace sam

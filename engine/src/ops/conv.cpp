@@ -2,19 +2,19 @@
 #include "../kernel_table.h"
 
 #include "engine/thread_pool.h"
-#include "kernels/bias_attention.h"
 #include "kernels/conv.h"
 
 namespace engine::ops {
+namespace {
 
-void depthwise_conv2d(const float* in, int c, const ConvShape& s, const float* weight, const float* bias, bool gelu,
-                      float* out) {
-  kernels::DepthwiseConv2dArgs a;
+// Both argument structs share the geometry fields; rows of the output are
+// independent, so each thread gets a band [row_begin, row_end).
+template <typename Args, typename Kernel>
+void run_by_output_rows(Args a, const float* in, const ConvShape& s, const float* bias, bool gelu, float* out,
+                        Kernel kernel) {
   a.in = in;
   a.h = s.h;
   a.w = s.w;
-  a.c = c;
-  a.weight = weight;
   a.bias = bias;
   a.k = s.k;
   a.stride = s.stride;
@@ -24,55 +24,30 @@ void depthwise_conv2d(const float* in, int c, const ConvShape& s, const float* w
   a.out_h = s.out_h();
   a.out_w = s.out_w();
   thread_pool().parallel_for(0, a.out_h, 1, [&](int64_t lo, int64_t hi) {
-    kernels::DepthwiseConv2dArgs part = a;
+    Args part = a;
     part.row_begin = static_cast<int>(lo);
     part.row_end = static_cast<int>(hi);
-    kernel_table().depthwise_conv2d(part);
+    kernel(part);
   });
+}
+
+}  // namespace
+
+void depthwise_conv2d(const float* in, int c, const ConvShape& s, const float* weight, const float* bias, bool gelu,
+                      float* out) {
+  kernels::DepthwiseConv2dArgs a;
+  a.c = c;
+  a.weight = weight;
+  run_by_output_rows(a, in, s, bias, gelu, out, kernel_table().depthwise_conv2d);
 }
 
 void conv2d(const float* in, int cin, int cout, const ConvShape& s, const float* weight, const float* bias, bool gelu,
             float* out) {
   kernels::Conv2dArgs a;
-  a.in = in;
-  a.h = s.h;
-  a.w = s.w;
   a.cin = cin;
-  a.weight = weight;
-  a.bias = bias;
   a.cout = cout;
-  a.k = s.k;
-  a.stride = s.stride;
-  a.pad = s.pad;
-  a.gelu = gelu;
-  a.out = out;
-  a.out_h = s.out_h();
-  a.out_w = s.out_w();
-  thread_pool().parallel_for(0, a.out_h, 1, [&](int64_t lo, int64_t hi) {
-    kernels::Conv2dArgs part = a;
-    part.row_begin = static_cast<int>(lo);
-    part.row_end = static_cast<int>(hi);
-    kernel_table().conv2d(part);
-  });
-}
-
-void bias_attention(const float* qkv, int windows, int n, int heads, int head_dim, float scale, const float* bias,
-                    float* out) {
-  kernels::BiasAttentionArgs a;
-  a.qkv = qkv;
-  a.bias = bias;
-  a.windows = windows;
-  a.n = n;
-  a.heads = heads;
-  a.head_dim = head_dim;
-  a.scale = scale;
-  a.out = out;
-  thread_pool().parallel_for(0, int64_t{windows} * heads, 1, [&](int64_t lo, int64_t hi) {
-    kernels::BiasAttentionArgs part = a;
-    part.job_begin = static_cast<int>(lo);
-    part.job_end = static_cast<int>(hi);
-    kernel_table().bias_attention(part);
-  });
+  a.weight = weight;
+  run_by_output_rows(a, in, s, bias, gelu, out, kernel_table().conv2d);
 }
 
 }  // namespace engine::ops

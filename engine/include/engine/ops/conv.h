@@ -1,9 +1,7 @@
-// Channels-last convolutions and window attention with a learned per-head bias
-// (MobileSAM's TinyViT encoder), split over the thread pool; the kernel table's
-// best variants (kernels/conv.h, kernels/bias_attention.h) do the arithmetic.
+// Channels-last convolutions (MobileSAM's TinyViT encoder), split over the thread
+// pool by output rows; the kernel table's best variants (kernels/conv.h) do the
+// arithmetic.
 #pragma once
-
-#include <cstdint>
 
 namespace engine::ops {
 
@@ -22,11 +20,5 @@ void depthwise_conv2d(const float* in, int c, const ConvShape& s, const float* w
 // Dense: weight [k, k, cin, cout], bias [cout] or nullptr.
 void conv2d(const float* in, int cin, int cout, const ConvShape& s, const float* weight, const float* bias, bool gelu,
             float* out);
-
-// softmax(q k^T * scale + bias[head]) v for `windows` windows of n tokens:
-// qkv [windows * n, heads * 3 * head_dim] (per head q, k, v of head_dim each),
-// bias [heads, n, n], out [windows * n, heads * head_dim].
-void bias_attention(const float* qkv, int windows, int n, int heads, int head_dim, float scale, const float* bias,
-                    float* out);
 
 }  // namespace engine::ops
