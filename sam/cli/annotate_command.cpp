@@ -127,11 +127,14 @@ struct Loaded {
 
 class AnnotateRun {
  public:
+  // items: this shard's images; all_items: the whole dataset listing (the same in every shard).
   AnnotateRun(const AnnotateArgs& a, OutputDir& out, const BoxSource& boxes, std::map<int, std::string> names,
-              Predictor& predictor, const std::vector<ds::Item>& items, std::set<std::string> completed)
+              Predictor& predictor, const std::vector<ds::Item>& items, const std::vector<ds::Item>& all_items,
+              std::set<std::string> completed)
       : a_(a), out_(out), boxes_(boxes), names_(std::move(names)), predictor_(predictor), items_(items),
         completed_(std::move(completed)) {
     for (size_t i = 0; i < items_.size(); ++i) position_[items_[i].key] = i;
+    for (size_t i = 0; i < all_items.size(); ++i) dataset_index_[all_items[i].key] = i;
     filter_.classes = a.classes;
     filter_.min_score = a.conf;
   }
@@ -280,13 +283,6 @@ class AnnotateRun {
   std::unordered_map<std::string, size_t> position_;
   // Position in the whole dataset listing (the same in every shard): the COCO image id of YOLO-label boxes.
   std::unordered_map<std::string, size_t> dataset_index_;
-
- public:
-  void set_dataset_items(const std::vector<ds::Item>& all) {
-    for (size_t i = 0; i < all.size(); ++i) dataset_index_[all[i].key] = i;
-  }
-
- private:
   BoxFilter filter_;
   std::future<Loaded> ahead_;
   size_t ahead_index_ = 0;
@@ -353,8 +349,7 @@ int run_annotate(AnnotateArgs a) {
   const auto weights = Weights::load(a.model);
   Predictor predictor(std::make_shared<const SamModel>(weights));
   const bool single_file = data.kind == ds::InputKind::kFile;
-  AnnotateRun job(a, out, *boxes, names, predictor, mine, completed);
-  job.set_dataset_items(data.items);
+  AnnotateRun job(a, out, *boxes, names, predictor, mine, data.items, completed);
   ds::Callbacks cb;
   cb.is_complete = [&](const ds::Item& it) { return job.is_complete(it); };
   cb.process = [&](const ds::Item& it) {

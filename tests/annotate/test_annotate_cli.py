@@ -28,6 +28,8 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
+from coco_rle import coco_string_to_counts, counts_to_mask  # noqa: E402
 FAILURES = []
 
 
@@ -116,32 +118,6 @@ def compare_yolo(name, ours_dir, ref_dir, sizes_by_stem):
     print(f"{name}: {len(ref_files)} files, {lines_total} polygons, {exact} identical lines, worst IoU {worst:.4f}")
 
 
-def rle_decode(counts, h, w):
-    """pycocotools' compressed counts string -> [h, w] mask (column-major runs)."""
-    cnts, p, m = [], 0, 0
-    while p < len(counts):
-        x, k, more = 0, 0, True
-        while more:
-            c = ord(counts[p]) - 48
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if m > 2:
-            x += cnts[m - 2]
-        cnts.append(x)
-        m += 1
-    flat = np.zeros(h * w, np.uint8)
-    pos, val = 0, 0
-    for c in cnts:
-        flat[pos:pos + c] = val
-        pos += c
-        val ^= 1
-    return flat.reshape(w, h).T
-
-
 def check_formats(name, out, out_poly, images):
     coco = json.load(open(os.path.join(out, "instances.json")))
     coco_p = json.load(open(os.path.join(out_poly, "instances.json")))
@@ -161,8 +137,8 @@ def check_formats(name, out, out_poly, images):
             fail(f"{name}: {png} missing")
             continue
         mask = (np.array(Image.open(png)) > 0).astype(np.uint8)
-        rle = rle_decode(a["segmentation"]["counts"], im["height"], im["width"])
-        if not np.array_equal(rle, mask):
+        rle = counts_to_mask(coco_string_to_counts(a["segmentation"]["counts"]), im["height"], im["width"])
+        if not np.array_equal(rle, mask.astype(bool)):
             fail(f"{name}: COCO RLE of {stem} #{k} differs from {png}")
         if a["area"] != int(mask.sum()):
             fail(f"{name}: COCO area {a['area']} != {int(mask.sum())}")

@@ -29,6 +29,9 @@ import tempfile
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from coco_rle import coco_string_to_counts, counts_to_mask  # noqa: E402
+
 failures = []
 RECORD_KEYS = ["segmentation", "area", "bbox", "predicted_iou", "point_coords", "stability_score", "crop_box"]
 CSV_HEADER = ("id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,stability_score,"
@@ -50,37 +53,6 @@ def options_args(opts):
     for k, v in opts.items():
         out += ["--" + k.replace("_", "-"), str(v)]
     return out
-
-
-def rle_decode(counts, h, w):
-    """Uncompressed RLE (column-major runs, starting with zeros) -> [h, w] bool."""
-    flat = np.zeros(h * w, dtype=bool)
-    idx, val = 0, False
-    for c in counts:
-        flat[idx:idx + c] = val
-        idx += c
-        val = not val
-    assert idx == h * w, "RLE counts do not cover the image"
-    return flat.reshape(w, h).T
-
-
-def coco_string_to_counts(s):
-    """pycocotools' compressed RLE string -> counts (rleFrString, written from the format)."""
-    counts, p = [], 0
-    while p < len(s):
-        x, k, more = 0, 0, True
-        while more:
-            c = ord(s[p]) - 48
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(counts) > 2:
-            x += counts[-2]
-        counts.append(x)
-    return counts
 
 
 def compare_records(label, got, want, tol_pixels=20):
@@ -109,7 +81,7 @@ def official(ref_dir):
     out = []
     for r in recs:
         h, w = r["segmentation"]["size"]
-        out.append({"mask": rle_decode(r["segmentation"]["counts"], h, w), "area": r["area"], "bbox": r["bbox"],
+        out.append({"mask": counts_to_mask(r["segmentation"]["counts"], h, w), "area": r["area"], "bbox": r["bbox"],
                     "point": r["point_coords"][0], "iou": r["predicted_iou"], "stability": r["stability_score"],
                     "crop_box": r["crop_box"]})
     return out
@@ -157,7 +129,7 @@ def read_json(path):
             continue
         h, w = r["segmentation"]["size"]
         counts = coco_string_to_counts(r["segmentation"]["counts"])
-        out.append({"mask": rle_decode(counts, h, w), "area": r["area"], "bbox": r["bbox"],
+        out.append({"mask": counts_to_mask(counts, h, w), "area": r["area"], "bbox": r["bbox"],
                     "point": r["point_coords"][0], "iou": r["predicted_iou"], "stability": r["stability_score"],
                     "crop_box": r["crop_box"]})
     return out, text

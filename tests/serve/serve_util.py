@@ -1,14 +1,16 @@
 """Helpers shared by the `sam serve` tests and bench/bench_serve.py: start the
-server on a free port, talk to it over loopback (http.client), decode COCO RLE."""
+server on a free port, talk to it over loopback (http.client); rle_to_mask from tests/pylib."""
 import http.client
 import json
 import os
 import re
 import subprocess
 import threading
+import sys
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from coco_rle import rle_to_mask  # noqa: E402,F401 (re-exported for the serve tests)
 
 
 class Server:
@@ -72,37 +74,6 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._reader.join(5)
-
-
-def rle_counts_decode(s):
-    """pycocotools' compressed counts string -> run lengths (maskApi.c rleFrString)."""
-    counts, p = [], 0
-    while p < len(s):
-        x, k, more = 0, 0, True
-        while more:
-            c = ord(s[p]) - 48
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(counts) > 2:
-            x += counts[-2]
-        counts.append(x)
-    return counts
-
-
-def rle_to_mask(seg):
-    """{"size": [h, w], "counts": "..."} -> bool [h, w]."""
-    h, w = seg["size"]
-    flat = np.zeros(h * w, dtype=bool)
-    pos, value = 0, False
-    for n in rle_counts_decode(seg["counts"]):
-        flat[pos:pos + n] = value
-        pos += n
-        value = not value
-    return flat.reshape(w, h).T  # column-major runs
 
 
 def convert_model(bin_dir, pth, out):
