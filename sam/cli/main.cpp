@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/graceful_stop.h"
 #include "engine/io/cleanup_registry.h"
 #include "engine/text.h"
 
@@ -15,8 +16,10 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit must surface as a write error
   // SIGINT / SIGTERM / SIGHUP: the watcher thread removes every staging and
   // temporary file (engine/io/cleanup_registry.h; results already moved into
-  // place stay) and ends the process with 128 + the signal's number.
+  // place stay) and ends the process with 128 + the signal's number, unless
+  // the command stops by itself (sam serve, cli/graceful_stop.h).
   engine::cleanup::start_signal_watcher([](int sig) {
+    if (sam::cli::request_graceful_stop(sig)) return;
     const std::string line =
         std::string("sam: interrupted (") + engine::cleanup::signal_name(sig) + "); unfinished output removed\n";
     [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());

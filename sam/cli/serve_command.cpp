@@ -1,8 +1,13 @@
 // sam serve -m MODEL [--host 127.0.0.1] [--port 8080] [--threads N] [--max-images N] [--max-upload-mb N]:
 // the HTTP API and web page of sam/serve/ (docs/serve.md).
+#include <fmt/format.h>
+
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/graceful_stop.h"
+#include "engine/io/cleanup_registry.h"
+#include "engine/text.h"
 #include "sam/serve/server.h"
 
 namespace sam::cli {
@@ -45,7 +50,10 @@ Command add_serve_command(CLI::App& app) {
   sub->add_flag("--quiet", o.quiet, "no access log on stderr");
   return {sub, [a] {
             set_runtime(a->threads, a->precision);
-            serve::run_server(a->serve);
+            serve::run_server(a->serve, [](std::function<void()> stop) { set_graceful_stop(std::move(stop)); });
+            if (const int sig = graceful_stop_signal())
+              engine::print_line(stderr, fmt::format("sam serve: stopped ({}); the requests in flight were answered",
+                                                     engine::cleanup::signal_name(sig)));
             return 0;
           }};
 }

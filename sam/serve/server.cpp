@@ -338,7 +338,7 @@ void Service::install(httplib::Server& http) {
 
 }  // namespace
 
-void run_server(const ServeOptions& o) {
+void run_server(const ServeOptions& o, const std::function<void(std::function<void()> stop)>& on_listening) {
   engine::check(o.max_images >= 1, "--max-images must be at least 1");
   // glibc raises its mmap threshold (up to 32 MB) after the first large free;
   // from then on the encoder's per-image temporaries (tens of MB) come from the
@@ -397,6 +397,14 @@ void run_server(const ServeOptions& o) {
     engine::check(http.bind_to_port(o.host, port), "cannot listen on {}:{}: address in use or not permitted", o.host,
                   port);
   }
+  // Cleared on every way out, before `http` goes.
+  struct StopHandle {
+    const std::function<void(std::function<void()>)>& hook;
+    ~StopHandle() {
+      if (hook) hook({});
+    }
+  } stop_handle{on_listening};
+  if (on_listening) on_listening([&http] { http.stop(); });
   std::printf("sam serve: listening on http://%s:%d\n", o.host.c_str(), port);
   std::fflush(stdout);
   engine::check(http.listen_after_bind(), "the server on {}:{} stopped with an error", o.host, port);

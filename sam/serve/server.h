@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace sam::serve {
@@ -27,8 +28,14 @@ struct ServeOptions {
 };
 
 // Loads the model, binds, prints "sam serve: listening on http://HOST:PORT"
-// on stdout and serves until the process is stopped. Throws engine::Error if
-// the model cannot be loaded or the address cannot be bound.
-void run_server(const ServeOptions& options);
+// on stdout and serves until stopped. Throws engine::Error if the model cannot
+// be loaded or the address cannot be bound.
+//
+// on_listening (optional) is called once the port is bound with a `stop`
+// function, callable from any thread (a signal watcher): the server then stops
+// accepting, finishes the requests in flight and run_server returns. It is
+// called again with an empty function before run_server returns.
+void run_server(const ServeOptions& options,
+                const std::function<void(std::function<void()> stop)>& on_listening = {});
 
 }  // namespace sam::serve

@@ -83,14 +83,17 @@ void start_signal_watcher(std::function<void(int)> on_signal) {
   // and a process-directed signal may go to any thread that does not block it.
   check(::pipe2(g_pipe, O_CLOEXEC) == 0, "cannot create the signal pipe: {}", std::strerror(errno));
   std::thread([on_signal = std::move(on_signal)] {
-    unsigned char b = 0;
-    while (::read(g_pipe[0], &b, 1) != 1) {
+    for (;;) {
+      unsigned char b = 0;
+      while (::read(g_pipe[0], &b, 1) != 1) {
+      }
+      auto& r = registry();
+      r.mutex.lock();  // kept until the process ends: nothing new is created or committed
+      for (auto it = r.paths.rbegin(); it != r.paths.rend(); ++it) remove_path(it->first, it->second);
+      r.paths.clear();
+      on_signal(b);
+      r.mutex.unlock();  // on_signal returned: the command stops by itself
     }
-    auto& r = registry();
-    r.mutex.lock();  // kept until the process ends: nothing new is created or committed
-    for (auto it = r.paths.rbegin(); it != r.paths.rend(); ++it) remove_path(it->first, it->second);
-    r.paths.clear();
-    on_signal(b);
   }).detach();
   struct sigaction sa {};
   sa.sa_handler = forward_signal;

@@ -9,9 +9,11 @@
 // watcher takes the registry lock (it waits while a holder creates and
 // registers a temporary, or moves a finished result into place: milliseconds),
 // removes every registered path, newest first, and calls on_signal(sig), which
-// must end the process (e.g. _exit(128 + sig)) without releasing the lock. The
-// computation is never polled: the answer comes within milliseconds even in
-// the middle of a multi-second encoder run.
+// either ends the process (e.g. _exit(128 + sig)) without releasing the lock,
+// or returns: a command that stops by itself (sam serve: it stops listening and
+// finishes the requests in flight) then gets the lock back and the watcher
+// waits for the next signal. The computation is never polled: the answer comes
+// within milliseconds even in the middle of a multi-second encoder run.
 //
 // Whoever creates a temporary registers it while holding hold(), in the same
 // critical section as its creation, and unregisters it in the critical section
