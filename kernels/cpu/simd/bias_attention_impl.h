@@ -20,11 +20,7 @@ struct BiasAttention {
   using V = typename S::V;
   static constexpr int L = S::kLanes;
 
-  static V load_part(const float* p, int n) {
-    alignas(64) float buf[L] = {};
-    std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
-    return S::load(buf);
-  }
+  static V load_part(const float* p, int n) { return simd::load_part<S>(p, n); }
 
   // Query rows per step: each K / V vector load serves kRows rows (kRows accumulators).
   static constexpr int kRows = 8;

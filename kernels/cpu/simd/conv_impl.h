@@ -16,17 +16,8 @@ struct Conv {
   using V = typename S::V;
   static constexpr int L = S::kLanes;
 
-  // n (< L) floats from p, zero above.
-  static V load_part(const float* p, int n) {
-    alignas(64) float buf[L] = {};
-    std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
-    return S::load(buf);
-  }
-  static void store_part(float* p, V v, int n) {
-    alignas(64) float buf[L];
-    S::store(buf, v);
-    std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
-  }
+  static V load_part(const float* p, int n) { return simd::load_part<S>(p, n); }
+  static void store_part(float* p, V v, int n) { simd::store_part<S>(p, v, n); }
 
   // One output pixel's channels [ch, ch + width) (width <= L).
   static V depthwise_pixel(const DepthwiseConv2dArgs& a, int oy, int ox, int ch, int width) {

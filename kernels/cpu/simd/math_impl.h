@@ -11,6 +11,21 @@
 
 namespace kernels::simd {
 
+// n (< kLanes) floats from p into a vector, zero above; and the first n lanes of v to p.
+// Through an aligned stack copy: no read or write past p + n.
+template <class S>
+inline typename S::V load_part(const float* p, int n) {
+  alignas(64) float buf[S::kLanes] = {};
+  std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
+  return S::load(buf);
+}
+template <class S>
+inline void store_part(float* p, typename S::V v, int n) {
+  alignas(64) float buf[S::kLanes];
+  S::store(buf, v);
+  std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
+}
+
 // exp(x) for x <= 88: n = round(x / ln2), r = x - n ln2 (two-part ln2, |r| <= 0.35),
 // e^r by its Taylor series to r^7 (relative error < 1e-8 before rounding), times 2^n.
 // Inputs below -87.3 give 0 (exp underflows), -inf included.
