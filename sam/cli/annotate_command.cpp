@@ -314,14 +314,22 @@ void assemble_coco_file(const AnnotateArgs& a, OutputDir& out, const std::map<in
 }
 
 // A folder that is neither new, empty, nor one sam annotate wrote (it has logs/) is refused without --overwrite.
-void check_output_folder(const AnnotateArgs& a) {
+// Accepted, OUT/logs/ is created before anything else is written into OUT: the shards of an array job start
+// together, and each must see OUT as absent, empty or with logs/, never with another shard's staging alone.
+void claim_output_folder(const AnnotateArgs& a) {
   std::error_code ec;
-  if (!fs::exists(a.output, ec)) return;
-  if (!fs::is_directory(a.output, ec)) engine::fail("{}: exists and is not a folder", a.output);
-  if (a.overwrite || fs::is_directory(fs::path(a.output) / "logs", ec) || fs::is_empty(a.output, ec)) return;
-  engine::fail("{}: not empty and not an output folder of sam annotate (no logs/ in it); use --overwrite to write "
-               "into it anyway",
-               a.output);
+  const fs::path logs = fs::path(a.output) / "logs";
+  if (fs::exists(a.output, ec)) {
+    if (!fs::is_directory(a.output, ec)) engine::fail("{}: exists and is not a folder", a.output);
+    // Emptiness before logs/: a shard creates logs/ before anything else, so a folder seen not empty because of
+    // a shard starting beside us is then seen with logs/.
+    if (!a.overwrite && !fs::is_empty(a.output, ec) && !fs::is_directory(logs, ec))
+      engine::fail("{}: not empty and not an output folder of sam annotate (no logs/ in it); use --overwrite to "
+                   "write into it anyway",
+                   a.output);
+  }
+  fs::create_directories(logs, ec);
+  if (ec && !fs::is_directory(logs)) engine::fail("{}: cannot create output folder: {}", logs.string(), ec.message());
 }
 
 int run_annotate(AnnotateArgs a) {
@@ -334,7 +342,7 @@ int run_annotate(AnnotateArgs a) {
   check_stems(a, data);
   const std::unique_ptr<BoxSource> boxes = open_box_source(a.boxes);
   std::map<int, std::string> names = a.names_file.empty() ? boxes->categories() : read_names(a.names_file);
-  check_output_folder(a);
+  claim_output_folder(a);
   OutputDir out(a.output, Sharing::kShared);
   const std::string log_path = a.log.empty() ? ds::default_log_path(a.output, shard) : a.log;
   std::set<std::string> completed;
