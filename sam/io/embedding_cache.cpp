@@ -39,10 +39,9 @@ std::string model_identity(const Weights& weights) {
   std::string text;
   for (const auto& [k, v] : weights.metadata()) text += k + "=" + v + "\n";
   const auto specs = expected_weights(weights.config());
-  for (const auto& s : specs) {
-    const engine::Tensor& t = weights.get(s.name);
-    text += fmt::format("{} {}\n", s.name, t.shape().str());
-  }
+  // The shapes as stored: get() would widen every tensor of an f16 / bf16 file to an f32 copy kept for
+  // the model's life (the whole encoder again, in RAM) and fault back the pages dropped after packing.
+  for (const auto& s : specs) text += fmt::format("{} {}\n", s.name, weights.stored(s.name).shape().str());
   // Different weights converted from the same source share all of the above only
   // if they are the same checkpoint; add a sample of the values to tell apart
   // files whose metadata was edited or stripped.

@@ -1,7 +1,8 @@
-// Named f32 weight tensors of a loaded model, keyed by the official
-// state_dict names. f32 tensors are zero-copy views into the mmapped file;
-// f16/bf16 ones are widened to f32 once, at load (the plain-kernel forward pass
-// computes in f32).
+// Named weight tensors of a loaded model, keyed by the official state_dict
+// names. Tensors are zero-copy views into the mmapped file, except those up to
+// 64 KiB (biases, norms, rel-pos tables), copied at load so that their reads
+// never fault back pages released after packing; get() widens f16 / bf16 ones
+// to f32 on first use, once.
 #pragma once
 
 #include <map>

@@ -31,6 +31,15 @@ engine::ops::Linear make_linear(const Tensor& w, const Tensor* bias) {
   return l;
 }
 
+// A block's nn.Linear `name` (+ its bias): once packed, the file's pages (and an f32 copy widened from an
+// f16 / bf16 file) are released, as the ViT encoder does.
+engine::ops::Linear make_linear(const Weights& w, const std::string& name) {
+  const std::string stem = name.substr(0, name.size() - std::string(".weight").size());
+  engine::ops::Linear l = make_linear(weight(w, name), &weight(w, stem + ".bias"));
+  if (l.owns_weight_copy()) w.release(name);
+  return l;
+}
+
 // Conv2d_BN(a, b, ks, stride, pad, groups) at `prefix` (its .c and .bn), folded as
 // Conv2d_BN.fuse does: w' = w * g / sqrt(var + eps), b' = beta - mean * g / sqrt(var + eps).
 // Kinds: 1x1 -> Linear [cout, cin]; depthwise -> [k, k, c]; dense -> [k, k, cin, cout].
@@ -153,14 +162,14 @@ TinyViTEncoder::TinyViTEncoder(std::shared_ptr<const Weights> weights) : weights
       blk.attention_bias = gather_attention_bias(weight(w, b + ".attn.attention_biases"), s.window);
       blk.attn_norm_w = weight(w, b + ".attn.norm.weight");
       blk.attn_norm_b = weight(w, b + ".attn.norm.bias");
-      blk.qkv = make_linear(weight(w, b + ".attn.qkv.weight"), &weight(w, b + ".attn.qkv.bias"));
-      blk.proj = make_linear(weight(w, b + ".attn.proj.weight"), &weight(w, b + ".attn.proj.bias"));
+      blk.qkv = make_linear(w, b + ".attn.qkv.weight");
+      blk.proj = make_linear(w, b + ".attn.proj.weight");
       blk.qkv_pad_row.resize(size_t(3 * s.dim));
       blk.qkv.forward_rows(blk.attn_norm_b.data<float>(), 1, blk.qkv_pad_row.data());
       blk.mlp_norm_w = weight(w, b + ".mlp.norm.weight");
       blk.mlp_norm_b = weight(w, b + ".mlp.norm.bias");
-      blk.fc1 = make_linear(weight(w, b + ".mlp.fc1.weight"), &weight(w, b + ".mlp.fc1.bias"));
-      blk.fc2 = make_linear(weight(w, b + ".mlp.fc2.weight"), &weight(w, b + ".mlp.fc2.bias"));
+      blk.fc1 = make_linear(w, b + ".mlp.fc1.weight");
+      blk.fc2 = make_linear(w, b + ".mlp.fc2.weight");
       blk.local_conv = fold_conv(w, b + ".local_conv", ConvKind::Depthwise, 1);
       s.blocks.push_back(std::move(blk));
     }
