@@ -31,12 +31,11 @@ engine::ops::Linear make_linear(const Tensor& w, const Tensor* bias) {
   return l;
 }
 
-// A block's nn.Linear `name` (+ its bias): once packed, the file's pages (and an f32 copy widened from an
-// f16 / bf16 file) are released, as the ViT encoder does.
-engine::ops::Linear make_linear(const Weights& w, const std::string& name) {
-  const std::string stem = name.substr(0, name.size() - std::string(".weight").size());
-  engine::ops::Linear l = make_linear(weight(w, name), &weight(w, stem + ".bias"));
-  if (l.owns_weight_copy()) w.release(name);
+// A block's nn.Linear at `prefix` (its .weight and .bias): once packed, the file's pages (and an f32 copy
+// widened from an f16 / bf16 file) are released, as the ViT encoder does.
+engine::ops::Linear make_linear(const Weights& w, const std::string& prefix) {
+  engine::ops::Linear l = make_linear(weight(w, prefix + ".weight"), &weight(w, prefix + ".bias"));
+  if (l.owns_weight_copy()) w.release(prefix + ".weight");
   return l;
 }
 
@@ -162,14 +161,14 @@ TinyViTEncoder::TinyViTEncoder(std::shared_ptr<const Weights> weights) : weights
       blk.attention_bias = gather_attention_bias(weight(w, b + ".attn.attention_biases"), s.window);
       blk.attn_norm_w = weight(w, b + ".attn.norm.weight");
       blk.attn_norm_b = weight(w, b + ".attn.norm.bias");
-      blk.qkv = make_linear(w, b + ".attn.qkv.weight");
-      blk.proj = make_linear(w, b + ".attn.proj.weight");
+      blk.qkv = make_linear(w, b + ".attn.qkv");
+      blk.proj = make_linear(w, b + ".attn.proj");
       blk.qkv_pad_row.resize(size_t(3 * s.dim));
       blk.qkv.forward_rows(blk.attn_norm_b.data<float>(), 1, blk.qkv_pad_row.data());
       blk.mlp_norm_w = weight(w, b + ".mlp.norm.weight");
       blk.mlp_norm_b = weight(w, b + ".mlp.norm.bias");
-      blk.fc1 = make_linear(w, b + ".mlp.fc1.weight");
-      blk.fc2 = make_linear(w, b + ".mlp.fc2.weight");
+      blk.fc1 = make_linear(w, b + ".mlp.fc1");
+      blk.fc2 = make_linear(w, b + ".mlp.fc2");
       blk.local_conv = fold_conv(w, b + ".local_conv", ConvKind::Depthwise, 1);
       s.blocks.push_back(std::move(blk));
     }
