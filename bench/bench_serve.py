@@ -5,7 +5,7 @@ encode against the server's encoder time; the server's memory with
 --max-images 8 (model alone, then 8 cached images, then under load).
 
     bench/bench_serve.py --bin build/release/bin --model vit_b.safetensors [--clients 4]
-                         [--seconds 20] [--threads 2] [--decoders N] [--json]
+                         [--seconds 20] [--threads 2] [--decoders N] [--mmap-threshold-kb N] [--json]
 
 Bounded: each phase runs at most --seconds. Loopback only.
 """
@@ -53,9 +53,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-images", type=int, default=8)
     ap.add_argument("--decoders", type=int, default=0, help="sam serve --decoders (default: the server's)")
+    ap.add_argument("--mmap-threshold-kb", type=int, default=0,
+                    help="sam serve --mmap-threshold-kb (default: the server's)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     extra = ["--decoders", str(args.decoders)] if args.decoders else []
+    if args.mmap_threshold_kb:
+        extra += ["--mmap-threshold-kb", str(args.mmap_threshold_kb)]
     server = Server(os.path.join(args.bin, "sam"), args.model, "--threads", str(args.threads), "--max-images",
                     str(args.max_images), "--quiet", *extra)
     out = {"clients": args.clients, "threads": args.threads, "max_images": args.max_images,

@@ -191,13 +191,6 @@ std::vector<int64_t> batched_nms(const std::vector<BoxF>& boxes, const std::vect
   return keep;
 }
 
-Rle mask_to_rle(const uint8_t* mask, int h, int w) {
-  RleBuilder b;
-  for (int x = 0; x < w; ++x)
-    for (int y = 0; y < h; ++y) b.push(mask[static_cast<size_t>(y) * w + x] != 0, 1);
-  return {h, w, b.finish()};
-}
-
 void rle_to_mask(const Rle& rle, uint8_t* out) {
   const int64_t n = static_cast<int64_t>(rle.h) * rle.w;
   int64_t idx = 0;
@@ -236,31 +229,48 @@ int64_t area_from_rle(const Rle& rle) {
 
 Box rle_to_box(const Rle& rle) {
   int x0 = rle.w, y0 = rle.h, x1 = -1, y1 = -1;
-  int64_t idx = 0;
+  // (x, y): column-major position of the next pixel, advanced without a
+  // division per run (a division only when a run crosses into another column).
+  int64_t x = 0, y = 0;
+  const int64_t h = rle.h;
+  auto advance = [&](int64_t c) {
+    y += c;
+    if (y >= h) {
+      x += y / h;
+      y %= h;
+    }
+  };
   for (size_t i = 0; i < rle.counts.size(); ++i) {
     const int64_t c = rle.counts[i];
     if ((i & 1) && c > 0) {
-      const int64_t first = idx, last = idx + c - 1;  // column-major pixel indices
-      const int fx = static_cast<int>(first / rle.h), lx = static_cast<int>(last / rle.h);
+      const int fx = static_cast<int>(x), fy = static_cast<int>(y);  // first pixel of the 1-run
+      advance(c - 1);
+      const int lx = static_cast<int>(x), ly = static_cast<int>(y);  // its last pixel
+      advance(1);
       x0 = std::min(x0, fx);
       x1 = std::max(x1, lx);
       if (fx != lx) {  // runs to the bottom of column fx and from the top of column lx
         y0 = 0;
         y1 = rle.h - 1;
       } else {
-        y0 = std::min(y0, static_cast<int>(first % rle.h));
-        y1 = std::max(y1, static_cast<int>(last % rle.h));
+        y0 = std::min(y0, fy);
+        y1 = std::max(y1, ly);
       }
+    } else {
+      advance(c);
     }
-    idx += c;
   }
   if (x1 < 0) return {0, 0, 0, 0};
   return {x0, y0, x1, y1};
 }
 
 std::string coco_encode_counts(const std::vector<uint32_t>& counts) {
-  std::string s;
-  s.reserve(counts.size() * 2);
+  // A count or a difference of two counts fits in 33 bits with the sign: at
+  // most 7 characters of 5 bits each. Written into a per-thread buffer (no
+  // fresh pages per call for masks of many runs), then copied at its size.
+  thread_local std::vector<char> buf;
+  if (buf.size() < counts.size() * 7) buf.resize(counts.size() * 7);
+  char* out = buf.data();
   for (size_t i = 0; i < counts.size(); ++i) {
     int64_t x = counts[i];
     if (i > 2) x -= counts[i - 2];  // deltas from the third count on (sic: i > 2, as maskApi.c)
@@ -270,10 +280,10 @@ std::string coco_encode_counts(const std::vector<uint32_t>& counts) {
       x >>= 5;  // arithmetic shift: negative deltas end at -1
       more = (c & 0x10) ? x != -1 : x != 0;
       if (more) c |= 0x20;
-      s.push_back(static_cast<char>(c + 48));
+      *out++ = static_cast<char>(c + 48);
     }
   }
-  return s;
+  return std::string(buf.data(), out);
 }
 
 std::vector<uint32_t> coco_decode_counts(const std::string& s) {

@@ -104,7 +104,8 @@ class RleBuilder {
   uint32_t run_ = 0;
   bool current_ = false;
 };
-// mask_to_rle_pytorch for one row-major mask [h, w].
+// mask_to_rle_pytorch for one row-major mask [h, w] (any non-zero byte is set);
+// bit-parallel, ~1 operation per pixel (mask_rle.cpp).
 Rle mask_to_rle(const uint8_t* mask, int h, int w);
 // rle_to_mask: row-major [h, w] 0/1 into `out` (h * w bytes).
 void rle_to_mask(const Rle& rle, uint8_t* out);

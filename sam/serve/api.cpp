@@ -101,42 +101,6 @@ std::vector<std::array<float, 4>> parse_boxes(const json& body, int width, int h
   return out;
 }
 
-// mask_to_rle (column-major runs, starting with a 0-run) of a row-major mask
-// [h, w]. Walking the mask column by column misses the cache on every pixel;
-// instead each strip of 64 columns is transposed into a small buffer (64 x h
-// bytes, cache-resident) and scanned in column order, runs found with memchr.
-amg::Rle rle_of_mask(const uint8_t* mask, int h, int w) {
-  constexpr int kStrip = 64;
-  std::vector<uint8_t> strip(static_cast<size_t>(kStrip) * h);  // [columns, h]
-  amg::Rle rle;
-  rle.h = h;
-  rle.w = w;
-  uint32_t run = 0;  // the open run, continued across strips
-  int value = 0;     // its value (the first run is a 0-run, possibly empty)
-  for (int x0 = 0; x0 < w; x0 += kStrip) {
-    const int cols = std::min(kStrip, w - x0);
-    for (int y = 0; y < h; ++y) {
-      const uint8_t* row = mask + static_cast<size_t>(y) * w + x0;
-      for (int c = 0; c < cols; ++c) strip[static_cast<size_t>(c) * h + y] = row[c] ? 1 : 0;
-    }
-    const uint8_t* p = strip.data();
-    const uint8_t* const end = p + static_cast<size_t>(cols) * h;
-    while (p < end) {
-      const void* next = std::memchr(p, value ^ 1, static_cast<size_t>(end - p));
-      const uint8_t* stop = next ? static_cast<const uint8_t*>(next) : end;
-      run += static_cast<uint32_t>(stop - p);
-      p = stop;
-      if (next) {  // the run ends here
-        rle.counts.push_back(run);
-        run = 0;
-        value ^= 1;
-      }
-    }
-  }
-  rle.counts.push_back(run);
-  return rle;
-}
-
 nlohmann::json polygons_json(const uint8_t* mask, int h, int w) {
   json out = json::array();
   for (const std::vector<int>& p : mask_polygons(mask, h, w)) out.push_back(p);
@@ -246,7 +210,7 @@ json encode_prediction(const Prediction& pred, int W, int H, const std::vector<s
     std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return iou[x] > iou[y]; });
     for (int c : order) {
       const uint8_t* m = pred.masks.data<uint8_t>() + (static_cast<size_t>(n) * C + c) * plane;
-      const amg::Rle rle = rle_of_mask(m, H, W);
+      const amg::Rle rle = amg::mask_to_rle(m, H, W);
       const int64_t area = amg::area_from_rle(rle);
       const amg::Box b = amg::rle_to_box(rle);  // inclusive maximum
       json rec = {{"prompt_set", n},
