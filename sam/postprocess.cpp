@@ -156,8 +156,20 @@ engine::Tensor postprocess_masks(const engine::Tensor& low_res, int img_size, in
 
 engine::Tensor postprocess_masks_binary(const engine::Tensor& low_res, int img_size, int input_h, int input_w,
                                         int original_h, int original_w, float threshold) {
+  engine::check(low_res.rank() == 4, "postprocess_masks: expected f32 [N, C, L, L], got {}", low_res.shape().str());
+  engine::Tensor out =
+      engine::Tensor::empty(engine::DType::U8, {low_res.dim(0), low_res.dim(1), original_h, original_w});
+  postprocess_masks_binary(low_res, img_size, input_h, input_w, original_h, original_w, out, threshold);
+  return out;
+}
+
+void postprocess_masks_binary(const engine::Tensor& low_res, int img_size, int input_h, int input_w, int original_h,
+                              int original_w, engine::Tensor& out, float threshold) {
   const engine::Tensor src = checked_source(low_res, img_size, input_h, input_w, original_h, original_w);
-  engine::Tensor out = engine::Tensor::empty(engine::DType::U8, {src.dim(0), src.dim(1), original_h, original_w});
+  engine::check(out.dtype() == engine::DType::U8 && out.is_contiguous() &&
+                    out.shape() == engine::Shape{src.dim(0), src.dim(1), original_h, original_w},
+                "postprocess_masks_binary: output {} for {} masks of {}x{}", out.shape().str(),
+                src.dim(0) * src.dim(1), original_w, original_h);
   uint8_t* dst = out.data<uint8_t>();
   const size_t plane = static_cast<size_t>(original_h) * original_w;
   upscale_rows(src, img_size, input_h, input_w, original_h, original_w,
@@ -165,7 +177,6 @@ engine::Tensor postprocess_masks_binary(const engine::Tensor& low_res, int img_s
                  engine::ops::blend_rows_threshold(r0, r1, w0, w1, original_w, threshold,
                                          dst + m * plane + static_cast<size_t>(y) * original_w);
                });
-  return out;
 }
 
 }  // namespace sam

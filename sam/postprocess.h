@@ -19,6 +19,9 @@ engine::Tensor postprocess_masks(const engine::Tensor& low_res, int img_size, in
 // straight to u8 0/1: the full-size f32 logits are never materialised.
 engine::Tensor postprocess_masks_binary(const engine::Tensor& low_res, int img_size, int input_h, int input_w,
                                         int original_h, int original_w, float threshold = 0.f);
+// The same into `out`: contiguous u8 [N, C, H, W] (a caller's reused buffer).
+void postprocess_masks_binary(const engine::Tensor& low_res, int img_size, int input_h, int input_w, int original_h,
+                              int original_w, engine::Tensor& out, float threshold = 0.f);
 
 // torch.nn.functional.interpolate(mode="bilinear", align_corners=False) of one
 // [in_h, in_w] plane to [out_h, out_w] (the unfused reference, used in tests).

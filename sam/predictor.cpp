@@ -70,8 +70,7 @@ std::array<float, 2> Predictor::to_input_frame(float x, float y) const {
   return {static_cast<float>(x * sx), static_cast<float>(y * sy)};
 }
 
-Prediction Predictor::predict(const std::vector<PromptSet>& sets, bool multimask_output, bool return_logits,
-                              Tracer* tracer) {
+Prediction Predictor::predict_low_res(const std::vector<PromptSet>& sets, bool multimask_output, Tracer* tracer) {
   engine::check(has_image(), "predict: no image set (call set_image first)");
   engine::check(!sets.empty(), "predict: no prompts");
   const int G = config().embedding_grid();
@@ -107,6 +106,12 @@ Prediction Predictor::predict(const std::vector<PromptSet>& sets, bool multimask
   Prediction r;
   r.low_res_logits = out.low_res_masks.contiguous();
   r.iou_predictions = out.iou_predictions.contiguous();
+  return r;
+}
+
+Prediction Predictor::predict(const std::vector<PromptSet>& sets, bool multimask_output, bool return_logits,
+                              Tracer* tracer) {
+  Prediction r = predict_low_res(sets, multimask_output, tracer);
   if (return_logits) {
     r.masks = postprocess_masks(r.low_res_logits, config().img_size, input_h_, input_w_, original_h_, original_w_);
     return r;

@@ -70,6 +70,10 @@ class Predictor {
   // in one batch.
   Prediction predict(const std::vector<PromptSet>& sets, bool multimask_output, bool return_logits = false,
                      Tracer* tracer = nullptr);
+  // predict() without the full-size masks (Prediction::masks left undefined):
+  // for callers that upscale into their own buffer (sam serve reuses one per
+  // decoder session: postprocess_masks_binary into a given tensor).
+  Prediction predict_low_res(const std::vector<PromptSet>& sets, bool multimask_output, Tracer* tracer = nullptr);
 
   // ResizeLongestSide.apply_coords: original -> model input frame.
   std::array<float, 2> to_input_frame(float x, float y) const;

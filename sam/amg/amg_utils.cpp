@@ -3,6 +3,7 @@
 #include "sam/amg/amg_utils.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <numeric>
@@ -265,25 +266,30 @@ Box rle_to_box(const Rle& rle) {
 }
 
 std::string coco_encode_counts(const std::vector<uint32_t>& counts) {
-  // A count or a difference of two counts fits in 33 bits with the sign: at
-  // most 7 characters of 5 bits each. Written into a per-thread buffer (no
-  // fresh pages per call for masks of many runs), then copied at its size.
-  thread_local std::vector<char> buf;
-  if (buf.size() < counts.size() * 7) buf.resize(counts.size() * 7);
-  char* out = buf.data();
+  // Counts after the second are stored as differences to the count two before
+  // (sic: i > 2, as maskApi.c), 5 bits per character with a continuation bit;
+  // arithmetic shifts: negative deltas end at -1. Sized first, then written.
+  auto value = [&](size_t i) { return static_cast<int64_t>(counts[i]) - (i > 2 ? counts[i - 2] : 0); };
+  auto chars = [](int64_t x) {  // 5 bits per character, the sign bit included
+    const uint64_t magnitude = static_cast<uint64_t>(x < 0 ? ~x : x);
+    return static_cast<size_t>((std::bit_width(magnitude) + 1 + 4) / 5);
+  };
+  size_t length = 0;
+  for (size_t i = 0; i < counts.size(); ++i) length += chars(value(i));
+  std::string s(length, '0');
+  char* out = s.data();
   for (size_t i = 0; i < counts.size(); ++i) {
-    int64_t x = counts[i];
-    if (i > 2) x -= counts[i - 2];  // deltas from the third count on (sic: i > 2, as maskApi.c)
+    int64_t x = value(i);
     bool more = true;
     while (more) {
       int c = static_cast<int>(x & 0x1f);
-      x >>= 5;  // arithmetic shift: negative deltas end at -1
+      x >>= 5;
       more = (c & 0x10) ? x != -1 : x != 0;
       if (more) c |= 0x20;
       *out++ = static_cast<char>(c + 48);
     }
   }
-  return std::string(buf.data(), out);
+  return s;
 }
 
 std::vector<uint32_t> coco_decode_counts(const std::string& s) {

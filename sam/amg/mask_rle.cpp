@@ -90,16 +90,14 @@ class RunScanner {
 }  // namespace
 
 Rle mask_to_rle(const uint8_t* mask, int h, int w) {
-  // Runs collected in a per-thread buffer that keeps its capacity (a noisy
-  // megapixel mask has ~10^5 runs: growing a fresh vector faults in new pages
-  // on every call), then copied out at their count.
-  thread_local std::vector<uint32_t> counts;
-  counts.clear();
+  // Room for a run per 32 pixels up front (a noisy 1280x960 mask has ~6e4
+  // runs): growing from empty re-copies the runs and faults in fresh pages.
+  std::vector<uint32_t> counts;
+  counts.reserve(static_cast<size_t>(h) * w / 32 + 64);
   RunScanner scan(counts);
   const int blocks = (h + kTile - 1) / kTile;
   // columns[c * blocks + b]: pixels (64b .. 64b + 63, x0 + c) of the strip.
-  thread_local std::vector<uint64_t> columns;
-  columns.resize(std::max(columns.size(), static_cast<size_t>(kTile) * blocks));
+  std::vector<uint64_t> columns(static_cast<size_t>(kTile) * blocks);
   uint64_t tile[kTile];
   for (int x0 = 0; x0 < w; x0 += kTile) {
     const int cols = std::min(kTile, w - x0);
@@ -115,7 +113,9 @@ Rle mask_to_rle(const uint8_t* mask, int h, int w) {
         scan.push(columns[static_cast<size_t>(c) * blocks + b], std::min(kTile, h - b * kTile));
   }
   scan.finish();
-  return {h, w, std::vector<uint32_t>(counts.begin(), counts.end())};
+  // Callers keep many RLEs (automatic mask generation): no unused room in them.
+  if (counts.capacity() > 2 * counts.size() + 64) counts = std::vector<uint32_t>(counts.begin(), counts.end());
+  return {h, w, std::move(counts)};
 }
 
 }  // namespace sam::amg

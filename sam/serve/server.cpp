@@ -16,6 +16,7 @@
 #include "engine/thread_pool.h"
 #include "sam/amg/automatic_mask_generator.h"
 #include "sam/io/embedding_cache.h"
+#include "sam/postprocess.h"
 #include "sam/serve/api.h"
 #include "sam/serve/http_error.h"
 #include "sam/serve/image_store.h"
@@ -33,7 +34,9 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 void send_json(httplib::Response& res, const json& body, int status = 200) {
   res.status = status;
   // Invalid UTF-8 in a message (an id echoed back) is replaced, never thrown.
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  // Moved in, not copied (set_content copies: a predict answer is ~100 KB per mask).
+  res.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  res.set_header("Content-Type", "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
@@ -196,19 +199,21 @@ void Service::predict(const httplib::Request& req, const std::string& body, http
       http_fail(404, "unknown logits id '{}' for image {} (not from this image, or evicted)", r.mask_input, image->id);
     for (PromptSet& s : sets) s.mask_input = logits;
   }
-  Prediction pred;
-  double decode_ms = 0;
-  {  // the decoder session only for the decode: encoding the answer needs none
-    PredictorPool::Lease session = decoders_.acquire(image->id, timeout_);
-    const auto start = Clock::now();
-    if (session->image_id != image->id) {
-      session->image_id.clear();
-      session->predictor->set_embedding(image->embedding, image->height, image->width);
-      session->image_id = image->id;
-    }
-    pred = session->predictor->predict(sets, r.multimask);
-    decode_ms = ms_since(start);
+  // The session is held until the answer is encoded: its mask buffer is reused
+  // by the next request (pred.masks is a view of it).
+  PredictorPool::Lease session = decoders_.acquire(image->id, timeout_);
+  const auto start = Clock::now();
+  if (session->image_id != image->id) {
+    session->image_id.clear();
+    session->predictor->set_embedding(image->embedding, image->height, image->width);
+    session->image_id = image->id;
   }
+  Predictor& predictor = *session->predictor;
+  Prediction pred = predictor.predict_low_res(sets, r.multimask);
+  pred.masks = session->masks_for(pred.low_res_logits.dim(0), pred.low_res_logits.dim(1), image->height, image->width);
+  postprocess_masks_binary(pred.low_res_logits, predictor.config().img_size, predictor.input_h(), predictor.input_w(),
+                           image->height, image->width, pred.masks);
+  const double decode_ms = ms_since(start);
   const auto encode_start = Clock::now();
   const int64_t N = pred.low_res_logits.dim(0), C = pred.low_res_logits.dim(1);
   std::vector<std::string> logits_ids;

@@ -71,10 +71,23 @@ PredictorPool::Lease::~Lease() {
   pool_->freed_.notify_one();
 }
 
+engine::Tensor PredictorPool::Session::masks_for(int64_t n, int64_t c, int64_t h, int64_t w) {
+  // Three masks of a 5-megapixel photo; larger answers get their own buffer.
+  constexpr int64_t kReusedMaskBytes = int64_t{16} << 20;
+  const engine::Shape shape{n, c, h, w};
+  const int64_t bytes = shape.numel();
+  if (bytes > kReusedMaskBytes) return engine::Tensor::empty(engine::DType::U8, shape);
+  if (!masks.defined() || masks.numel() < bytes) {
+    masks = engine::Tensor();  // the old buffer goes first
+    masks = engine::Tensor::empty(engine::DType::U8, {bytes});
+  }
+  return engine::Tensor::from_blob(masks.raw_data(), engine::DType::U8, shape);
+}
+
 size_t PredictorPool::idle_workspace_bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
   size_t n = 0;
-  for (const auto& s : idle_) n += s->predictor->workspace_bytes();
+  for (const auto& s : idle_) n += s->predictor->workspace_bytes() + (s->masks.defined() ? s->masks.nbytes() : 0);
   return n;
 }
 

@@ -57,6 +57,12 @@ class PredictorPool {
   struct Session {
     std::unique_ptr<Predictor> predictor;
     std::string image_id;  // the embedding it holds ("" if none)
+    // Full-size masks of the last predict, reused by the next (fresh pages for
+    // every answer cost ~10% of the throughput under load); see masks_for().
+    engine::Tensor masks;
+    // A contiguous u8 [N, C, H, W] view of `masks`, grown when too small; a
+    // request over 16 MiB gets a buffer of its own, freed after it.
+    engine::Tensor masks_for(int64_t n, int64_t c, int64_t h, int64_t w);
   };
   class Lease {
    public:
