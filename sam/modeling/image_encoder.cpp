@@ -239,29 +239,49 @@ void ImageEncoderViT::expected_weights(const SamConfig& c, std::vector<WeightSpe
 EncoderWorkspace ImageEncoderViT::make_workspace() const {
   EncoderWorkspace ws;
   ws.set_threads(engine::thread_pool().num_threads());
-  ws.arena().reserve(plan_bytes(ws.threads()));
+  ws.arena().reserve(plan_bytes(plan(windows_in_place(nullptr), false), ws.threads()));
   return ws;
+}
+
+bool ImageEncoderViT::windows_in_place(const Tracer* tracer) const {
+  // block_forward's fast path for windowed blocks: fused epilogues (no tracer
+  // wanting the modules' tensors) and the fused attention kernel.
+  if ((tracer != nullptr && tracer->needs_tensors()) || !engine::ops::use_fused_attention()) return false;
+  return std::all_of(blocks_.begin(), blocks_.end(), [](const BlockWeights& b) { return b.proj.fused_epilogues(); });
 }
 
 // The arena layout of one forward pass (see Buffers in the header). Sizes in floats:
 //   x        N*C                     residual stream
-//   xn       Tq*C                    norm outputs; the attention's projected output
+//   xn       T*C                     norm outputs; the attention's projected output
 //   win      (in ctx)                window_partition output (Nw = nW*ws*ws >= N), dead once qkv exists
-//   big      max(Tq*3C, N*hidden, N*3p^2, N*9D)  qkv | MLP hidden | patch cols | neck im2col
-//   ctx      max(Tq*C, 2*N*D)        per-head attention results | neck activations
+//   big      max(T*3C, N*3p^2, N*9D, rows*hidden)  qkv | patch cols | neck im2col | MLP hidden chunk
+//   ctx      max(T*C, 2*N*D)         per-head attention results | neck activations
 //   scratch  threads * max over attention kinds (global, windowed) of the per-worker need:
 //            fused: table().attention_relpos_scratch_floats(side, side, head_dim)
 //            (packed K^T and V, ~2*T*hd, plus per-block tiles), unfused: rb*T + rb*(4*side - 2)
-// where Tq is the largest token count attention runs on (N or Nw).
-size_t ImageEncoderViT::plan_bytes(int threads) const {
+// where T is the token count attention runs on: N, or Nw when windows are partitioned.
+ImageEncoderViT::Plan ImageEncoderViT::plan(bool in_place, bool whole_mlp) const {
   const size_t n = static_cast<size_t>(grid_) * grid_, c = static_cast<size_t>(dim_);
   const size_t p = static_cast<size_t>(config_.patch_size), d = static_cast<size_t>(out_dim_);
-  const size_t big = std::max({attn_tokens_ * 3 * c, n * static_cast<size_t>(hidden_), n * 3 * p * p, n * 9 * d});
-  const size_t ctx = std::max(attn_tokens_ * c, 2 * n * d);
-  return aligned_bytes(n * c) + aligned_bytes(attn_tokens_ * c) + aligned_bytes(big) + aligned_bytes(ctx) +
-         aligned_bytes(scratch_floats_) * static_cast<size_t>(std::max(threads, 1)) + kAlign;
+  const size_t h = static_cast<size_t>(hidden_);
+  Plan r;
+  r.tokens = in_place ? n : attn_tokens_;
+  // The MLP hidden gets what the other users of `big` need, but at least 1024
+  // rows (a wide MLP is not cut into slivers), or all N rows when traced.
+  const size_t others = std::max({r.tokens * 3 * c, n * 3 * p * p, n * 9 * d});
+  const size_t rows = whole_mlp ? n : std::clamp<size_t>(others / h, std::min<size_t>(n, 1024), n);
+  const size_t chunks = (n + rows - 1) / rows;  // balanced: ceil(n / chunks) rows each
+  r.mlp_rows = static_cast<int64_t>((n + chunks - 1) / chunks);
+  r.big = std::max(others, static_cast<size_t>(r.mlp_rows) * h);
+  r.ctx = std::max(r.tokens * c, 2 * n * d);
+  return r;
 }
 
+size_t ImageEncoderViT::plan_bytes(const Plan& p, int threads) const {
+  const size_t n = static_cast<size_t>(grid_) * grid_, c = static_cast<size_t>(dim_);
+  return aligned_bytes(n * c) + aligned_bytes(p.tokens * c) + aligned_bytes(p.big) + aligned_bytes(p.ctx) +
+         aligned_bytes(scratch_floats_) * static_cast<size_t>(std::max(threads, 1)) + kAlign;
+}
 
 // --- forward ------------------------------------------------------------------------
 
@@ -275,21 +295,25 @@ Tensor ImageEncoderViT::forward(Tensor x, EncoderWorkspace& ws, Tracer* tracer) 
 
   // The attention scratch is per pool thread; a larger pool (set_num_threads
   // between passes) needs a larger reservation, made here once.
+  // A tracer that wants the modules' tensors needs the partitioned windows and
+  // the whole MLP hidden: a larger arena, reserved here when first needed.
   engine::Arena& arena = ws.arena();
   arena.reset();
   const int threads = engine::thread_pool().num_threads();
-  if (threads > ws.threads() || arena.capacity() < plan_bytes(ws.threads())) {
+  const Plan pl = plan(windows_in_place(tracer), tracer != nullptr && tracer->needs_tensors());
+  if (threads > ws.threads() || arena.capacity() < plan_bytes(pl, ws.threads())) {
     ws.set_threads(std::max(threads, ws.threads()));
-    arena.reserve(plan_bytes(ws.threads()));
+    arena.reserve(plan_bytes(pl, ws.threads()));
   }
   auto take = [&](size_t floats) { return static_cast<float*>(arena.allocate(floats * sizeof(float))); };
   Buffers buf;
-  const size_t un = static_cast<size_t>(n), uc = static_cast<size_t>(C), ud = static_cast<size_t>(out_dim_);
-  const size_t p = static_cast<size_t>(config_.patch_size);
+  const size_t un = static_cast<size_t>(n), uc = static_cast<size_t>(C);
   buf.x = take(un * uc);
-  buf.xn = take(attn_tokens_ * uc);
-  buf.big = take(std::max({attn_tokens_ * 3 * uc, un * static_cast<size_t>(hidden_), un * 3 * p * p, un * 9 * ud}));
-  buf.ctx = take(std::max(attn_tokens_ * uc, 2 * un * ud));
+  buf.xn = take(pl.tokens * uc);
+  buf.big = take(pl.big);
+  buf.ctx = take(pl.ctx);
+  buf.tokens = pl.tokens;
+  buf.mlp_rows = pl.mlp_rows;
   buf.win = buf.ctx;  // the partitioned windows are dead once qkv exists, before ctx is written
   buf.scratch_floats = aligned_bytes(scratch_floats_) / sizeof(float);
   buf.scratch = take(buf.scratch_floats * static_cast<size_t>(threads));
@@ -366,6 +390,8 @@ void ImageEncoderViT::block_forward(int index, float* x, const Buffers& buf, Tra
     // Attention input: windows [nW, ws, ws, C] (zero padded, in ctx's memory) or the whole
     // grid [1, G, G, C] (xn). The projected attention output goes to xn either way.
     const int64_t tokens = nwin * side * side;
+    engine::check(static_cast<size_t>(tokens) <= buf.tokens, "image encoder: {} attention tokens planned, {} needed",
+                  buf.tokens, tokens);
     float* attn_io = buf.xn;
     if (ws > 0) {
       window_partition(buf.xn, grid_, dim_, ws, buf.win);
@@ -410,12 +436,20 @@ void ImageEncoderViT::mlp_forward(const BlockWeights& b, float* x, const Buffers
   if (tracer) trace(tracer, path + ".norm2", view(buf.xn, {1, g, g, C}));
   float* hidden = buf.big;
   if (fused) {
-    b.lin1.forward_rows(buf.xn, n, hidden, false, /*gelu=*/true);
-    if (timing_marks) trace(tracer, path + ".mlp.lin1 (+ GELU)", view(hidden, {1, g, g, hidden_}));
-    b.lin2.forward_rows(hidden, n, x, /*accumulate=*/true);  // x = x + mlp(...)
-    if (timing_marks) trace(tracer, path + ".mlp.lin2 (+ residual)", view(x, {1, g, g, C}));
+    // Row chunks of the hidden (rows are independent: the same results as one pass).
+    const int64_t rows = std::min(buf.mlp_rows, n);
+    for (int64_t r0 = 0; r0 < n; r0 += rows) {
+      const int64_t m = std::min(rows, n - r0);
+      b.lin1.forward_rows(buf.xn + r0 * C, m, hidden, false, /*gelu=*/true);
+      if (timing_marks && m == n) trace(tracer, path + ".mlp.lin1 (+ GELU)", view(hidden, {1, g, g, hidden_}));
+      b.lin2.forward_rows(hidden, m, x + r0 * C, /*accumulate=*/true);  // x = x + mlp(...)
+    }
+    if (timing_marks)
+      trace(tracer, path + (rows == n ? ".mlp.lin2 (+ residual)" : ".mlp (lin1 + GELU, lin2 + residual, in row chunks)"),
+            view(x, {1, g, g, C}));
     return;
   }
+  engine::check(buf.mlp_rows >= n, "image encoder: the traced MLP needs all {} hidden rows", n);
   b.lin1.forward_rows(buf.xn, n, hidden);
   if (tracer) trace(tracer, path + ".mlp.lin1", view(hidden, {1, g, g, hidden_}));
   engine::ops::gelu_rows(hidden, n * hidden_);

@@ -55,8 +55,21 @@ class ImageEncoderViT final : public ImageEncoder {
     int window = 0;  // Block.window_size: 0 = global attention
   };
 
-  // Bytes of arena a forward pass needs with `threads` attention workers.
-  size_t plan_bytes(int threads) const;
+  // The arena regions of one forward pass, in floats. With `windows_in_place`
+  // (every windowed block reads its windows straight from the grid's qkv) the
+  // attention runs on the N grid tokens only, not on nW*ws*ws padded ones.
+  // With `whole_mlp` (a tracer that wants mlp.lin1's output) the MLP hidden
+  // [N, hidden] is held at once; otherwise lin1 -> GELU -> lin2 run on row
+  // chunks of it that fit in `big` (vit_b: 2 x 2048 rows; 38 instead of 50 MB).
+  struct Plan {
+    size_t tokens = 0, big = 0, ctx = 0;
+    int64_t mlp_rows = 0;  // rows of the MLP hidden per chunk
+  };
+  Plan plan(bool windows_in_place, bool whole_mlp) const;
+  // Bytes of arena a forward pass with this plan needs with `threads` attention workers.
+  size_t plan_bytes(const Plan& p, int threads) const;
+  // Whether a pass with this tracer reads windows in place (see block_forward).
+  bool windows_in_place(const Tracer* tracer) const;
   struct Buffers;
   void block_forward(int index, float* x, const Buffers& buf, Tracer* tracer) const;
   void mlp_forward(const BlockWeights& b, float* x, const Buffers& buf, Tracer* tracer, const std::string& path,
@@ -82,13 +95,15 @@ class ImageEncoderViT final : public ImageEncoder {
   // Regions carved from the workspace at the start of each forward pass.
   struct Buffers {
     float* x = nullptr;        // [N, C] residual stream
-    float* xn = nullptr;       // [max(N, nW*ws*ws), C] norm outputs; attention (proj) output
+    float* xn = nullptr;       // [tokens, C] norm outputs; attention (proj) output
     float* win = nullptr;      // [nW*ws*ws, C] partitioned windows: ctx's memory (dead once qkv exists)
     float* big = nullptr;      // qkv, MLP hidden, patch / neck im2col (never live together)
     float* ctx = nullptr;      // [tokens, C] per-head attention results; neck activations
     float* scratch = nullptr;  // per worker: the attention kernel's scratch (fused: packed K, V, tiles;
                                // SAM_ATTENTION=unfused: scores + rel-pos projections)
     size_t scratch_floats = 0; // per worker
+    size_t tokens = 0;         // rows xn and ctx hold (the attention's token count at most)
+    int64_t mlp_rows = 0;      // MLP hidden rows per chunk
   };
 };
 
