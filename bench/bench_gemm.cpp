@@ -359,11 +359,16 @@ int main(int argc, char** argv) {
       "core)\n",
       kernels::isa_name(t.isa), t.gemm_mr(), t.gemm_nr(), threads, pinned ? " (ours pinned)" : "", runs, peak, peak1);
   // Encoder GEMMs: global blocks run on 64*64 tokens, windowed ones on 25 windows of 14*14.
+  // MobileSAM (TinyViT-5M, 1024 input): the MBConv 1x1 convs at 256x256 (dim 64, 4x expansion), the
+  // first patch merging's 1x1, and the blocks' MLPs at 128x128 (128), 64x64 (160, 320).
   const Shape shapes[] = {
       {"qkv (global)", 4096, 3 * dim, dim},   {"qkv (windowed)", 4900, 3 * dim, dim},
       {"attn.proj", 4096, dim, dim},           {"mlp.lin1", 4096, 4 * dim, dim},
       {"mlp.lin2", 4096, dim, 4 * dim},        {"neck 1x1", 4096, 256, dim},
       {"neck 3x3 (im2col)", 4096, 256, 9 * 256}, {"decoder k/v proj", 4096, 128, 256},
+      {"vit_t mbconv conv1", 65536, 256, 64},  {"vit_t mbconv conv3", 65536, 64, 256},
+      {"vit_t merge conv1", 65536, 128, 64},   {"vit_t l1 mlp.fc1", 16384, 512, 128},
+      {"vit_t l1 mlp.fc2", 16384, 128, 512},   {"vit_t l3 mlp.fc1", 4096, 1280, 320},
   };
 #ifdef SAM_HAVE_DNNL
   const bool dnnl = true;
