@@ -119,6 +119,12 @@ def test_endpoints(server, sam, model, data, work):
     ans = expect(server, "POST", f"/v1/images/{image_id}/predict", 200,
                  {"boxes": [[40, 30, 250, 190], [10, 10, 120, 100]], "points": [[60, 50, 0]], "multimask": False})
     compare_with_segment("two boxes + background point", ans, masks, result)
+    # Six masks after three and two: the decoder session's reused mask buffer grows
+    # (the answers that follow use a view of part of it).
+    masks, result = segment_cli(sam, model, image_path, prompts, os.path.join(work, "seg2m"))
+    ans = expect(server, "POST", f"/v1/images/{image_id}/predict", 200,
+                 {"boxes": [[40, 30, 250, 190], [10, 10, 120, 100]], "points": [[60, 50, 0]]})
+    compare_with_segment("two boxes + background point, multimask", ans, masks, result)
     # Refinement: the logits of a single-mask answer fed back as mask_input equal
     # --save-logits of the same prediction fed back with --mask-input.
     first = expect(server, "POST", f"/v1/images/{image_id}/predict", 200,
