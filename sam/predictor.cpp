@@ -118,8 +118,14 @@ Prediction Predictor::predict(const std::vector<PromptSet>& sets, bool multimask
   }
   // Binary masks: upscaled and thresholded row by row (Sam.mask_threshold = 0),
   // so the f32 logits at the original size are never materialised.
-  r.masks = postprocess_masks_binary(r.low_res_logits, config().img_size, input_h_, input_w_, original_h_, original_w_);
+  r.masks = engine::Tensor::empty(engine::DType::U8, {r.low_res_logits.dim(0), r.low_res_logits.dim(1), original_h_,
+                                                      original_w_});
+  binary_masks_into(r.low_res_logits, r.masks);
   return r;
+}
+
+void Predictor::binary_masks_into(const engine::Tensor& low_res_logits, engine::Tensor& out) const {
+  postprocess_masks_binary(low_res_logits, config().img_size, input_h_, input_w_, original_h_, original_w_, out);
 }
 
 }  // namespace sam

@@ -71,9 +71,12 @@ class Predictor {
   Prediction predict(const std::vector<PromptSet>& sets, bool multimask_output, bool return_logits = false,
                      Tracer* tracer = nullptr);
   // predict() without the full-size masks (Prediction::masks left undefined):
-  // for callers that upscale into their own buffer (sam serve reuses one per
-  // decoder session: postprocess_masks_binary into a given tensor).
+  // for callers that upscale into their own buffer with binary_masks_into()
+  // (sam serve reuses one per decoder session).
   Prediction predict_low_res(const std::vector<PromptSet>& sets, bool multimask_output, Tracer* tracer = nullptr);
+  // predict()'s binary masks of `low_res_logits` [N, C, 4G, 4G] for the current
+  // image (Sam.postprocess_masks > mask_threshold) into `out`: contiguous u8 [N, C, H, W].
+  void binary_masks_into(const engine::Tensor& low_res_logits, engine::Tensor& out) const;
 
   // ResizeLongestSide.apply_coords: original -> model input frame.
   std::array<float, 2> to_input_frame(float x, float y) const;

@@ -16,7 +16,6 @@
 #include "engine/thread_pool.h"
 #include "sam/amg/automatic_mask_generator.h"
 #include "sam/io/embedding_cache.h"
-#include "sam/postprocess.h"
 #include "sam/serve/api.h"
 #include "sam/serve/http_error.h"
 #include "sam/serve/image_store.h"
@@ -211,8 +210,7 @@ void Service::predict(const httplib::Request& req, const std::string& body, http
   Predictor& predictor = *session->predictor;
   Prediction pred = predictor.predict_low_res(sets, r.multimask);
   pred.masks = session->masks_for(pred.low_res_logits.dim(0), pred.low_res_logits.dim(1), image->height, image->width);
-  postprocess_masks_binary(pred.low_res_logits, predictor.config().img_size, predictor.input_h(), predictor.input_w(),
-                           image->height, image->width, pred.masks);
+  predictor.binary_masks_into(pred.low_res_logits, pred.masks);
   const double decode_ms = ms_since(start);
   const auto encode_start = Clock::now();
   const int64_t N = pred.low_res_logits.dim(0), C = pred.low_res_logits.dim(1);
