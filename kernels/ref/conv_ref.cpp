@@ -10,7 +10,7 @@ double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 }  // namespace
 
 void depthwise_conv2d(const DepthwiseConv2dArgs& a) {
-  assert(a.in && a.weight && a.out && a.stride >= 1 && a.k >= 1);
+  assert(a.in && a.weight && a.out && a.stride >= 1 && a.k >= 1 && a.row_begin >= a.out_row0);
   for (int oy = a.row_begin; oy < a.row_end; ++oy)
     for (int ox = 0; ox < a.out_w; ++ox)
       for (int ch = 0; ch < a.c; ++ch) {
@@ -19,9 +19,11 @@ void depthwise_conv2d(const DepthwiseConv2dArgs& a) {
           for (int kx = 0; kx < a.k; ++kx) {
             const int y = oy * a.stride - a.pad + ky, x = ox * a.stride - a.pad + kx;
             if (y < 0 || y >= a.h || x < 0 || x >= a.w) continue;
-            s += double(a.in[(static_cast<long>(y) * a.w + x) * a.c + ch]) * a.weight[(ky * a.k + kx) * a.c + ch];
+            assert(y >= a.in_row0);
+            s += double(a.in[(static_cast<long>(y - a.in_row0) * a.w + x) * a.c + ch]) *
+                 a.weight[(ky * a.k + kx) * a.c + ch];
           }
-        a.out[(static_cast<long>(oy) * a.out_w + ox) * a.c + ch] = static_cast<float>(a.gelu ? gelu(s) : s);
+        a.out[(static_cast<long>(oy - a.out_row0) * a.out_w + ox) * a.c + ch] = static_cast<float>(a.gelu ? gelu(s) : s);
       }
 }
 

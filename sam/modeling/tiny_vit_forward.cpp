@@ -236,6 +236,12 @@ void TinyViTEncoder::mbconv_forward(const Stage& s, const MBConv& m, float* x, c
                                     const std::string& path) const {
   const int64_t n = int64_t{s.res} * s.res;
   const bool timing_marks = tracer && !tracer->needs_tensors();
+  if (!tracer || timing_marks) {
+    mbconv_by_strips(s, m, x, b);
+    if (timing_marks) trace(tracer, path + " (conv1 + act1, conv2 + act2, conv3 + shortcut + act3 by row strips)",
+                            nchw_view(x, s.res, s.dim));
+    return;
+  }
   linear(m.conv1.linear, x, n, b.big1, false, true, b.tmp);
   if (timing_marks) trace(tracer, path + ".conv1 (+ act1)", nchw_view(b.big1, s.res, m.conv1.cout));
   engine::ops::depthwise_conv2d(b.big1, m.conv2.cout, conv_shape(s.res, m.conv2), m.conv2.weight.data(),
@@ -243,6 +249,32 @@ void TinyViTEncoder::mbconv_forward(const Stage& s, const MBConv& m, float* x, c
   if (timing_marks) trace(tracer, path + ".conv2 (+ act2)", nchw_view(b.big2, s.res, m.conv2.cout));
   linear(m.conv3.linear, b.big2, n, x, /*accumulate=*/true, /*gelu=*/true, b.tmp);  // act3(conv3 + shortcut)
   if (timing_marks) trace(tracer, path + ".conv3 (+ shortcut, act3)", nchw_view(x, s.res, s.dim));
+}
+
+// MBConv as above, streamed through in strips of kStripRows image rows so that the hidden
+// activations [rows, R, 4C] stay in cache instead of going to memory and back twice per
+// conv. b.big1 holds the strip's conv1 rows plus the halo rows above and below it that the
+// 3x3 depthwise conv reads, b.big2 its conv2 rows. The two hidden rows shared with the next
+// strip move to the top of big1 instead of being recomputed. conv3 writes x rows [r0, r1)
+// only after conv1 has read every x row up to r1 (the halo): x is still updated in place.
+void TinyViTEncoder::mbconv_by_strips(const Stage& s, const MBConv& m, float* x, const Buffers& b) const {
+  const int res = s.res, c = s.dim, hidden = m.conv1.cout;
+  const int64_t row_in = int64_t{res} * c, row_hidden = int64_t{res} * hidden;
+  const engine::ops::ConvShape dw = conv_shape(res, m.conv2);  // 3x3, stride 1, pad 1: one halo row each side
+  int lo = 0, hi = 0;  // big1 holds hidden rows [lo, hi)
+  for (int r0 = 0; r0 < res; r0 += kStripRows) {
+    const int r1 = std::min(res, r0 + kStripRows), need_lo = std::max(0, r0 - 1), need_hi = std::min(res, r1 + 1);
+    if (need_lo > lo) {  // keep rows [need_lo, hi) shared with the previous strip
+      std::memmove(b.big1, b.big1 + (need_lo - lo) * row_hidden, size_t((hi - need_lo) * row_hidden) * sizeof(float));
+      lo = need_lo;
+    }
+    linear(m.conv1.linear, x + hi * row_in, int64_t{need_hi - hi} * res, b.big1 + (hi - lo) * row_hidden, false, true,
+           b.tmp);
+    hi = need_hi;
+    engine::ops::depthwise_conv2d_rows(b.big1, lo, hidden, dw, m.conv2.weight.data(), m.conv2.bias.data(), true, r0,
+                                       r1, b.big2);
+    linear(m.conv3.linear, b.big2, int64_t{r1 - r0} * res, x + r0 * row_in, /*accumulate=*/true, /*gelu=*/true, b.tmp);
+  }
 }
 
 // PatchMerging: x [R*R, C] -> conv1 + GELU -> dw conv2 (stride) + GELU -> conv3 -> x [R'*R', D].

@@ -5,6 +5,7 @@
 // vector width), strides 1 and 2, row ranges, and NaN-poisoned outputs (every
 // output element must be written; nothing past the computed rows).
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -73,6 +74,52 @@ TEST_CASE("depthwise_conv2d equals the reference", "[tinyvit_kernels]") {
       a.row_begin = oh / 2; a.row_end = oh;
       t.depthwise_conv2d(a);
       CHECK(worst(got, want) < 2e-6);
+    }
+  }
+}
+
+TEST_CASE("depthwise_conv2d on row windows (in_row0 / out_row0) equals the whole-image reference",
+          "[tinyvit_kernels]") {
+  // As the MBConv strips call it: each band of output rows from a copy of only the input rows
+  // it reads, into its own NaN-poisoned buffer with a NaN guard row after it.
+  std::mt19937 rng(14);
+  struct Case { int h, w, c, k, stride, band; };
+  const Case cases[] = {{13, 11, 37, 3, 1, 4}, {13, 11, 37, 3, 2, 3}, {17, 7, 64, 3, 1, 8}, {9, 5, 19, 5, 1, 2},
+                        {8, 8, 16, 3, 1, 1},   {11, 6, 33, 3, 2, 5}};
+  for (kernels::Isa isa : isas()) {
+    const kernels::KernelTable t = kernels::table_for(isa);
+    for (const Case& c : cases) {
+      INFO(kernels::isa_name(isa) << " h " << c.h << " w " << c.w << " c " << c.c << " k " << c.k << " s " << c.stride
+                                  << " band " << c.band);
+      const int pad = c.k / 2, oh = (c.h + 2 * pad - c.k) / c.stride + 1, ow = (c.w + 2 * pad - c.k) / c.stride + 1;
+      const std::vector<float> in = random_vec(size_t(c.h) * c.w * c.c, rng), wt = random_vec(size_t(c.k) * c.k * c.c, rng, 0.3f),
+                               bias = random_vec(size_t(c.c), rng);
+      kernels::DepthwiseConv2dArgs a;
+      a.h = c.h; a.w = c.w; a.c = c.c;
+      a.weight = wt.data(); a.bias = bias.data();
+      a.k = c.k; a.stride = c.stride; a.pad = pad; a.gelu = true;
+      a.out_h = oh; a.out_w = ow;
+      std::vector<float> want(size_t(oh) * ow * c.c);
+      a.in = in.data();
+      a.row_begin = 0; a.row_end = oh;
+      a.out = want.data();
+      kernels::ref::depthwise_conv2d(a);
+      const size_t row_in = size_t(c.w) * c.c, row_out = size_t(ow) * c.c;
+      for (int r0 = 0; r0 < oh; r0 += c.band) {
+        const int r1 = std::min(oh, r0 + c.band);
+        const int lo = std::max(0, r0 * c.stride - pad), hi = std::min(c.h, (r1 - 1) * c.stride - pad + c.k);
+        const std::vector<float> window(in.begin() + long(lo * row_in), in.begin() + long(hi * row_in));
+        std::vector<float> got(size_t(r1 - r0 + 1) * row_out, kNaN);
+        a.in = window.data(); a.in_row0 = lo;
+        a.out = got.data(); a.out_row0 = r0;
+        a.row_begin = r0; a.row_end = r1;
+        t.depthwise_conv2d(a);
+        const std::vector<float> band(got.begin(), got.end() - long(row_out));
+        const std::vector<float> band_want(want.begin() + long(r0 * row_out), want.begin() + long(r1 * row_out));
+        INFO("rows " << r0 << ".." << r1);
+        CHECK(worst(band, band_want) < 2e-6);
+        for (size_t i = band.size(); i < got.size(); ++i) CHECK(std::isnan(got[i]));  // nothing past the band
+      }
     }
   }
 }

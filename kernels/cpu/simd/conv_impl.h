@@ -4,6 +4,8 @@
 // stack copy, so every element takes the same arithmetic path.
 #pragma once
 
+#include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "kernels/conv.h"
@@ -29,7 +31,7 @@ struct Conv {
       for (int kx = 0; kx < a.k; ++kx) {
         const int x = ox * a.stride - a.pad + kx;
         if (x < 0 || x >= a.w) continue;
-        const float* px = a.in + (static_cast<long>(y) * a.w + x) * a.c + ch;
+        const float* px = a.in + (static_cast<long>(y - a.in_row0) * a.w + x) * a.c + ch;
         const float* wt = a.weight + static_cast<long>(ky * a.k + kx) * a.c + ch;
         acc = full ? S::fmadd(S::load(px), S::load(wt), acc) : S::fmadd(load_part(px, width), load_part(wt, width), acc);
       }
@@ -49,11 +51,11 @@ struct Conv {
     for (int ky = 0; ky < 3; ++ky) {
       const int y = oy * a.stride - a.pad + ky;
       if (y < 0 || y >= a.h) continue;
-      rows[nrows] = a.in + static_cast<long>(y) * a.w * a.c + ch;
+      rows[nrows] = a.in + static_cast<long>(y - a.in_row0) * a.w * a.c + ch;
       taps[nrows++] = ky * 3;
     }
     const long c = a.c;
-    float* o = a.out + static_cast<long>(oy) * a.out_w * c + ch;
+    float* o = a.out + static_cast<long>(oy - a.out_row0) * a.out_w * c + ch;
     for (int ox = 0; ox < a.out_w; ++ox, o += c) {
       const int x0 = ox * a.stride - a.pad;
       V acc = bias;
@@ -76,12 +78,13 @@ struct Conv {
   }
 
   static void depthwise_conv2d(const DepthwiseConv2dArgs& a) {
+    assert(a.row_begin >= a.out_row0 && std::max(0, a.row_begin * a.stride - a.pad) >= a.in_row0);
     const int full = a.k == 3 && a.pad <= 2 ? a.c / L * L : 0;  // channels done by depthwise3_row
     for (int oy = a.row_begin; oy < a.row_end; ++oy) {
       for (int ch = 0; ch < full; ch += L) depthwise3_row(a, oy, ch);
       if (full == a.c) continue;
       for (int ox = 0; ox < a.out_w; ++ox) {
-        float* o = a.out + (static_cast<long>(oy) * a.out_w + ox) * a.c;
+        float* o = a.out + (static_cast<long>(oy - a.out_row0) * a.out_w + ox) * a.c;
         int ch = full;
         for (; ch + L <= a.c; ch += L) S::store(o + ch, depthwise_pixel(a, oy, ox, ch, L));
         if (ch < a.c) store_part(o + ch, depthwise_pixel(a, oy, ox, ch, a.c - ch), a.c - ch);

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "erf_table.h"
+
 namespace kernels::simd {
 
 // n (< kLanes) floats from p into a vector, zero above; and the first n lanes of v to p.
@@ -49,45 +51,33 @@ inline typename S::V exp(typename S::V x) {
   return S::select_lt(x, lo, S::zero(), y);
 }
 
-// erf(x): for |x| < 1 the Maclaurin series 2/sqrt(pi) sum (-1)^k x^(2k+1) / (k! (2k+1))
-// to k = 10 (error < 2e-9); for |x| >= 1 Abramowitz & Stegun 7.1.26,
-// 1 - t (a1 + t (a2 + ...)) e^(-x^2) with t = 1 / (1 + p |x|) (absolute error < 1.5e-7).
+// |erf(z)| from s = 2|z| (s >= 0; NaN gives a finite value: callers carry NaN through
+// another operand). Eight degree-7 pieces in t = s - floor(s) - 1/2 (erf_table.h), one
+// table lookup per coefficient; error < 9e-8 absolute (scripts/fit_erf.py). s is clamped
+// below 8 (z < 4), past which float erf is 1: the last piece gives 1 there.
 template <class S>
-inline typename S::V erf(typename S::V x) {
+inline typename S::V erf_from_twice_abs(typename S::V s) {
   using V = typename S::V;
-  const V ax = S::abs(x);
-  // series in x^2, Horner from the highest term
-  const V x2 = S::mul(x, x);
-  static constexpr float c[11] = {1.f,
-                                  -1.f / 3.f,
-                                  1.f / 10.f,
-                                  -1.f / 42.f,
-                                  1.f / 216.f,
-                                  -1.f / 1320.f,
-                                  1.f / 9360.f,
-                                  -1.f / 75600.f,
-                                  1.f / 685440.f,
-                                  -1.f / 6894720.f,
-                                  1.f / 76204800.f};
-  V s = S::set1(c[10]);
-  for (int k = 9; k >= 0; --k) s = S::fmadd(s, x2, S::set1(c[k]));
-  const V small = S::mul(S::mul(s, x), S::set1(1.12837916709551257f));
-  const V t = S::div(S::set1(1.f), S::fmadd(ax, S::set1(0.3275911f), S::set1(1.f)));
-  V q = S::set1(1.061405429f);
-  q = S::fmadd(q, t, S::set1(-1.453152027f));
-  q = S::fmadd(q, t, S::set1(1.421413741f));
-  q = S::fmadd(q, t, S::set1(-0.284496736f));
-  q = S::fmadd(q, t, S::set1(0.254829592f));
-  q = S::mul(q, t);
-  const V e = exp<S>(S::sub(S::zero(), x2));
-  const V large = S::copysign(S::sub(S::set1(1.f), S::mul(q, e)), x);
-  return S::select_lt(ax, S::set1(1.f), small, large);
+  s = S::min(s, S::set1(7.99999952f));  // NaN s takes the bound: min returns its second operand
+  const V whole = S::floor(s);
+  const auto piece = S::cvtt_i32(whole);
+  const V t = S::sub(S::sub(s, S::set1(0.5f)), whole);
+  V r = S::lookup8(kErfPiece[7], piece);
+  for (int k = 6; k >= 0; --k) r = S::fmadd(r, t, S::lookup8(kErfPiece[k], piece));
+  return r;
 }
 
 template <class S>
+inline typename S::V erf(typename S::V x) {
+  return S::copysign(erf_from_twice_abs<S>(S::mul(S::abs(x), S::set1(2.f))), x);
+}
+
+// x/2 (1 + erf(x / sqrt 2)); for x < 0 the fused multiply-add keeps 1 + erf's cancellation exact.
+template <class S>
 inline typename S::V gelu(typename S::V x) {
   const auto half_x = S::mul(x, S::set1(0.5f));
-  return S::fmadd(half_x, erf<S>(S::mul(x, S::set1(0.70710678118654752f))), half_x);
+  const auto e = erf_from_twice_abs<S>(S::mul(S::abs(x), S::set1(1.41421356237309505f)));
+  return S::fmadd(half_x, S::copysign(e, x), half_x);
 }
 
 // Applies `op` to n floats in place, vector by vector, the tail through a padded copy.

@@ -10,6 +10,7 @@ namespace kernels::simd {
 struct VecAvx2 {
   static constexpr int kLanes = 8;
   using V = __m256;
+  using I = __m256i;
   static V load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static V set1(float x) { return _mm256_set1_ps(x); }
@@ -23,6 +24,10 @@ struct VecAvx2 {
   static V min(V a, V b) { return _mm256_min_ps(a, b); }
   static V abs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
   static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V floor(V a) { return _mm256_floor_ps(a); }
+  static I cvtt_i32(V a) { return _mm256_cvttps_epi32(a); }
+  // Lane i: table[idx[i]], idx in [0, 8).
+  static V lookup8(const float* table, I idx) { return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), idx); }
   static V pow2i(V n) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
   }
@@ -52,7 +57,6 @@ struct VecAvx2 {
     const __m256i hit = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), e), e);
     return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(hit)));
   }
-  using I = __m256i;
   // Lanes [0, n) from p, zero above (n <= 0: none); memory past them is not read.
   static V load_first(const float* p, int n) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);

@@ -24,6 +24,12 @@ struct VecAvx512 {
   static V min(V a, V b) { return _mm512_min_ps(a, b); }
   static V abs(V a) { return _mm512_abs_ps(a); }
   static V round(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V floor(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+  static I cvtt_i32(V a) { return _mm512_cvttps_epi32(a); }
+  // Lane i: table[idx[i]], idx in [0, 8).
+  static V lookup8(const float* table, I idx) {
+    return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(_mm256_loadu_ps(table)));
+  }
   // 2^n for integral-valued n in [-126, 127].
   static V pow2i(V n) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));

@@ -23,6 +23,9 @@ struct DepthwiseConv2dArgs {
   float* out = nullptr;  // [out_h, out_w, c]
   int out_h = 0, out_w = 0;
   int row_begin = 0, row_end = 0;  // output rows computed by this call
+  // A window of the images: `in` holds input rows from in_row0 on (every row the output rows
+  // [row_begin, row_end) read), `out` output rows from out_row0 on. 0: the whole images.
+  int in_row0 = 0, out_row0 = 0;
 };
 
 struct Conv2dArgs {

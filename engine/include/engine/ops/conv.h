@@ -17,6 +17,12 @@ struct ConvShape {
 // groups == channels: weight [k, k, c] (tap-major), bias [c] or nullptr.
 void depthwise_conv2d(const float* in, int c, const ConvShape& s, const float* weight, const float* bias, bool gelu,
                       float* out);
+// Output rows [row_begin, row_end) only, from a window of the input: `in` holds input rows
+// from in_row0 on (at least those the output rows read: from row_begin * stride - pad, clipped
+// to 0, to (row_end - 1) * stride - pad + k, clipped to h) and `out` receives the output rows
+// from row_begin on. A caller that streams an image through in row strips keeps only those.
+void depthwise_conv2d_rows(const float* in, int in_row0, int c, const ConvShape& s, const float* weight,
+                           const float* bias, bool gelu, int row_begin, int row_end, float* out);
 // Dense: weight [k, k, cin, cout], bias [cout] or nullptr.
 void conv2d(const float* in, int cin, int cout, const ConvShape& s, const float* weight, const float* bias, bool gelu,
             float* out);
