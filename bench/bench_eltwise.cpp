@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
       dnnl::engine eng(dnnl::engine::kind::cpu, 0);
       dnnl::stream strm(eng);
       const dnnl::memory::desc md({int64_t(n)}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
-      const auto pd = dnnl::eltwise_forward::primitive_desc(eng, dnnl::prop_kind::forward_inference,
-                                                            dnnl::algorithm::eltwise_gelu_erf, md, md, 0.f, 0.f);
+      const dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_gelu_erf, md);
+      const dnnl::eltwise_forward::primitive_desc pd(d, eng);  // oneDNN 2.x (Debian's libdnnl-dev)
       dnnl::eltwise_forward prim(pd);
       dnnl::memory mem(md, eng, work.data());
       row(fmt::format("oneDNN eltwise_gelu_erf, {} threads", threads), median_restored(r, src, work, [&] {

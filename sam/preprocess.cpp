@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/thread_pool.h"
 
 namespace sam {
 
@@ -64,10 +65,16 @@ Coeffs precompute(int in_size, int out_size) {
   return c;
 }
 
-inline uint8_t clip8(int64_t v) {
+// Sums in int32, as Pillow's ImagingResample (PRECISION_BITS leaves the headroom: 255 times
+// weights that sum to 2^22 plus the rounding half stays below 2^31).
+inline uint8_t clip8(int32_t v) {
   v >>= kPrecisionBits;
   return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
+
+// Rows are independent in both passes: they are split over the thread pool (2 passes of a
+// 1800x1200 photo to 1024 wide: ~18 ms on one core).
+constexpr int64_t kRowsPerTask = 16;
 
 }  // namespace
 
@@ -82,40 +89,52 @@ Image resize_bilinear_pil(const Image& src, int out_w, int out_h) {
     tmp.width = out_w;
     tmp.height = src.height;
     tmp.pixels.resize(static_cast<size_t>(out_w) * src.height * ch);
-    for (int y = 0; y < src.height; ++y) {
-      const uint8_t* in = src.row(y);
-      uint8_t* out = tmp.row(y);
-      for (int xx = 0; xx < out_w; ++xx) {
-        const int xmin = c.bounds[static_cast<size_t>(xx) * 2], xmax = c.bounds[static_cast<size_t>(xx) * 2 + 1];
-        const int32_t* k = &c.k[static_cast<size_t>(xx) * c.taps];
-        for (int b = 0; b < ch; ++b) {
-          int64_t ss = 1 << (kPrecisionBits - 1);
-          for (int x = 0; x < xmax; ++x) ss += static_cast<int64_t>(in[(x + xmin) * ch + b]) * k[x];
-          out[xx * ch + b] = clip8(ss);
+    engine::thread_pool().parallel_for(0, src.height, kRowsPerTask, [&](int64_t y0, int64_t y1) {
+      for (int64_t y = y0; y < y1; ++y) {
+        const uint8_t* in = src.row(static_cast<int>(y));
+        uint8_t* out = tmp.row(static_cast<int>(y));
+        for (int xx = 0; xx < out_w; ++xx) {
+          const int xmin = c.bounds[static_cast<size_t>(xx) * 2], xmax = c.bounds[static_cast<size_t>(xx) * 2 + 1];
+          const int32_t* k = &c.k[static_cast<size_t>(xx) * c.taps];
+          const uint8_t* px = in + xmin * ch;
+          int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
+          for (int x = 0; x < xmax; ++x, px += ch) {
+            s0 += px[0] * k[x];
+            s1 += px[1] * k[x];
+            s2 += px[2] * k[x];
+          }
+          out[xx * ch] = clip8(s0);
+          out[xx * ch + 1] = clip8(s1);
+          out[xx * ch + 2] = clip8(s2);
         }
       }
-    }
+    });
   } else {
     tmp = src;
   }
   if (out_h == tmp.height) return tmp;
-  // Vertical pass.
+  // Vertical pass: a row of int32 sums per output row, one tap row at a time (vectorisable).
   const Coeffs c = precompute(tmp.height, out_h);
   Image out;
   out.width = tmp.width;
   out.height = out_h;
   out.pixels.resize(static_cast<size_t>(tmp.width) * out_h * ch);
   const size_t row_len = static_cast<size_t>(tmp.width) * ch;
-  for (int yy = 0; yy < out_h; ++yy) {
-    const int ymin = c.bounds[static_cast<size_t>(yy) * 2], ymax = c.bounds[static_cast<size_t>(yy) * 2 + 1];
-    const int32_t* k = &c.k[static_cast<size_t>(yy) * c.taps];
-    uint8_t* o = out.row(yy);
-    for (size_t i = 0; i < row_len; ++i) {
-      int64_t ss = 1 << (kPrecisionBits - 1);
-      for (int y = 0; y < ymax; ++y) ss += static_cast<int64_t>(tmp.row(y + ymin)[i]) * k[y];
-      o[i] = clip8(ss);
+  engine::thread_pool().parallel_for(0, out_h, kRowsPerTask, [&](int64_t y0, int64_t y1) {
+    std::vector<int32_t> acc(row_len);
+    for (int64_t yy = y0; yy < y1; ++yy) {
+      const int ymin = c.bounds[static_cast<size_t>(yy) * 2], ymax = c.bounds[static_cast<size_t>(yy) * 2 + 1];
+      const int32_t* k = &c.k[static_cast<size_t>(yy) * c.taps];
+      std::fill(acc.begin(), acc.end(), int32_t{1} << (kPrecisionBits - 1));
+      for (int y = 0; y < ymax; ++y) {
+        const uint8_t* in = tmp.row(y + ymin);
+        const int32_t w = k[y];
+        for (size_t i = 0; i < row_len; ++i) acc[i] += in[i] * w;
+      }
+      uint8_t* o = out.row(static_cast<int>(yy));
+      for (size_t i = 0; i < row_len; ++i) o[i] = clip8(acc[i]);
     }
-  }
+  });
   return out;
 }
 
@@ -125,14 +144,14 @@ engine::Tensor normalize_and_pad(const Image& resized, int img_size) {
                 img_size);
   engine::Tensor t = engine::Tensor::zeros(engine::DType::F32, {1, 3, img_size, img_size});
   float* out = t.data<float>();
-  for (int c = 0; c < 3; ++c) {
-    float* plane = out + static_cast<size_t>(c) * img_size * img_size;
-    for (int y = 0; y < resized.height; ++y) {
+  engine::thread_pool().parallel_for(0, int64_t{3} * resized.height, kRowsPerTask, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int c = static_cast<int>(r / resized.height), y = static_cast<int>(r % resized.height);
+      float* o = out + (static_cast<size_t>(c) * img_size + y) * img_size;
       const uint8_t* in = resized.row(y);
-      for (int x = 0; x < resized.width; ++x)
-        plane[static_cast<size_t>(y) * img_size + x] = (static_cast<float>(in[x * 3 + c]) - kPixelMean[c]) / kPixelStd[c];
+      for (int x = 0; x < resized.width; ++x) o[x] = (static_cast<float>(in[x * 3 + c]) - kPixelMean[c]) / kPixelStd[c];
     }
-  }
+  });
   return t;
 }
 
