@@ -44,7 +44,17 @@ struct VecAvx512 {
                                                           0xCA));  // m ? magnitude : sign, bitwise
   }
   static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
-  static float reduce_max(V v) { return _mm512_reduce_max_ps(v); }
+  // In-register halvings. The all-ones maskz forms are the plain instructions; the unmasked
+  // intrinsics (and _mm512_reduce_max_ps) pass GCC 12's _mm512_undefined_ps, which trips
+  // -Wuninitialized once inlined into a loop (a GCC 12 false positive).
+  static float reduce_max(V v) {
+    constexpr __mmask16 all = 0xFFFF;
+    v = _mm512_maskz_max_ps(all, v, _mm512_maskz_shuffle_f32x4(all, v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm512_maskz_max_ps(all, v, _mm512_maskz_shuffle_f32x4(all, v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    v = _mm512_maskz_max_ps(all, v, _mm512_maskz_permute_ps(all, v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm512_maskz_max_ps(all, v, _mm512_maskz_permute_ps(all, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm512_cvtss_f32(v);
+  }
   // Bit i set where lane i is NaN or +-infinity (exponent bits all ones): an integer test.
   static uint32_t nonfinite_lanes(V v) {
     const __m512i e = _mm512_set1_epi32(0x7F800000);
