@@ -83,8 +83,9 @@ class TinyViTEncoder final : public ImageEncoder {
                       const std::string& path) const;
   void block_forward(const Stage& s, const Block& blk, float*& x, float*& y, const Buffers& b, Tracer* tracer,
                      const std::string& path) const;
-  void mbconv_by_strips(const Stage& s, const MBConv& m, float* x, const Buffers& b) const;
-  static constexpr int kStripRows = 8;  // MBConv rows per strip: [8, 256, 256] f32 = 2 MiB of hidden activations
+  bool convs_by_strips(const Conv& c1, const Conv& c2, const Conv& c3, int res, float* x, bool residual,
+                       const Buffers& b) const;
+  static constexpr int kStripRows = 8;  // output rows per strip: MBConv's [8, 256, 256] f32 hidden rows = 2 MiB
   void merging_forward(const Stage& s, float* x, const Buffers& b) const;
   void attention_traced(const Stage& s, const Block& blk, float* x, const Buffers& b, Tracer* tracer,
                         const std::string& path) const;

@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <chrono>
+#include <cstdio>
 
 #include "engine/error.h"
 #include "engine/ops/bias_attention.h"
@@ -236,8 +238,7 @@ void TinyViTEncoder::mbconv_forward(const Stage& s, const MBConv& m, float* x, c
                                     const std::string& path) const {
   const int64_t n = int64_t{s.res} * s.res;
   const bool timing_marks = tracer && !tracer->needs_tensors();
-  if (!tracer || timing_marks) {
-    mbconv_by_strips(s, m, x, b);
+  if ((!tracer || timing_marks) && convs_by_strips(m.conv1, m.conv2, m.conv3, s.res, x, /*residual=*/true, b)) {
     if (timing_marks) trace(tracer, path + " (conv1 + act1, conv2 + act2, conv3 + shortcut + act3 by row strips)",
                             nchw_view(x, s.res, s.dim));
     return;
@@ -251,35 +252,51 @@ void TinyViTEncoder::mbconv_forward(const Stage& s, const MBConv& m, float* x, c
   if (timing_marks) trace(tracer, path + ".conv3 (+ shortcut, act3)", nchw_view(x, s.res, s.dim));
 }
 
-// MBConv as above, streamed through in strips of kStripRows image rows so that the hidden
-// activations [rows, R, 4C] stay in cache instead of going to memory and back twice per
-// conv. b.big1 holds the strip's conv1 rows plus the halo rows above and below it that the
-// 3x3 depthwise conv reads, b.big2 its conv2 rows. The two hidden rows shared with the next
-// strip move to the top of big1 instead of being recomputed. conv3 writes x rows [r0, r1)
-// only after conv1 has read every x row up to r1 (the halo): x is still updated in place.
-void TinyViTEncoder::mbconv_by_strips(const Stage& s, const MBConv& m, float* x, const Buffers& b) const {
-  const int res = s.res, c = s.dim, hidden = m.conv1.cout;
-  const int64_t row_in = int64_t{res} * c, row_hidden = int64_t{res} * hidden;
-  const engine::ops::ConvShape dw = conv_shape(res, m.conv2);  // 3x3, stride 1, pad 1: one halo row each side
-  int lo = 0, hi = 0;  // big1 holds hidden rows [lo, hi)
-  for (int r0 = 0; r0 < res; r0 += kStripRows) {
-    const int r1 = std::min(res, r0 + kStripRows), need_lo = std::max(0, r0 - 1), need_hi = std::min(res, r1 + 1);
+// conv1 (1x1, + GELU) -> depthwise conv2 (+ GELU) -> conv3 (1x1) on x [R, R, C], streamed
+// through in strips of kStripRows output rows so that the hidden activations [rows, R, C1]
+// stay in cache instead of going to memory and back twice per conv. MBConv (residual: x +=,
+// then GELU, rows in place) and PatchMerging (x = conv3, [R', R', D] over x's start) share it.
+// b.big1 holds the conv1 rows the strip's depthwise conv reads, b.big2 its output rows; the
+// conv1 rows shared with the next strip move to the top of big1 instead of being recomputed.
+// Returns false, having done nothing, when conv3 would overwrite an x row that conv1 has not
+// read yet (output rows wider than the input rows they replace).
+bool TinyViTEncoder::convs_by_strips(const Conv& c1, const Conv& c2, const Conv& c3, int res, float* x, bool residual,
+                                     const Buffers& b) const {
+  const engine::ops::ConvShape dw = conv_shape(res, c2);
+  const int out_res = dw.out_h();
+  const int64_t row_in = int64_t{res} * c1.cin, row_hidden = int64_t{res} * c1.cout, row_out = int64_t{out_res} * c3.cout;
+  const auto input_rows = [&](int o0, int o1) {  // x rows [first, end) that output rows [o0, o1) read
+    return std::pair{std::max(0, o0 * dw.stride - dw.pad), std::min(res, (o1 - 1) * dw.stride - dw.pad + dw.k)};
+  };
+  for (int o1 = std::min(out_res, kStripRows); o1 <= out_res; o1 = std::min(out_res, o1 + kStripRows)) {
+    if (o1 * row_out > int64_t{input_rows(0, o1).second} * row_in) return false;
+    if (o1 == out_res) break;
+  }
+  int lo = 0, hi = 0;  // big1 holds conv1 rows [lo, hi)
+  for (int o0 = 0; o0 < out_res; o0 += kStripRows) {
+    const int o1 = std::min(out_res, o0 + kStripRows);
+    const auto [need_lo, need_hi] = input_rows(o0, o1);
     if (need_lo > lo) {  // keep rows [need_lo, hi) shared with the previous strip
-      std::memmove(b.big1, b.big1 + (need_lo - lo) * row_hidden, size_t((hi - need_lo) * row_hidden) * sizeof(float));
+      const int keep = std::max(0, hi - need_lo);
+      std::memmove(b.big1, b.big1 + (hi - keep - lo) * row_hidden, size_t(keep * row_hidden) * sizeof(float));
       lo = need_lo;
+      hi = std::max(hi, need_lo);
     }
-    linear(m.conv1.linear, x + hi * row_in, int64_t{need_hi - hi} * res, b.big1 + (hi - lo) * row_hidden, false, true,
+    linear(c1.linear, x + hi * row_in, int64_t{need_hi - hi} * res, b.big1 + (hi - lo) * row_hidden, false, true,
            b.tmp);
     hi = need_hi;
-    engine::ops::depthwise_conv2d_rows(b.big1, lo, hidden, dw, m.conv2.weight.data(), m.conv2.bias.data(), true, r0,
-                                       r1, b.big2);
-    linear(m.conv3.linear, b.big2, int64_t{r1 - r0} * res, x + r0 * row_in, /*accumulate=*/true, /*gelu=*/true, b.tmp);
+    engine::ops::depthwise_conv2d_rows(b.big1, lo, c1.cout, dw, c2.weight.data(), c2.bias.data(), true, o0, o1,
+                                       b.big2);
+    linear(c3.linear, b.big2, int64_t{o1 - o0} * out_res, x + o0 * row_out, /*accumulate=*/residual,
+           /*gelu=*/residual, b.tmp);
   }
+  return true;
 }
 
 // PatchMerging: x [R*R, C] -> conv1 + GELU -> dw conv2 (stride) + GELU -> conv3 -> x [R'*R', D].
 void TinyViTEncoder::merging_forward(const Stage& s, float* x, const Buffers& b) const {
   const PatchMerging& m = s.downsample;
+  if (convs_by_strips(m.conv1, m.conv2, m.conv3, s.res, x, /*residual=*/false, b)) return;
   const int64_t n = int64_t{s.res} * s.res, n_out = int64_t{s.out_res} * s.out_res;
   linear(m.conv1.linear, x, n, b.big1, false, true, b.tmp);
   engine::ops::depthwise_conv2d(b.big1, m.conv2.cout, conv_shape(s.res, m.conv2), m.conv2.weight.data(),

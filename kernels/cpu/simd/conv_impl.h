@@ -77,10 +77,64 @@ struct Conv {
     }
   }
 
+  // Two output rows oy, oy + 1 of a stride-1, pad-1 3x3 kernel whose input rows oy - 1 ..
+  // oy + 2 all exist: each input vector loaded once serves both rows (12 loads for two
+  // outputs instead of 18) and the two sums are independent chains. Each sum adds its
+  // taps in the order depthwise3_row does (rows, then columns): the results are identical.
+  static void depthwise3_rows2(const DepthwiseConv2dArgs& a, int oy, int ch) {
+    V w[9];
+    for (int t = 0; t < 9; ++t) w[t] = S::load(a.weight + static_cast<long>(t) * a.c + ch);
+    const V bias = a.bias ? S::load(a.bias + ch) : S::zero();
+    const long c = a.c;
+    const float* in[4];
+    for (int r = 0; r < 4; ++r) in[r] = a.in + static_cast<long>(oy - 1 + r - a.in_row0) * a.w * c + ch;
+    float* o0 = a.out + static_cast<long>(oy - a.out_row0) * a.out_w * c + ch;
+    float* o1 = o0 + static_cast<long>(a.out_w) * c;
+    const auto edge = [&](int ox) {  // a pixel whose 3x3 window leaves the image on the left or right
+      V acc0 = bias, acc1 = bias;
+      for (int r = 0; r < 4; ++r)
+        for (int kx = 0; kx < 3; ++kx) {
+          const int x = ox - 1 + kx;
+          if (x < 0 || x >= a.w) continue;
+          const V p = S::load(in[r] + x * c);
+          if (r < 3) acc0 = S::fmadd(p, w[r * 3 + kx], acc0);
+          if (r > 0) acc1 = S::fmadd(p, w[(r - 1) * 3 + kx], acc1);
+        }
+      S::store(o0 + ox * c, a.gelu ? gelu<S>(acc0) : acc0);
+      S::store(o1 + ox * c, a.gelu ? gelu<S>(acc1) : acc1);
+    };
+    edge(0);
+    for (int ox = 1; ox + 1 < a.out_w; ++ox) {
+      const long x0 = static_cast<long>(ox - 1) * c;
+      V acc0 = bias, acc1 = bias;
+      for (int kx = 0; kx < 3; ++kx) acc0 = S::fmadd(S::load(in[0] + x0 + kx * c), w[kx], acc0);
+      for (int kx = 0; kx < 3; ++kx) {
+        const V p = S::load(in[1] + x0 + kx * c);
+        acc0 = S::fmadd(p, w[3 + kx], acc0);
+        acc1 = S::fmadd(p, w[kx], acc1);
+      }
+      for (int kx = 0; kx < 3; ++kx) {
+        const V p = S::load(in[2] + x0 + kx * c);
+        acc0 = S::fmadd(p, w[6 + kx], acc0);
+        acc1 = S::fmadd(p, w[3 + kx], acc1);
+      }
+      for (int kx = 0; kx < 3; ++kx) acc1 = S::fmadd(S::load(in[3] + x0 + kx * c), w[6 + kx], acc1);
+      S::store(o0 + ox * c, a.gelu ? gelu<S>(acc0) : acc0);
+      S::store(o1 + ox * c, a.gelu ? gelu<S>(acc1) : acc1);
+    }
+    if (a.out_w > 1) edge(a.out_w - 1);
+  }
+
   static void depthwise_conv2d(const DepthwiseConv2dArgs& a) {
     assert(a.row_begin >= a.out_row0 && std::max(0, a.row_begin * a.stride - a.pad) >= a.in_row0);
     const int full = a.k == 3 && a.pad <= 2 ? a.c / L * L : 0;  // channels done by depthwise3_row
+    const bool pairs = a.k == 3 && a.stride == 1 && a.pad == 1 && a.out_w == a.w;
     for (int oy = a.row_begin; oy < a.row_end; ++oy) {
+      if (pairs && full == a.c && oy + 1 < a.row_end && oy >= 1 && oy + 2 < a.h) {  // rows oy and oy + 1
+        for (int ch = 0; ch < full; ch += L) depthwise3_rows2(a, oy, ch);
+        ++oy;
+        continue;
+      }
       for (int ch = 0; ch < full; ch += L) depthwise3_row(a, oy, ch);
       if (full == a.c) continue;
       for (int ox = 0; ox < a.out_w; ++ox) {
