@@ -17,6 +17,14 @@
 
 namespace bench {
 
+// The integer value of `--name VALUE` among argv (the last one given), or `fallback`.
+inline int int_option(int argc, char** argv, const char* name, int fallback) {
+  int v = fallback;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) v = std::atoi(argv[i + 1]);
+  return v;
+}
+
 // Median wall time in seconds of `runs` calls (after one warm-up call).
 // std::vector storage on 64-byte boundaries, as the engine's tensors and arena
 // are. (Large plain std::vector buffers start 16 bytes past a page boundary,

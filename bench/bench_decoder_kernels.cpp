@@ -86,12 +86,7 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, runs = 21;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--threads") threads = std::stoi(argv[i + 1]);
-    else if (a == "--runs") runs = std::stoi(argv[i + 1]);
-  }
+  const int threads = bench::int_option(argc, argv, "--threads", 2), runs = bench::int_option(argc, argv, "--runs", 21);
   engine::runtime_options();  // SAM_ISA caps the kernel table (engine/runtime.h)
   engine::set_num_threads(threads);
   // One CPU per thread: otherwise the scheduler may put two of them on one CPU now and then

@@ -67,12 +67,7 @@ double worst_error(const bench::AlignedVector<float>& x, const bench::AlignedVec
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, runs = 21;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--threads") threads = std::stoi(argv[i + 1]);
-    else if (a == "--runs") runs = std::stoi(argv[i + 1]);
-  }
+  const int threads = bench::int_option(argc, argv, "--threads", 2), runs = bench::int_option(argc, argv, "--runs", 21);
   engine::runtime_options();
   engine::set_num_threads(threads);
 #if defined(SAM_HAVE_DNNL) && defined(_OPENMP)
