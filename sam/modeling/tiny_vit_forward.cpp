@@ -16,8 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <chrono>
-#include <cstdio>
+#include <utility>
 
 #include "engine/error.h"
 #include "engine/ops/bias_attention.h"
@@ -268,9 +267,9 @@ bool TinyViTEncoder::convs_by_strips(const Conv& c1, const Conv& c2, const Conv&
   const auto input_rows = [&](int o0, int o1) {  // x rows [first, end) that output rows [o0, o1) read
     return std::pair{std::max(0, o0 * dw.stride - dw.pad), std::min(res, (o1 - 1) * dw.stride - dw.pad + dw.k)};
   };
-  for (int o1 = std::min(out_res, kStripRows); o1 <= out_res; o1 = std::min(out_res, o1 + kStripRows)) {
-    if (o1 * row_out > int64_t{input_rows(0, o1).second} * row_in) return false;
-    if (o1 == out_res) break;
+  for (int o0 = 0; o0 < out_res; o0 += kStripRows) {
+    const int o1 = std::min(out_res, o0 + kStripRows);
+    if (o1 * row_out > int64_t{input_rows(o0, o1).second} * row_in) return false;
   }
   int lo = 0, hi = 0;  // big1 holds conv1 rows [lo, hi)
   for (int o0 = 0; o0 < out_res; o0 += kStripRows) {

@@ -38,10 +38,7 @@ void run_by_output_rows(Args a, const float* in, const ConvShape& s, const float
 
 void depthwise_conv2d(const float* in, int c, const ConvShape& s, const float* weight, const float* bias, bool gelu,
                       float* out) {
-  kernels::DepthwiseConv2dArgs a;
-  a.c = c;
-  a.weight = weight;
-  run_by_output_rows(a, in, s, bias, gelu, out, kernel_table().depthwise_conv2d);
+  depthwise_conv2d_rows(in, 0, c, s, weight, bias, gelu, 0, s.out_h(), out);
 }
 
 void depthwise_conv2d_rows(const float* in, int in_row0, int c, const ConvShape& s, const float* weight,

@@ -67,11 +67,6 @@ inline typename S::V erf_from_twice_abs(typename S::V s) {
   return r;
 }
 
-template <class S>
-inline typename S::V erf(typename S::V x) {
-  return S::copysign(erf_from_twice_abs<S>(S::mul(S::abs(x), S::set1(2.f))), x);
-}
-
 // x/2 (1 + erf(x / sqrt 2)); for x < 0 the fused multiply-add keeps 1 + erf's cancellation exact.
 template <class S>
 inline typename S::V gelu(typename S::V x) {
