@@ -6,7 +6,8 @@
 //   mask_upscale (kernels/mask_upscale.h): ConvT -> LN2d -> GELU -> ConvT -> GELU
 //     -> hyper product, fused. Peer: the same stages unfused (packed GEMMs over
 //     the whole grid, LayerNorm / GELU passes, OpenBLAS for the mask product),
-//     as the decoder ran them before.
+//     as the decoder ran them before. Its bf16 form (--precision bf16: the two
+//     ConvT products through the table's gemm_bf16): peer, the f32 kernel.
 //   resample_row / blend_rows_threshold (kernels/resample.h): the rows of one
 //     mask's upscaling to a 1800x1200 image (683 rows 1024 -> 1800 wide, then
 //     1200 blended + thresholded rows). Peer: the plain loops (kernels::ref::,
@@ -280,8 +281,33 @@ int main(int argc, char** argv) {
                              16 * P);
     };
     const double flops = 2.0 * P * D * 4 * c1 + 2.0 * 4 * P * c1 * 4 * c2 + 2.0 * 16 * P * c2 * M;
-    rows.push_back({"mask_upscale (M = 3)", flops, 1e3 * bench::median_seconds(runs, fused),
-                    1e3 * bench::median_seconds(runs, unfused), err, "unfused stages"});
+    const double fused_ms = 1e3 * bench::median_seconds(runs, fused);
+    rows.push_back({"mask_upscale (M = 3)", flops, fused_ms, 1e3 * bench::median_seconds(runs, unfused), err,
+                    "unfused stages"});
+
+    // The same with the two ConvT products in bf16 (--precision bf16), through
+    // this table's gemm_bf16; its peer is the f32 kernel above. The error is
+    // against the reference on the same bf16-rounded operands.
+    std::vector<uint16_t> w1b(t.gemm_bf16_packed_b_elems(4 * c1, D));
+    t.gemm_bf16_pack_b_nk(w1.data(), 4 * c1, D, D, w1b.data());
+    const size_t sfb = (t.mask_upscale_bf16_scratch_floats(G, D, c1, c2, M, t) + 15) / 16 * 16;
+    std::vector<float> usb(sfb * static_cast<size_t>(threads));
+    auto fused_bf16 = [&] {
+      pool.run([&](int w, int n) {
+        kernels::MaskUpscaleArgs c = a;
+        c.gemm_bf16 = &t;
+        c.w1_packed_bf16 = w1b.data();
+        c.out = out.data();
+        c.row0 = G * w / n;
+        c.row1 = G * (w + 1) / n;
+        c.scratch = usb.data() + static_cast<size_t>(w) * sfb;
+        if (c.row0 < c.row1) t.mask_upscale_bf16(c);
+      });
+    };
+    fused_bf16();
+    kernels::ref::mask_upscale(r, /*bf16=*/true);
+    rows.push_back({"mask_upscale bf16 (M = 3)", flops, 1e3 * bench::median_seconds(runs, fused_bf16), fused_ms,
+                    rel_l2(out.data(), want.data(), want.size()), "f32 fused"});
   }
 
   fmt::print("mask decoder kernels ({}), vit_b shapes (P {}, D {}, J {}), {} threads, median of {}; FMA peak {:.0f} GFLOP/s\n",

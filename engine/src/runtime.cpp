@@ -49,6 +49,9 @@ void check_combination(const RuntimeOptions& o) {
         "runtime options: bf16 precision needs the packed GEMM or oneDNN (OpenBLAS is the f32 baseline)");
   check(o.gemm != GemmBackend::OneDnn || kernels::onednn_available(), "runtime options: SAM_GEMM=onednn: oneDNN is {}",
         kernels::onednn_description());
+  check(!(o.gemm == GemmBackend::OneDnn && o.precision == Precision::Bf16) || kernels::onednn_bf16_available(),
+        "runtime options: SAM_GEMM=onednn with bf16 precision: {} has no bf16 matmul for this CPU (it needs AVX-512)",
+        kernels::onednn_description());
 }
 
 }  // namespace

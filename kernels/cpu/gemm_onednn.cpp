@@ -114,6 +114,19 @@ struct OnednnLinear::Impl {
 
 bool onednn_available() { return true; }
 
+bool onednn_bf16_available() {
+  static const bool ok = [] {
+    try {  // the smallest bf16 matmul the baseline would ask for
+      const md src({1, 2}, dt::bf16, tag::ab), wei({2, 2}, dt::bf16, tag::any), dst({1, 2}, dt::f32, tag::ab);
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), cpu_engine());
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return ok;
+}
+
 std::string onednn_description() {
   const dnnl_version_t* v = dnnl_version();
   const char* runtime = v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential" : "other";
@@ -123,6 +136,8 @@ std::string onednn_description() {
 
 OnednnLinear::OnednnLinear(const float* w, int n, int k, int ldw, bool bf16) : impl_(std::make_unique<Impl>()) {
   assert(n > 0 && k > 0 && ldw >= k);
+  if (bf16 && !onednn_bf16_available())
+    throw std::runtime_error(onednn_description() + " has no bf16 matmul for this CPU (it needs AVX-512)");
   impl_->n = n;
   impl_->k = k;
   impl_->bf16 = bf16;
@@ -168,6 +183,7 @@ void OnednnLinear::run(const float* a, int m, int lda, const float* bias, float*
 struct OnednnLinear::Impl {};
 
 bool onednn_available() { return false; }
+bool onednn_bf16_available() { return false; }
 std::string onednn_description() { return "not in this build (libdnnl-dev was not found when it was configured)"; }
 
 OnednnLinear::OnednnLinear(const float*, int, int, int, bool) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "sam/amg/amg_upscale.h"
 #include "engine/error.h"
@@ -321,7 +322,12 @@ void AutomaticMaskGenerator::Impl::process_batch(const CropContext& crop, int64_
   engine::Tensor sparse, dense;
   prompt_encoder.forward(prompts, sparse, dense);
   // predict_torch(multimask_output=True, return_logits=True)
-  const MaskDecoder::Output out = decoder.forward(crop.inputs, sparse, dense, /*multimask_output=*/true, *decoder_arena);
+  // Masks whose predicted IoU fails pred_iou_thresh are dropped below before
+  // anything reads them, so the decoder need not upscale them.
+  const float skip_at_or_below = opt.pred_iou_thresh > 0.0 ? static_cast<float>(opt.pred_iou_thresh)
+                                                           : -std::numeric_limits<float>::infinity();
+  const MaskDecoder::Output out = decoder.forward(crop.inputs, sparse, dense, /*multimask_output=*/true,
+                                                  *decoder_arena, nullptr, skip_at_or_below);
   const engine::Tensor low = out.low_res_masks.contiguous();    // [n, 3, L, L]
   const engine::Tensor iou = out.iou_predictions.contiguous();  // [n, 3]
   stats.decoder_ms += ms_since(t0);

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <string>
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/runtime.h"
 #include "engine/thread_pool.h"
 #include "engine/ops/mask_upscale.h"
 
@@ -155,7 +157,8 @@ MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, Alloc&& alloc) co
   w.masks = alloc(Shape{m, 16 * p});
   const int workers = engine::thread_pool().num_threads();
   w.fused_stride = static_cast<int64_t>(
-      (engine::ops::mask_upscale_scratch_floats(grid_, dim_, dim_ / 4, dim_ / 8, m) + 15) / 16 * 16);
+      (engine::ops::mask_upscale_scratch_floats(grid_, dim_, dim_ / 4, dim_ / 8, m, up0_bf16_.defined()) + 15) / 16 *
+      16);
   w.fused = alloc(Shape{workers * w.fused_stride});
   return w;
 }
@@ -222,6 +225,8 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w)
                        w3, b3);
     up0_ = engine::ops::Linear(w0, b0);
     up3_ = engine::ops::Linear(w3, b3);
+    if (engine::runtime_options().precision == engine::Precision::Bf16 && up0_.packed())
+      up0_bf16_ = engine::ops::Linear(w0, b0, engine::Precision::Bf16);
   }
   up1_norm_ = NormWeights(*weights_, p + ".output_upscaling.1");
   up3_bias_ = weights_->get(p + ".output_upscaling.3.bias").data<float>();
@@ -283,7 +288,8 @@ MaskDecoder::Output MaskDecoder::forward(const Tensor& image_embedding, const Te
 }
 
 MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor& sparse, const Tensor& dense,
-                                         bool multimask_output, engine::Arena& arena, Tracer* t) const {
+                                         bool multimask_output, engine::Arena& arena, Tracer* t,
+                                         float upscale_iou_above) const {
   const int64_t g = grid_, p = g * g, m = num_mask_tokens_, c1 = dim_ / 4, c2 = dim_ / 8;
   if (!(sparse.rank() == 3 && sparse.dim(2) == dim_ && sparse.dtype() == DType::F32))
     engine::fail("MaskDecoder: sparse embeddings {} are not [N, S, {}]", sparse.shape().str(), dim_);
@@ -372,7 +378,19 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
   // Without a Tracer that wants the stages, the fused kernel (one grid row at
   // a time, nothing but the masks written).
   const bool fused = !(t && t->needs_tensors()) && up0_.packed();
+  // Prompt sets whose selected IoU predictions are all <= upscale_iou_above
+  // (none when the threshold is -inf, or when tracing) get -inf masks.
+  auto wanted = [&](int64_t b) {
+    if (tr || !(upscale_iou_above > -std::numeric_limits<float>::infinity())) return true;
+    const float* ip = o.iou_predictions.data<float>() + b * nsel;
+    for (int64_t k = 0; k < nsel; ++k)
+      if (ip[k] > upscale_iou_above) return true;
+    float* out = o.low_res_masks.data<float>() + b * nsel * 16 * p;
+    std::fill(out, out + nsel * 16 * p, -std::numeric_limits<float>::infinity());
+    return false;
+  };
   for (int64_t b = 0; fused && b < n; ++b) {
+    if (!wanted(b)) continue;
     engine::ops::MaskUpscaleArgs a;
     a.g = static_cast<int>(g);
     a.d = static_cast<int>(dim_);
@@ -381,6 +399,7 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
     a.x = keys.data<float>() + b * p * dim_;
     a.ldx = dim_;
     a.w1_packed = up0_.packed_panels();
+    a.w1_packed_bf16 = up0_bf16_.defined() ? up0_bf16_.packed_panels_bf16() : nullptr;
     a.w1 = up0_.weight().data<float>();
     a.b1 = up0_.bias()->data<float>();
     a.ln_weight = up1_norm_.weight->data<float>();
@@ -396,6 +415,7 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
     engine::ops::mask_upscale(a, ws.fused.data<float>(), ws.fused_stride);
   }
   for (int64_t b = 0; !fused && b < n; ++b) {
+    if (!wanted(b)) continue;
     up0_.forward(detail::select(keys, 0, b), up1);
     tr0.put(b, up1_px, g, 1);
     detail::layer_norm_(up1_px, up1_norm_, kLayerNorm2dEps);

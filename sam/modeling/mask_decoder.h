@@ -15,6 +15,7 @@
 // own arena.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -66,8 +67,15 @@ class MaskDecoder {
   // mask_decoder.output_hypernetworks_mlps.K{,.layers.J}, mask_decoder.iou_prediction_head{,.layers.J}
   // and the output tuple as mask_decoder.0 / mask_decoder.1. Traced tensors
   // may be arena views that are overwritten later: a Tracer copies what it keeps.
+  //
+  // upscale_iou_above: the output upscaling and mask product (~40% of a pass)
+  // run only for prompt sets with at least one selected IoU prediction
+  // > upscale_iou_above; the low-res masks of the others are left at -inf.
+  // For callers that drop every mask at or below that IoU before reading it
+  // (SamAutomaticMaskGenerator's pred_iou_thresh filter); the default computes all.
   Output forward(const ImageInputs& image, const engine::Tensor& sparse, const engine::Tensor& dense,
-                 bool multimask_output, engine::Arena& arena, Tracer* t = nullptr) const;
+                 bool multimask_output, engine::Arena& arena, Tracer* t = nullptr,
+                 float upscale_iou_above = -std::numeric_limits<float>::infinity()) const;
   // Convenience: prepare() + forward(). Prefer the above for several prompts per image.
   Output forward(const engine::Tensor& image_embedding, const engine::Tensor& image_pe, const engine::Tensor& sparse,
                  const engine::Tensor& dense, bool multimask_output, engine::Arena& arena,
@@ -99,6 +107,9 @@ class MaskDecoder {
   // output_upscaling ConvTranspose2d(k2, s2) weights as GEMM matrices: row
   // (a*2 + b)*Cout + co, column ci = weight[ci, co, a, b]; bias repeated 4x.
   engine::ops::Linear up0_, up3_;
+  // --precision bf16: ConvT1's matrix packed in bf16 for the fused upscaling,
+  // whose two ConvT products then run in bf16 (the rest of the decoder stays f32).
+  engine::ops::Linear up0_bf16_;
   NormWeights up1_norm_;             // output_upscaling.1 LayerNorm2d (eps 1e-6)
   const float* up3_bias_ = nullptr;  // output_upscaling.3.bias [D/8] (the fused kernel adds it per channel)
   std::vector<Mlp> hyper_mlps_;

@@ -101,13 +101,23 @@ TEST_CASE("oneDNN Linear baseline equals the double reference (f32 and bf16)", "
   const Case cases[] = {{1, 1, 1, false, false, false},   {7, 13, 29, true, false, false},
                         {97, 61, 131, true, true, false},  {64, 256, 256, true, false, true},
                         {131, 37, 768, false, true, true}, {4096 / 16, 3 * 256 + 7, 257, true, true, true}};
-  for (const bool bf16 : {false, true})
+  for (const bool bf16 : {false, true}) {
+    if (bf16 && !kernels::onednn_bf16_available()) {
+      WARN("bf16 skipped: " << kernels::onednn_description() << " has no bf16 matmul for this CPU");
+      CHECK_THROWS_AS(kernels::OnednnLinear(std::vector<float>(4, 1.f).data(), 2, 2, 2, true), std::runtime_error);
+      continue;
+    }
     for (const Case& c : cases) check_case(c, bf16, rng);
+  }
 }
 
 TEST_CASE("oneDNN Linear baseline: one layer, several row counts, several threads", "[.][onednn]") {
   if (!kernels::onednn_available()) {
     WARN("skipped: " << kernels::onednn_description());
+    return;
+  }
+  if (!kernels::onednn_bf16_available()) {
+    WARN("skipped: " << kernels::onednn_description() << " has no bf16 matmul for this CPU");
     return;
   }
   const int n = 48, k = 67;

@@ -1,11 +1,15 @@
 // The fused mask upscaling (ConvT -> LayerNorm2d -> GELU -> ConvT -> GELU ->
 // hypernetwork product) of every ISA table against the double-precision
 // reference: SAM's channel counts and odd ones, grids that are not a multiple
-// of any tile, padded strides, split row ranges, NaN-poisoned outputs.
+// of any tile, padded strides, split row ranges, NaN-poisoned outputs. The bf16
+// form (mask_upscale_bf16, through each table's gemm_bf16) against the
+// reference with the same operands rounded to bf16.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/mask_upscale.h"
@@ -19,7 +23,7 @@ struct Dims {
   int g, d, c1, c2, m;
 };
 
-void check(const kernels::KernelTable& t, Dims dm, std::mt19937& rng) {
+void check(const kernels::KernelTable& t, Dims dm, std::mt19937& rng, bool bf16) {
   std::normal_distribution<float> nd(0.f, 1.f);
   auto fill = [&](size_t n, float sd) {
     std::vector<float> v(n);
@@ -37,6 +41,8 @@ void check(const kernels::KernelTable& t, Dims dm, std::mt19937& rng) {
   const std::vector<float> hyper = fill(static_cast<size_t>(dm.m) * ldh, 1.f);
   std::vector<float> packed(t.gemm_packed_b_floats(4 * dm.c1, dm.d), kNaN);
   t.gemm_pack_b_nk(w1.data(), 4 * dm.c1, dm.d, dm.d, packed.data());
+  std::vector<uint16_t> packed_bf16(t.gemm_bf16_packed_b_elems(4 * dm.c1, dm.d), 0x7fc1);  // NaN
+  t.gemm_bf16_pack_b_nk(w1.data(), 4 * dm.c1, dm.d, dm.d, packed_bf16.data());
 
   kernels::MaskUpscaleArgs a;
   a.g = dm.g;
@@ -57,28 +63,43 @@ void check(const kernels::KernelTable& t, Dims dm, std::mt19937& rng) {
   a.ldh = ldh;
   a.m = dm.m;
   a.out_plane = plane;
+  if (bf16) {
+    a.gemm_bf16 = &t;
+    a.w1_packed_bf16 = packed_bf16.data();
+    a.w1_packed = nullptr;
+  }
 
   std::vector<float> want(static_cast<size_t>(dm.m) * plane, kNaN), got(want.size(), kNaN);
   kernels::MaskUpscaleArgs r = a;
   r.out = want.data();
   r.row0 = 0;
   r.row1 = dm.g;
-  kernels::ref::mask_upscale(r);
+  kernels::ref::mask_upscale(r, bf16);
 
-  std::vector<float> scratch(t.mask_upscale_scratch_floats(dm.g, dm.d, dm.c1, dm.c2, dm.m), kNaN);
+  std::vector<float> scratch(bf16 ? t.mask_upscale_bf16_scratch_floats(dm.g, dm.d, dm.c1, dm.c2, dm.m, t)
+                                  : t.mask_upscale_scratch_floats(dm.g, dm.d, dm.c1, dm.c2, dm.m),
+                             kNaN);
+  const auto run = bf16 ? t.mask_upscale_bf16 : t.mask_upscale;
   kernels::MaskUpscaleArgs c = a;
   c.out = got.data();
   c.scratch = scratch.data();
   c.row0 = 0;
   c.row1 = dm.g / 3;  // two uneven calls, as two workers split the rows
-  t.mask_upscale(c);
+  run(c);
   c.row0 = dm.g / 3;
   c.row1 = dm.g;
-  t.mask_upscale(c);
+  run(c);
 
   // Each mask value sums C2 products of O(1) activations with unit hyper
   // weights; float accumulation over D and C1 terms plus the polynomial GELU
   // (~1e-7 relative) bound the error well inside 1e-5 * (1 + |value| + C2 / 8).
+  // bf16: the same, except where an activation between the ConvTs lands on
+  // the other side of a bf16 rounding boundary than the double reference's
+  // (one bf16 step, 2^-8 relative, through one W2 row and the hyper weights):
+  // a few values per case, so each value is held to that step and the whole
+  // to the f32 bound in rel L2.
+  const double tol = bf16 ? 4e-3 : 1e-5;
+  double num = 0, den = 0;
   for (int m = 0; m < dm.m; ++m)
     for (int64_t k = 0; k < plane; ++k) {
       const float w = want[static_cast<size_t>(m * plane + k)], v = got[static_cast<size_t>(m * plane + k)];
@@ -88,8 +109,12 @@ void check(const kernels::KernelTable& t, Dims dm, std::mt19937& rng) {
         REQUIRE(std::isnan(v));  // plane padding untouched
         continue;
       }
-      REQUIRE(std::fabs(v - w) <= 1e-5 * (1.0 + std::fabs(w) + dm.c2 / 8.0));
+      REQUIRE(std::fabs(v - w) <= tol * (1.0 + std::fabs(w) + dm.c2 / 8.0));
+      num += (static_cast<double>(v) - w) * (static_cast<double>(v) - w);
+      den += static_cast<double>(w) * w;
     }
+  INFO(kernels::isa_name(t.isa) << (bf16 ? " bf16" : " f32") << " g " << dm.g << " d " << dm.d);
+  CHECK(std::sqrt(num / den) <= 1e-5);
 }
 
 }  // namespace
@@ -100,6 +125,23 @@ TEST_CASE("fused mask upscaling equals the reference", "[mask_upscale]") {
   for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(kernels::best_isa())) continue;
     const kernels::KernelTable t = kernels::table_for(isa);
-    for (const Dims& d : dims) check(t, d, rng);
+    for (const Dims& d : dims) check(t, d, rng, false);
+  }
+}
+
+TEST_CASE("fused mask upscaling in bf16 equals the reference on bf16 operands", "[mask_upscale][bf16]") {
+  std::mt19937 rng(6);
+  const Dims dims[] = {{5, 256, 64, 32, 3}, {3, 32, 8, 4, 4}, {7, 40, 12, 5, 1}, {1, 16, 4, 4, 2}, {13, 24, 20, 9, 3}};
+  // Every named tier (with the gemm_bf16 variant it allows) and this CPU's own table.
+  std::vector<kernels::KernelTable> tables;
+  for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512})
+    if (static_cast<int>(isa) <= static_cast<int>(kernels::best_isa())) tables.push_back(kernels::table_for(isa));
+  tables.push_back(kernels::table());
+  for (const kernels::KernelTable& t : tables) {
+    std::string gemm;
+    for (const auto& [family, variant] : kernels::selected_variants(t))
+      if (family == "gemm_bf16") gemm = variant;
+    INFO("gemm_bf16 " << gemm);
+    for (const Dims& d : dims) check(t, d, rng, true);
   }
 }

@@ -238,6 +238,34 @@ void run_case(const std::shared_ptr<const sam::Weights>& weights, const fs::path
   CHECK(max_abs_diff(third.low_res_masks, again.low_res_masks) == 0.0);
   CHECK(max_abs_diff(third.iou_predictions, again.iou_predictions) == 0.0);
 
+  // upscale_iou_above (the AMG's pred_iou_thresh shortcut): at the smallest
+  // per-prompt best IoU, that prompt set is skipped (masks -inf) and every
+  // prompt set with a higher best IoU is computed bit for bit as before.
+  {
+    const int64_t n = again.iou_predictions.dim(0), c = again.iou_predictions.dim(1);
+    const Tensor iou = again.iou_predictions.contiguous();
+    std::vector<float> best(static_cast<size_t>(n), -INFINITY);
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t k = 0; k < c; ++k) best[b] = std::max(best[b], iou.data<float>()[b * c + k]);
+    const float thr = *std::min_element(best.begin(), best.end());
+    const sam::MaskDecoder::Output part = decoder.forward(img, sparse, dense, multimask, *arena, nullptr, thr);
+    CHECK(max_abs_diff(part.iou_predictions, again.iou_predictions) == 0.0);
+    const Tensor got = part.low_res_masks.contiguous(), want = again.low_res_masks.contiguous();
+    const int64_t per = got.numel() / n;
+    int64_t skipped = 0;
+    for (int64_t b = 0; b < n; ++b) {
+      const bool kept = best[b] > thr;
+      skipped += kept ? 0 : 1;
+      int64_t bad = 0;
+      for (int64_t i = 0; i < per; ++i) {
+        const float v = got.data<float>()[b * per + i];
+        bad += kept ? (v != want.data<float>()[b * per + i]) : (v != -INFINITY);
+      }
+      CHECK(bad == 0);
+    }
+    CHECK(skipped >= 1);
+  }
+
   // A materialised (contiguous NCHW) dense embedding takes the general path
   // (no first-layer cache for a no-mask broadcast) and must agree as well.
   const sam::MaskDecoder::Output general = decoder.forward(img, sparse, dense.contiguous(), multimask, *arena);

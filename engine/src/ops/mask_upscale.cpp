@@ -6,19 +6,23 @@
 
 namespace engine::ops {
 
-size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m) {
-  return kernel_table().mask_upscale_scratch_floats(g, d, c1, c2, m);
+size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m, bool bf16) {
+  const kernels::KernelTable& kt = kernel_table();
+  return bf16 ? kt.mask_upscale_bf16_scratch_floats(g, d, c1, c2, m, kt) : kt.mask_upscale_scratch_floats(g, d, c1, c2, m);
 }
 
 void mask_upscale(const MaskUpscaleArgs& base, float* scratch0, int64_t scratch_stride) {
   const kernels::KernelTable& kt = kernel_table();
   const int g = base.g;
+  const bool bf16 = base.w1_packed_bf16 != nullptr;
+  const auto kernel = bf16 ? kt.mask_upscale_bf16 : kt.mask_upscale;
   thread_pool().run([&](int worker, int workers) {
     MaskUpscaleArgs a = base;
+    if (bf16) a.gemm_bf16 = &kt;
     a.row0 = static_cast<int>(int64_t{g} * worker / workers);
     a.row1 = static_cast<int>(int64_t{g} * (worker + 1) / workers);
     a.scratch = scratch0 + worker * scratch_stride;
-    if (a.row0 < a.row1) kt.mask_upscale(a);
+    if (a.row0 < a.row1) kernel(a);
   });
 }
 

@@ -1,6 +1,8 @@
 // ISA-generic fused output upscaling + mask product of the mask decoder
-// (contract in kernels/mask_upscale.h) over a vector wrapper S and the packed
-// GEMM G of the same ISA. Per input grid row i (G tokens):
+// (contract in kernels/mask_upscale.h) over a vector wrapper S and a GEMM
+// policy M (f32: the packed GEMM of the same ISA; bf16: the kernel table's
+// gemm_bf16 family, handed in through the arguments). Per input grid row i
+// (G tokens):
 //   y1  [G, 4*C1]   = x_i W1^T + b1           row j, column (2*a1 + b1)*C1 + c  (ConvT1)
 //                     viewed as [4G, C1]: one row per ConvT1 output pixel (j, a1, b1)
 //   y1  <- GELU(LayerNorm(y1)) per row
@@ -15,21 +17,92 @@
 #include <cstdint>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/mask_upscale.h"
 #include "math_impl.h"
 
 namespace kernels::simd {
 
-template <class S, class G>
+// The f32 policy: ConvT1 against the packed [4*C1, D] matrix (a.w1_packed),
+// ConvT2 as W2 times y1^T packed per row, both with the ISA's packed GEMM G.
+template <class G>
+struct MaskUpscaleF32 {
+  static size_t packed_y1_floats(const GemmBf16Kernels*, int px, int c1) { return G::packed_b_floats(px, c1); }
+  static void conv1(const MaskUpscaleArgs& a, const float* x, float* y1) {
+    PackedGemmArgs g1;  // bias in the epilogue
+    g1.m = a.g;
+    g1.n = 4 * a.c1;
+    g1.k = a.d;
+    g1.a = x;
+    g1.lda = a.ldx;
+    g1.b_packed = a.w1_packed;
+    g1.c = y1;
+    g1.ldc = 4 * a.c1;
+    g1.epilogue.bias = a.b1;
+    G::run(g1, 1, 0, G::jobs(g1, 1));
+  }
+  static void conv2(const MaskUpscaleArgs& a, const float* y1, int px, float* buf, float* y2) {
+    G::pack_b_nk(y1, px, a.c1, a.c1, buf);  // B = y1^T [C1, px]
+    PackedGemmArgs g2;                      // channels become rows
+    g2.m = 4 * a.c2;
+    g2.n = px;
+    g2.k = a.c1;
+    g2.a = a.w2;
+    g2.lda = a.c1;
+    g2.b_packed = buf;
+    g2.c = y2;
+    g2.ldc = px;
+    G::run(g2, 1, 0, G::jobs(g2, 1));
+  }
+};
+
+// The bf16 policy: the same two products through *a.gemm_bf16 (bf16 inputs,
+// f32 sums): ConvT1 against a.w1_packed_bf16 (packed by that table), ConvT2
+// with W2 rounded while the GEMM packs it and y1^T packed per row.
+struct MaskUpscaleBf16 {
+  static size_t packed_y1_floats(const GemmBf16Kernels* k, int px, int c1) {
+    return (k->gemm_bf16_packed_b_elems(px, c1) + 1) / 2;
+  }
+  static void conv1(const MaskUpscaleArgs& a, const float* x, float* y1) {
+    PackedGemmBf16Args g1;
+    g1.m = a.g;
+    g1.n = 4 * a.c1;
+    g1.k = a.d;
+    g1.a = x;
+    g1.lda = a.ldx;
+    g1.b_packed = a.w1_packed_bf16;
+    g1.c = y1;
+    g1.ldc = 4 * a.c1;
+    g1.epilogue.bias = a.b1;
+    a.gemm_bf16->gemm_bf16_run(g1, 1, 0, a.gemm_bf16->gemm_bf16_jobs(g1, 1));
+  }
+  static void conv2(const MaskUpscaleArgs& a, const float* y1, int px, float* buf, float* y2) {
+    uint16_t* bp = reinterpret_cast<uint16_t*>(buf);
+    a.gemm_bf16->gemm_bf16_pack_b_nk(y1, px, a.c1, a.c1, bp);
+    PackedGemmBf16Args g2;
+    g2.m = 4 * a.c2;
+    g2.n = px;
+    g2.k = a.c1;
+    g2.a = a.w2;
+    g2.lda = a.c1;
+    g2.b_packed = bp;
+    g2.c = y2;
+    g2.ldc = px;
+    a.gemm_bf16->gemm_bf16_run(g2, 1, 0, a.gemm_bf16->gemm_bf16_jobs(g2, 1));
+  }
+};
+
+template <class S, class M>
 struct MaskUpscale {
   using V = typename S::V;
   static constexpr int L = S::kLanes;
 
   static size_t round16(size_t f) { return (f + 15) / 16 * 16; }
-  static size_t scratch_floats(int g, int d, int c1, int c2, int m) {
+  // gemm: the bf16 policy's GEMM table (unused by the f32 one).
+  static size_t scratch_floats(int g, int d, int c1, int c2, int m, const GemmBf16Kernels* gemm = nullptr) {
     (void)d;
     const size_t px = static_cast<size_t>(4) * g;  // ConvT1 output pixels of one grid row
-    return round16(px * c1) + round16(G::packed_b_floats(static_cast<int>(px), c1)) +
+    return round16(px * c1) + round16(M::packed_y1_floats(gemm, static_cast<int>(px), c1)) +
            round16(static_cast<size_t>(4) * c2 * px) + round16(static_cast<size_t>(4) * m * px) + 64;
   }
 
@@ -38,34 +111,13 @@ struct MaskUpscale {
     const int g = a.g, px = 4 * g, c1 = a.c1, c2 = a.c2, side = 4 * g;
     float* y1 = a.scratch;
     float* bp = y1 + round16(static_cast<size_t>(px) * c1);
-    float* y2 = bp + round16(G::packed_b_floats(px, c1));
+    float* y2 = bp + round16(M::packed_y1_floats(a.gemm_bf16, px, c1));
     float* ms = y2 + round16(static_cast<size_t>(4) * c2 * px);  // [4 sub-pixels, M, px]
     for (int i = a.row0; i < a.row1; ++i) {
-      PackedGemmArgs g1;  // ConvT1 of the row's G tokens, bias in the epilogue
-      g1.m = g;
-      g1.n = 4 * c1;
-      g1.k = a.d;
-      g1.a = a.x + static_cast<int64_t>(i) * g * a.ldx;
-      g1.lda = a.ldx;
-      g1.b_packed = a.w1_packed;
-      g1.c = y1;
-      g1.ldc = 4 * c1;
-      g1.epilogue.bias = a.b1;
-      G::run(g1, 1, 0, G::jobs(g1, 1));
+      M::conv1(a, a.x + static_cast<int64_t>(i) * g * a.ldx, y1);
       layer_norm<S>(y1, c1, y1, c1, a.ln_weight, a.ln_bias, px, c1, a.ln_eps);
       gelu_inplace<S>(y1, static_cast<int64_t>(px) * c1);
-
-      G::pack_b_nk(y1, px, c1, c1, bp);  // B = y1^T [C1, px]
-      PackedGemmArgs g2;                 // ConvT2, transposed: channels become rows
-      g2.m = 4 * c2;
-      g2.n = px;
-      g2.k = c1;
-      g2.a = a.w2;
-      g2.lda = c1;
-      g2.b_packed = bp;
-      g2.c = y2;
-      g2.ldc = px;
-      G::run(g2, 1, 0, G::jobs(g2, 1));
+      M::conv2(a, y1, px, bp, y2);
       for (int r = 0; r < 4 * c2; ++r) {
         float* row = y2 + static_cast<int64_t>(r) * px;
         const V bias = S::set1(a.b2[r % c2]);

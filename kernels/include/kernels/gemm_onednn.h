@@ -18,11 +18,15 @@ namespace kernels {
 bool onednn_available();
 // "oneDNN 2.6.3 (OpenMP runtime)", or why it is not there.
 std::string onednn_description();
+// Whether oneDNN offers a bf16 matmul on this CPU (probed once: oneDNN 2.x
+// has bf16 kernels only from AVX-512 on, e.g. none on AVX2-only Zen 1/2).
+bool onednn_bf16_available();
 
 class OnednnLinear {
  public:
   // w [n, k] f32 row-major with row stride ldw: reordered (and in bf16
-  // rounded) into oneDNN's layout; not read after construction.
+  // rounded) into oneDNN's layout; not read after construction. Throws
+  // std::runtime_error for bf16 where !onednn_bf16_available().
   OnednnLinear(const float* w, int n, int k, int ldw, bool bf16);
   ~OnednnLinear();
   OnednnLinear(const OnednnLinear&) = delete;

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/gemm_bf16.h"
 #include "kernels/variant.h"
 
 namespace kernels {
@@ -37,6 +38,12 @@ struct MaskUpscaleArgs {
   int m = 0;
   float* out = nullptr;  // [M, 4G, 4G] masks, plane stride out_plane, row stride 4G
   int64_t out_plane = 0;
+  // mask_upscale_bf16 only: both ConvTs with bf16 inputs (f32 sums) through
+  // this gemm_bf16 table; ConvT1's matrix packed by its gemm_bf16_pack_b_nk*
+  // (w1_packed is then not read; W2 is rounded to bf16 as the GEMM packs it,
+  // and so are the tokens and the GELU(LayerNorm) activations in between).
+  const GemmBf16Kernels* gemm_bf16 = nullptr;
+  const uint16_t* w1_packed_bf16 = nullptr;
   int row0 = 0, row1 = 0;    // input grid rows [row0, row1) of this call
   float* scratch = nullptr;  // mask_upscale_scratch_floats(...) floats
 };
@@ -49,11 +56,16 @@ struct MaskUpscaleKernels {
   static VariantList<MaskUpscaleKernels> variants();  // best first
   size_t (*mask_upscale_scratch_floats)(int g, int d, int c1, int c2, int m) = nullptr;
   void (*mask_upscale)(const MaskUpscaleArgs& a) = nullptr;
+  // The same with the two ConvT products in bf16 (a.gemm_bf16 set; `gemm` is it).
+  size_t (*mask_upscale_bf16_scratch_floats)(int g, int d, int c1, int c2, int m, const GemmBf16Kernels& gemm) = nullptr;
+  void (*mask_upscale_bf16)(const MaskUpscaleArgs& a) = nullptr;
 };
 
 namespace ref {
-// Plain loops in double (the test oracle).
-void mask_upscale(const MaskUpscaleArgs& a);
+// Plain loops in double (the test oracle). With `bf16`, the operands of the
+// two ConvT products (tokens, W1, the GELU(LayerNorm) activations, W2) are
+// first rounded to bf16 (ref::f32_to_bf16), as mask_upscale_bf16 rounds them.
+void mask_upscale(const MaskUpscaleArgs& a, bool bf16 = false);
 }  // namespace ref
 
 }  // namespace kernels

@@ -45,6 +45,10 @@ class Linear {
   const float* packed_panels() const {
     return packed_.empty() || packed_.dtype != DType::F32 ? nullptr : packed_.panels.data<float>();
   }
+  // The bf16 panels (table().gemm_bf16_pack_b_*; nullptr unless packed in bf16).
+  const uint16_t* packed_panels_bf16() const {
+    return packed_.empty() || packed_.dtype != DType::BF16 ? nullptr : packed_.panels.data<uint16_t>();
+  }
 
   // y[..., N] = x[..., K] @ W^T + b, then (accumulate) + the previous y, then
   // (gelu) GELU, in one pass over y. The fused epilogues need the packed form

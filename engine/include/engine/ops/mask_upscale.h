@@ -13,10 +13,13 @@ namespace engine::ops {
 
 using MaskUpscaleArgs = kernels::MaskUpscaleArgs;
 
-// Scratch floats one worker needs (grid g, dims d -> c1 -> c2, m masks).
-size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m);
+// Scratch floats one worker needs (grid g, dims d -> c1 -> c2, m masks), for
+// the f32 form or (bf16) the one with bf16 ConvT products.
+size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m, bool bf16 = false);
 // All g grid rows of `base` (its row range and scratch are set here): worker w
-// uses scratch0 + w * scratch_stride.
+// uses scratch0 + w * scratch_stride. With base.w1_packed_bf16 set (ConvT1's
+// matrix packed for the kernel table's gemm_bf16, e.g. Linear::packed_panels_bf16())
+// the ConvT products run in bf16 (base.gemm_bf16 is set here).
 void mask_upscale(const MaskUpscaleArgs& base, float* scratch0, int64_t scratch_stride);
 
 }  // namespace engine::ops
