@@ -22,6 +22,8 @@ ctest --preset release -j2
 stage "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake --preset asan > /dev/null
 cmake --build --preset asan -j"$(nproc)" --target unit_tests > build/asan-build.log 2>&1 || { tail -50 build/asan-build.log; exit 1; }
+# Its ISA objects inline all they use, or portable code could run their copies (SIGILL on older CPUs).
+/usr/bin/python3 tests/kernels/check_isa_symbols.py build/asan/kernels/libkernels.a
 export UBSAN_OPTIONS=print_stacktrace=1
 build/asan/tests/unit_tests
 SAM_TESTDATA="$PWD/build/release/testdata" build/asan/tests/unit_tests "[.][reference]"
