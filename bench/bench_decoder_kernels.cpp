@@ -239,16 +239,19 @@ int main(int argc, char** argv) {
     a.ldh = c2;
     a.m = M;
     a.out_plane = 16 * P;
-    auto fused = [&] {
+    // args over the pool's workers, each on its share of the grid rows and its own scratch.
+    const auto split_rows = [&](const kernels::MaskUpscaleArgs& args, void (*kernel)(const kernels::MaskUpscaleArgs&),
+                                float* scratch, size_t floats) {
       pool.run([&](int w, int n) {
-        kernels::MaskUpscaleArgs c = a;
+        kernels::MaskUpscaleArgs c = args;
         c.out = out.data();
         c.row0 = G * w / n;
         c.row1 = G * (w + 1) / n;
-        c.scratch = us.data() + static_cast<size_t>(w) * sf;
-        if (c.row0 < c.row1) t.mask_upscale(c);
+        c.scratch = scratch + static_cast<size_t>(w) * floats;
+        if (c.row0 < c.row1) kernel(c);
       });
     };
+    auto fused = [&] { split_rows(a, t.mask_upscale, us.data(), sf); };
     fused();
     kernels::MaskUpscaleArgs r = a;
     r.out = want.data();
@@ -292,18 +295,10 @@ int main(int argc, char** argv) {
     t.gemm_bf16_pack_b_nk(w1.data(), 4 * c1, D, D, w1b.data());
     const size_t sfb = (t.mask_upscale_bf16_scratch_floats(G, D, c1, c2, M, t) + 15) / 16 * 16;
     std::vector<float> usb(sfb * static_cast<size_t>(threads));
-    auto fused_bf16 = [&] {
-      pool.run([&](int w, int n) {
-        kernels::MaskUpscaleArgs c = a;
-        c.gemm_bf16 = &t;
-        c.w1_packed_bf16 = w1b.data();
-        c.out = out.data();
-        c.row0 = G * w / n;
-        c.row1 = G * (w + 1) / n;
-        c.scratch = usb.data() + static_cast<size_t>(w) * sfb;
-        if (c.row0 < c.row1) t.mask_upscale_bf16(c);
-      });
-    };
+    kernels::MaskUpscaleArgs ab = a;
+    ab.gemm_bf16 = &t;
+    ab.w1_packed_bf16 = w1b.data();
+    auto fused_bf16 = [&] { split_rows(ab, t.mask_upscale_bf16, usb.data(), sfb); };
     fused_bf16();
     kernels::ref::mask_upscale(r, /*bf16=*/true);
     rows.push_back({"mask_upscale bf16 (M = 3)", flops, 1e3 * bench::median_seconds(runs, fused_bf16), fused_ms,

@@ -23,35 +23,35 @@
 
 namespace kernels::simd {
 
+// C [m, n] (ldc) = A [m, k] (lda) times a packed B: the fields both GEMM
+// argument types (f32, bf16) share.
+template <class Args, class B>
+Args packed_gemm_args(int m, int n, int k, const float* a, int64_t lda, const B* b_packed, float* c, int64_t ldc) {
+  Args g;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.a = a;
+  g.lda = lda;
+  g.b_packed = b_packed;
+  g.c = c;
+  g.ldc = ldc;
+  return g;
+}
+
 // The f32 policy: ConvT1 against the packed [4*C1, D] matrix (a.w1_packed),
 // ConvT2 as W2 times y1^T packed per row, both with the ISA's packed GEMM G.
 template <class G>
 struct MaskUpscaleF32 {
   static size_t packed_y1_floats(const GemmBf16Kernels*, int px, int c1) { return G::packed_b_floats(px, c1); }
   static void conv1(const MaskUpscaleArgs& a, const float* x, float* y1) {
-    PackedGemmArgs g1;  // bias in the epilogue
-    g1.m = a.g;
-    g1.n = 4 * a.c1;
-    g1.k = a.d;
-    g1.a = x;
-    g1.lda = a.ldx;
-    g1.b_packed = a.w1_packed;
-    g1.c = y1;
-    g1.ldc = 4 * a.c1;
+    auto g1 = packed_gemm_args<PackedGemmArgs>(a.g, 4 * a.c1, a.d, x, a.ldx, a.w1_packed, y1, 4 * a.c1);
     g1.epilogue.bias = a.b1;
     G::run(g1, 1, 0, G::jobs(g1, 1));
   }
   static void conv2(const MaskUpscaleArgs& a, const float* y1, int px, float* buf, float* y2) {
-    G::pack_b_nk(y1, px, a.c1, a.c1, buf);  // B = y1^T [C1, px]
-    PackedGemmArgs g2;                      // channels become rows
-    g2.m = 4 * a.c2;
-    g2.n = px;
-    g2.k = a.c1;
-    g2.a = a.w2;
-    g2.lda = a.c1;
-    g2.b_packed = buf;
-    g2.c = y2;
-    g2.ldc = px;
+    G::pack_b_nk(y1, px, a.c1, a.c1, buf);  // B = y1^T [C1, px]; channels become rows
+    const auto g2 = packed_gemm_args<PackedGemmArgs>(4 * a.c2, px, a.c1, a.w2, a.c1, buf, y2, px);
     G::run(g2, 1, 0, G::jobs(g2, 1));
   }
 };
@@ -64,30 +64,14 @@ struct MaskUpscaleBf16 {
     return (k->gemm_bf16_packed_b_elems(px, c1) + 1) / 2;
   }
   static void conv1(const MaskUpscaleArgs& a, const float* x, float* y1) {
-    PackedGemmBf16Args g1;
-    g1.m = a.g;
-    g1.n = 4 * a.c1;
-    g1.k = a.d;
-    g1.a = x;
-    g1.lda = a.ldx;
-    g1.b_packed = a.w1_packed_bf16;
-    g1.c = y1;
-    g1.ldc = 4 * a.c1;
+    auto g1 = packed_gemm_args<PackedGemmBf16Args>(a.g, 4 * a.c1, a.d, x, a.ldx, a.w1_packed_bf16, y1, 4 * a.c1);
     g1.epilogue.bias = a.b1;
     a.gemm_bf16->gemm_bf16_run(g1, 1, 0, a.gemm_bf16->gemm_bf16_jobs(g1, 1));
   }
   static void conv2(const MaskUpscaleArgs& a, const float* y1, int px, float* buf, float* y2) {
     uint16_t* bp = reinterpret_cast<uint16_t*>(buf);
     a.gemm_bf16->gemm_bf16_pack_b_nk(y1, px, a.c1, a.c1, bp);
-    PackedGemmBf16Args g2;
-    g2.m = 4 * a.c2;
-    g2.n = px;
-    g2.k = a.c1;
-    g2.a = a.w2;
-    g2.lda = a.c1;
-    g2.b_packed = bp;
-    g2.c = y2;
-    g2.ldc = px;
+    const auto g2 = packed_gemm_args<PackedGemmBf16Args>(4 * a.c2, px, a.c1, a.w2, a.c1, bp, y2, px);
     a.gemm_bf16->gemm_bf16_run(g2, 1, 0, a.gemm_bf16->gemm_bf16_jobs(g2, 1));
   }
 };
