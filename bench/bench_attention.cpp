@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "fma_peak.h"
 #include "engine/ops/attention_relpos.h"
 #include "engine/ops/blas.h"
 #include "engine/runtime.h"
@@ -197,12 +198,7 @@ int main(int argc, char** argv) {
   engine::thread_pool().pin_threads();
   engine::ops::set_blas_threads(1);  // (the unfused path also makes OpenBLAS single-threaded itself)
   const kernels::KernelTable& t = kernels::table();
-  double peak = 0;
-  if (kernels::best_isa() == kernels::Isa::Avx512) {
-    std::vector<double> per(static_cast<size_t>(threads));
-    engine::thread_pool().run([&](int i, int) { per[static_cast<size_t>(i)] = bench::peak_gflops_avx512(20'000'000); });
-    for (double v : per) peak += v;
-  }
+  const double peak = bench::fma_peak_gflops(threads);
   fmt::print("fused rel-pos attention ({}) vs unfused (OpenBLAS + softmax_rows), {} threads, median of {}; "
              "FMA peak {:.0f} GFLOP/s\n",
              kernels::isa_name(t.isa), threads, runs, peak);

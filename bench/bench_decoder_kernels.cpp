@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "fma_peak.h"
 #include "engine/ops/blas.h"
 #include "engine/runtime.h"
 #include "engine/thread_pool.h"
@@ -96,12 +97,7 @@ int main(int argc, char** argv) {
   engine::ops::set_blas_threads(1);
   engine::ThreadPool& pool = engine::thread_pool();
   const kernels::KernelTable& t = kernels::table();
-  double peak = 0;
-  if (kernels::best_isa() == kernels::Isa::Avx512) {
-    std::vector<double> per(static_cast<size_t>(threads));
-    pool.run([&](int i, int) { per[static_cast<size_t>(i)] = bench::peak_gflops_avx512(20'000'000); });
-    for (double v : per) peak += v;
-  }
+  const double peak = bench::fma_peak_gflops(threads);
   std::mt19937 rng(7);
   const std::vector<float> x = random_vec(size_t{P} * D, 1.f, rng), pe = random_vec(size_t{P} * D, 1.f, rng);
   const int jp = t.tw_columns(J);

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "fma_peak.h"
 #include "engine/runtime.h"
 #include "engine/thread_pool.h"
 #include "kernels/gemm.h"
@@ -357,15 +358,9 @@ int main(int argc, char** argv) {
   const bool pinned = engine::thread_pool().pin_threads();
   const kernels::KernelTable& t = kernels::table();
   double peak1 = 0;
-  if (kernels::best_isa() == kernels::Isa::Avx512)
-    for (int i = 0; i < 5; ++i) peak1 = std::max(peak1, bench::peak_gflops_avx512(20'000'000));
+  for (int i = 0; i < 5; ++i) peak1 = std::max(peak1, bench::fma_peak_gflops_one_core());
   // All threads at once (each runs the loop at the same time).
-  double peak = 0;
-  if (kernels::best_isa() == kernels::Isa::Avx512) {
-    std::vector<double> per(static_cast<size_t>(threads));
-    engine::thread_pool().run([&](int i, int) { per[static_cast<size_t>(i)] = bench::peak_gflops_avx512(20'000'000); });
-    for (double v : per) peak += v;
-  }
+  const double peak = bench::fma_peak_gflops(threads);
   fmt::print(
       "packed GEMM ({} {}x{}) vs OpenBLAS, {} threads{}, median of {} rounds x 3; FMA peak {:.0f} GFLOP/s ({:.0f} per "
       "core)\n",
