@@ -65,6 +65,8 @@ struct VecAvx2 {
   static I load_i32(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static I set1_i32(int32_t x) { return _mm256_set1_epi32(x); }
   static I sub_i32(I a, I b) { return _mm256_sub_epi32(a, b); }
+  // Lane i: v[idx[i]], idx in [0, 8).
+  static V lookup1(V v, I idx) { return _mm256_permutevar8x32_ps(v, idx); }
   // Lane i: element idx[i] (0..15) of the 16-float window lo:hi.
   static V lookup2(V lo, V hi, I idx) {
     const V a = _mm256_permutevar8x32_ps(lo, idx), b = _mm256_permutevar8x32_ps(hi, idx);

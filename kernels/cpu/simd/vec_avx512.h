@@ -68,6 +68,8 @@ struct VecAvx512 {
   static I load_i32(const int32_t* p) { return _mm512_loadu_si512(p); }
   static I set1_i32(int32_t x) { return _mm512_set1_epi32(x); }
   static I sub_i32(I a, I b) { return _mm512_sub_epi32(a, b); }
+  // Lane i: v[idx[i]], idx in [0, 16).
+  static V lookup1(V v, I idx) { return _mm512_permutexvar_ps(idx, v); }
   // Lane i: element idx[i] (0..31) of the 32-float window lo:hi.
   static V lookup2(V lo, V hi, I idx) { return _mm512_permutex2var_ps(lo, idx, hi); }
   // out[i] = v[i] > t[i] ? 1 : 0 as 16 bytes (false for NaN).
