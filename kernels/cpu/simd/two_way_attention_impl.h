@@ -20,7 +20,12 @@ struct TwoWay {
   static constexpr int L = S::kLanes;
   static constexpr int kBlock = 32;  // image tokens per block: 32 x 256 floats = 32 KB of q + qpe
   static constexpr int MR = 6;       // rows per register tile
-  static constexpr int NV = 4;       // vectors per register tile row
+  // Vectors per register tile row: MR x NV accumulators + NV loads + one
+  // broadcast must fit the register file (32 zmm: 6 x 4; 16 ymm: 6 x 2; 6 x 4
+  // there spilled accumulators to the stack every k step: 37-45 GFLOP/s, ~50%
+  // of an AMD Zen 1's FMA peak).
+  static constexpr int NV = L >= 16 ? 4 : 2;
+  static_assert(MR * NV + NV + 1 <= (L >= 16 ? 32 : 16));
 
   static int columns(int j) { return (j + L - 1) / L * L; }
   // block input [kBlock, width] + scores [kBlock, Jp] + their transpose [Jp, kBlock] + three [Jp] rows.
