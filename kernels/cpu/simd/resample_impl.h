@@ -29,11 +29,11 @@ struct Resample {
       const int base = a.i0[x];
       const int span = a.i1[x + L - 1] - base;  // the window is [base, base + span]
       const auto vb = S::set1_i32(base);
+      const auto t0 = S::sub_i32(S::load_i32(a.i0 + x), vb), t1 = S::sub_i32(S::load_i32(a.i1 + x), vb);
+      V v0, v1;  // the taps row[i0[x..]], row[i1[x..]]
       if (span < L && base + L <= a.in_size) {
         const V w = S::load(a.row + base);
-        const V v0 = S::lookup1(w, S::sub_i32(S::load_i32(a.i0 + x), vb));
-        const V v1 = S::lookup1(w, S::sub_i32(S::load_i32(a.i1 + x), vb));
-        S::store(a.out + x, S::add(S::mul(S::load(a.w0 + x), v0), S::mul(S::load(a.w1 + x), v1)));
+        v0 = S::lookup1(w, t0), v1 = S::lookup1(w, t1);
       } else if (span < 2 * L) {
         V lo, hi;
         if (base + 2 * L <= a.in_size) {
@@ -43,12 +43,12 @@ struct Resample {
           lo = S::load_first(a.row + base, n_lo);
           hi = n_hi > 0 ? S::load_first(a.row + base + L, n_hi) : S::zero();
         }
-        const V v0 = S::lookup2(lo, hi, S::sub_i32(S::load_i32(a.i0 + x), vb));
-        const V v1 = S::lookup2(lo, hi, S::sub_i32(S::load_i32(a.i1 + x), vb));
-        S::store(a.out + x, S::add(S::mul(S::load(a.w0 + x), v0), S::mul(S::load(a.w1 + x), v1)));
+        v0 = S::lookup2(lo, hi, t0), v1 = S::lookup2(lo, hi, t1);
       } else {
         for (int j = x; j < x + L; ++j) a.out[j] = a.w0[j] * a.row[a.i0[j]] + a.w1[j] * a.row[a.i1[j]];
+        continue;
       }
+      S::store(a.out + x, S::add(S::mul(S::load(a.w0 + x), v0), S::mul(S::load(a.w1 + x), v1)));
     }
     for (; x < a.n; ++x) a.out[x] = a.w0[x] * a.row[a.i0[x]] + a.w1[x] * a.row[a.i1[x]];
   }
