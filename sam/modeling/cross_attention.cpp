@@ -110,46 +110,71 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
   // v_proj [P, Di] (then the means are already projected).
   Tensor qp = view(s.tok_a, {n * t, di});
   q_proj_.forward(q_tokens, qp);
-  const int64_t dq = cached_kv ? di : d, dv = cached_kv ? di : d;
-  Tensor fac = view(s.fac, {n * j, dq});
-  if (cached_kv) {
-    block_diagonal(qp, n, t, num_heads_, di, fac);
-  } else {
-    Tensor blk = view(s.blk, {n * j, di});
-    block_diagonal(qp, n, t, num_heads_, di, blk);
-    wk_t_.forward(blk, fac);
-  }
-
-  // Per prompt set: the softmax-weighted means of the values -> y_all [N*J, Dv].
-  Tensor y_all = view(s.fac2, {n * j, dv});
   const int workers = engine::thread_pool().num_threads();
   const int64_t part_stride = s.part.numel() / workers, kern_stride = s.kern.numel() / workers;
+  Tensor o = view(s.tok_b, {n * t, di});
+  if (cached_kv) {
+    // Head by head: head h's scores read only its hd columns of the cached
+    // k_proj and its means only its hd columns of v_proj, 1/heads of the
+    // [P, Di] x [Di, J] products with the block-diagonal factors (whose other
+    // terms are exact zeros: the sums, their order and the result are the same).
+    const int64_t jph = engine::ops::two_way_columns(static_cast<int>(t));
+    float* ft = s.fac_t.data<float>();  // [hd, jph] this head's factors, scaled
+    float* yh = s.fac2.data<float>();   // [T, hd] this head's means
+    const float* qpd = qp.data<float>();
+    for (int64_t b = 0; b < n; ++b)
+      for (int h = 0; h < num_heads_; ++h) {
+        for (int64_t c = 0; c < hd; ++c) {
+          for (int64_t k = 0; k < t; ++k) ft[c * jph + k] = scale * qpd[(b * t + k) * di + h * hd + c];
+          std::fill(ft + c * jph + t, ft + (c + 1) * jph, 0.f);
+        }
+        engine::ops::TokensToImageArgs a;
+        a.at = ft;
+        a.j = static_cast<int>(t);
+        a.jp = static_cast<int>(jph);
+        a.q = cached_kv->k.data<float>() + h * hd;
+        a.ldq = di;
+        a.dq = static_cast<int>(hd);
+        a.x = cached_kv->v.data<float>() + h * hd;
+        a.ldx = di;
+        a.d = static_cast<int>(hd);
+        engine::ops::tokens_to_image(a, p, s.part.data<float>(), part_stride, s.kern.data<float>(), kern_stride, yh);
+        for (int64_t k = 0; k < t; ++k)
+          std::copy(yh + k * hd, yh + (k + 1) * hd, o.data<float>() + (b * t + k) * di + h * hd);
+      }
+    Tensor o3 = o.reshape({n, t, di});
+    out_proj_.forward(o3, out);
+    return;
+  }
+  Tensor fac = view(s.fac, {n * j, d});
+  Tensor blk = view(s.blk, {n * j, di});
+  block_diagonal(qp, n, t, num_heads_, di, blk);
+  wk_t_.forward(blk, fac);
+
+  // Per prompt set: the softmax-weighted means of the image tokens -> y_all [N*J, D].
+  Tensor y_all = view(s.fac2, {n * j, d});
   for (int64_t b = 0; b < n; ++b) {
-    transpose_scaled(fac.data<float>() + b * j * dq, j, dq, jp, scale, s.fac_t.data<float>());
+    transpose_scaled(fac.data<float>() + b * j * d, j, d, jp, scale, s.fac_t.data<float>());
     const float* xb = keys.data<float>() + b * p * d;
     engine::ops::TokensToImageArgs a;
     a.at = s.fac_t.data<float>();
     a.j = static_cast<int>(j);
     a.jp = jp;
-    a.q = cached_kv ? cached_kv->k.data<float>() : xb;
-    a.ldq = dq;
-    a.qpe = cached_kv ? nullptr : key_pe.data<float>();
+    a.q = xb;
+    a.ldq = d;
+    a.qpe = key_pe.data<float>();
     a.ldqpe = d;
-    a.dq = static_cast<int>(dq);
-    a.x = cached_kv ? cached_kv->v.data<float>() : xb;
-    a.ldx = dv;
-    a.d = static_cast<int>(dv);
+    a.dq = static_cast<int>(d);
+    a.x = xb;
+    a.ldx = d;
+    a.d = static_cast<int>(d);
     engine::ops::tokens_to_image(a, p, s.part.data<float>(), part_stride, s.kern.data<float>(), kern_stride,
-                                 y_all.data<float>() + b * j * dv);
+                                 y_all.data<float>() + b * j * d);
   }
 
-  // v_proj of the means (unless cached): z [N*J, Di]; head h's columns of its rows are o_h.
-  Tensor z = y_all;
-  if (!cached_kv) {
-    z = view(s.blk, {n * j, di});
-    v_proj_.forward(y_all, z);
-  }
-  Tensor o = view(s.tok_b, {n * t, di});
+  // v_proj of the means: z [N*J, Di]; head h's columns of its rows are o_h.
+  Tensor z = blk;
+  v_proj_.forward(y_all, z);
   const float* zp = z.data<float>();
   float* op = o.data<float>();
   for (int64_t b = 0; b < n; ++b)

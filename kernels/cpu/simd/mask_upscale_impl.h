@@ -119,7 +119,25 @@ struct MaskUpscale {
           const float* h = a.hyper + static_cast<int64_t>(k) * a.ldh;
           const float* ys = y2 + static_cast<int64_t>(s2) * c2 * px;
           float* o = ms + (static_cast<int64_t>(s2) * a.m + k) * px;
+          // Four column vectors at a time: four independent FMA chains (one
+          // chain of C2 dependent FMAs ran at the FMA latency, not its rate);
+          // each output's sum over c keeps its order.
           int col = 0;
+          for (; col + 4 * L <= px; col += 4 * L) {
+            V acc0 = S::zero(), acc1 = S::zero(), acc2 = S::zero(), acc3 = S::zero();
+            for (int c = 0; c < c2; ++c) {
+              const V hc = S::set1(h[c]);
+              const float* yc = ys + static_cast<int64_t>(c) * px + col;
+              acc0 = S::fmadd(hc, S::load(yc), acc0);
+              acc1 = S::fmadd(hc, S::load(yc + L), acc1);
+              acc2 = S::fmadd(hc, S::load(yc + 2 * L), acc2);
+              acc3 = S::fmadd(hc, S::load(yc + 3 * L), acc3);
+            }
+            S::store(o + col, acc0);
+            S::store(o + col + L, acc1);
+            S::store(o + col + 2 * L, acc2);
+            S::store(o + col + 3 * L, acc3);
+          }
           for (; col + L <= px; col += L) {
             V acc = S::zero();
             for (int c = 0; c < c2; ++c) acc = S::fmadd(S::set1(h[c]), S::load(ys + static_cast<int64_t>(c) * px + col), acc);
