@@ -179,7 +179,7 @@ std::string bf16_row(const char* name, Problem& p, const Sampled& sampled, doubl
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int bench_main(int argc, char** argv) {
   int threads = 2, runs = 5, dim = 768, heads = 12;
   std::string only_shape, only_path;  // for profiling one of them
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -272,4 +272,13 @@ int main(int argc, char** argv) {
     for (const std::string& r : bf16_rows) fmt::print("{}", r);
   }
   return failures ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+  bench::CommandLine cl;
+  cl.options = {"--threads N", "--runs N", "--dim N", "--heads N", "--shape NAME", "--only PATH"};
+  cl.flags = {};
+  cl.positional = {};
+  cl.extra_positional = false;
+  return bench::guarded_main(argc, argv, cl, bench_main);
 }

@@ -13,9 +13,78 @@
 #include <utility>
 #include <cstdlib>
 #include <new>
+#include <exception>
+#include <string>
 #include <vector>
 
 namespace bench {
+
+// The command line of a bench binary, checked before it runs: `--name N`
+// options (N a positive integer), `--name VALUE` options, flags, and the
+// leading positional arguments. Unknown options, a missing or non-numeric
+// value, or --help print one line (the usage) and give exit status 2; an
+// exception from the benchmark itself prints one line and gives status 1.
+struct CommandLine {
+  std::vector<const char*> options;     // "--threads N", "--only NAME": N means a positive integer
+  std::vector<const char*> flags;       // "--parallel"
+  std::vector<const char*> positional;  // "MODEL.safetensors" (required, in order)
+  bool extra_positional = false;        // more positional arguments allowed (e.g. files)
+};
+
+inline int guarded_main(int argc, char** argv, const CommandLine& cl, int (*body)(int, char**)) {
+  const char* prog = std::strrchr(argv[0], '/') ? std::strrchr(argv[0], '/') + 1 : argv[0];
+  std::string usage = std::string("usage: ") + prog;
+  for (const char* p : cl.positional) usage += std::string(" ") + p;
+  for (const char* o : cl.options) usage += std::string(" [") + o + "]";
+  for (const char* f : cl.flags) usage += std::string(" [") + f + "]";
+  if (cl.extra_positional) usage += " [FILE...]";
+  auto bad = [&](const std::string& why) {
+    std::fprintf(stderr, "%s: error: %s (%s)\n", prog, why.c_str(), usage.c_str());
+    return 2;
+  };
+  size_t npos = 0;
+  bool seen_option = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf("%s\n", usage.c_str());
+      return 0;
+    }
+    if (a.rfind("--", 0) != 0) {
+      if (npos >= cl.positional.size() && !cl.extra_positional) return bad("unexpected argument");
+      if (npos < cl.positional.size() && seen_option) return bad(std::string(cl.positional[npos]) + " goes first");
+      ++npos;
+      continue;
+    }
+    seen_option = true;
+    bool known = false;
+    for (const char* f : cl.flags) known = known || a == f;
+    if (known) continue;
+    for (const char* o : cl.options) {
+      const char* sp = std::strchr(o, ' ');
+      if (a != std::string(o, sp ? static_cast<size_t>(sp - o) : std::strlen(o))) continue;
+      known = true;
+      if (i + 1 >= argc) return bad(a + " needs a value");
+      const std::string v = argv[++i];
+      if (sp && std::strcmp(sp + 1, "N") == 0) {
+        char* end = nullptr;
+        const long n = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || n <= 0 || n > 2147483647L) return bad(a + " needs a positive integer");
+      }
+    }
+    if (!known) return bad("unknown option " + a.substr(0, 40));
+  }
+  if (npos < cl.positional.size()) return bad(std::string("missing ") + cl.positional[npos]);
+  try {
+    return body(argc, argv);
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    for (char& c : msg)
+      if (c == '\n' || c == '\r') c = ' ';
+    std::fprintf(stderr, "%s: error: %s\n", prog, msg.c_str());
+    return 1;
+  }
+}
 
 // The integer value of `--name VALUE` among argv (the last one given), or `fallback`.
 inline int int_option(int argc, char** argv, const char* name, int fallback) {

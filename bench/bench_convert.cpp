@@ -27,7 +27,7 @@ bool same_bits(const void* a, const void* b, size_t bytes) { return std::memcmp(
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int bench_main(int argc, char** argv) {
   size_t n = 16u << 20;  // 16 M elements: 64 MB of f32, far beyond the caches
   int runs = 9;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -94,4 +94,13 @@ int main(int argc, char** argv) {
     }
   }
   return failures ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+  bench::CommandLine cl;
+  cl.options = {"--n N", "--runs N"};
+  cl.flags = {};
+  cl.positional = {};
+  cl.extra_positional = false;
+  return bench::guarded_main(argc, argv, cl, bench_main);
 }

@@ -87,7 +87,7 @@ struct Row {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int bench_main(int argc, char** argv) {
   const int threads = bench::int_option(argc, argv, "--threads", 2), runs = bench::int_option(argc, argv, "--runs", 21);
   engine::runtime_options();  // SAM_ISA caps the kernel table (engine/runtime.h)
   engine::set_num_threads(threads);
@@ -358,4 +358,13 @@ int main(int argc, char** argv) {
     if (!same) return 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  bench::CommandLine cl;
+  cl.options = {"--threads N", "--runs N"};
+  cl.flags = {};
+  cl.positional = {};
+  cl.extra_positional = false;
+  return bench::guarded_main(argc, argv, cl, bench_main);
 }

@@ -66,7 +66,7 @@ double worst_error(const bench::AlignedVector<float>& x, const bench::AlignedVec
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int bench_main(int argc, char** argv) {
   const int threads = bench::int_option(argc, argv, "--threads", 2), runs = bench::int_option(argc, argv, "--runs", 21);
   engine::runtime_options();
   engine::set_num_threads(threads);
@@ -115,4 +115,13 @@ int main(int argc, char** argv) {
 #endif
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  bench::CommandLine cl;
+  cl.options = {"--threads N", "--runs N"};
+  cl.flags = {};
+  cl.positional = {};
+  cl.extra_positional = false;
+  return bench::guarded_main(argc, argv, cl, bench_main);
 }

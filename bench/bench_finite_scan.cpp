@@ -75,7 +75,7 @@ void bench_model(const std::string& path, int runs) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int bench_main(int argc, char** argv) {
   size_t n = 16u << 20;
   int runs = 9;
   std::string model;
@@ -88,4 +88,13 @@ int main(int argc, char** argv) {
   bench_kernels(n, runs);
   if (!model.empty()) bench_model(model, runs);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  bench::CommandLine cl;
+  cl.options = {"--n N", "--runs N", "--model FILE"};
+  cl.flags = {};
+  cl.positional = {};
+  cl.extra_positional = false;
+  return bench::guarded_main(argc, argv, cl, bench_main);
 }

@@ -335,7 +335,7 @@ int bench_bf16(const kernels::KernelTable& t, int threads, int runs, int dim, co
   return failures;
 }
 
-int main(int argc, char** argv) {
+static int bench_main(int argc, char** argv) {
   int threads = 2, runs = 7, dim = 768;
   std::string only, precision = "all";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -471,4 +471,13 @@ int main(int argc, char** argv) {
   }
   if (precision != "f32") failures += bench_bf16(t, threads, runs, dim, only, peak, peak1);
   return failures ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+  bench::CommandLine cl;
+  cl.options = {"--threads N", "--runs N", "--dim N", "--only NAME", "--precision NAME"};
+  cl.flags = {};
+  cl.positional = {};
+  cl.extra_positional = false;
+  return bench::guarded_main(argc, argv, cl, bench_main);
 }

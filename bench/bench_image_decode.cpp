@@ -34,7 +34,7 @@ std::vector<unsigned char> read_file(const std::string& path) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int bench_main(int argc, char** argv) {
   int runs = 15;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
@@ -82,4 +82,13 @@ int main(int argc, char** argv) {
                 100.0 * double(differ) / double(ours.pixels.size()), max_diff);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  bench::CommandLine cl;
+  cl.options = {"--runs N"};
+  cl.flags = {};
+  cl.positional = {};
+  cl.extra_positional = true;
+  return bench::guarded_main(argc, argv, cl, bench_main);
 }

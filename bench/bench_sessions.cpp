@@ -17,6 +17,7 @@
 #include "engine/runtime.h"
 #include "sam/io/image.h"
 #include "sam/predictor.h"
+#include "bench_common.h"
 
 namespace {
 
@@ -52,7 +53,7 @@ sam::Image synthetic(int w, int h) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int bench_main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: bench_sessions MODEL [--sessions N] [--parallel] [--threads T]\n");
     return 2;
@@ -89,4 +90,13 @@ int main(int argc, char** argv) {
               model->config().name.c_str(), sessions, parallel ? " in parallel" : "", o.str().c_str(),
               with_model - base, static_cast<double>(ws) / (1 << 20), secs, peak_mb());
   return 0;
+}
+
+int main(int argc, char** argv) {
+  bench::CommandLine cl;
+  cl.options = {"--sessions N", "--threads N"};
+  cl.flags = {"--parallel"};
+  cl.positional = {"MODEL.safetensors"};
+  cl.extra_positional = false;
+  return bench::guarded_main(argc, argv, cl, bench_main);
 }

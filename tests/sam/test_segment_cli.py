@@ -113,6 +113,27 @@ def main():
         else:
             print("   ok  cached embedding gives the same masks")
 
+        # sam bench on the cached embedding: decoder only (first and refinement clicks), no encoder run
+        rc, stdout, err = run([sam, "bench", "-m", model, "-i", image, "--load-embedding", emb, "--decoder-runs", "3",
+                               "--json", "--threads", "2"])
+        try:
+            bench = json.loads(stdout)
+            assert bench["encoder_ms"] is None and bench["total_ms"] is None, "encoder timed"
+            assert bench["decoder_ms"] > 0 and bench["decoder_refine_ms"] > 0, "no decoder times"
+            assert not any(r["layer"].startswith("image_encoder") for r in bench["layers"]), "encoder layers listed"
+            assert any(r["layer"].startswith("mask_decoder") for r in bench["layers"]), "no decoder layers"
+            print(f"   ok  sam bench --load-embedding: decoder {bench['decoder_ms']:.1f} ms, "
+                  f"refinement {bench['decoder_refine_ms']:.1f} ms")
+        except Exception as e:  # noqa: BLE001
+            fail(f"bench --load-embedding: rc {rc}: {e}: {stdout[-300:]} {err}")
+        other = os.path.join(work, "other.png")
+        Image.new("RGB", (64, 48), (10, 20, 30)).save(other)
+        rc, _, err = run([sam, "bench", "-m", model, "-i", other, "--load-embedding", emb, "--decoder-runs", "1"])
+        if rc == 0 or "another image" not in err or len(err.strip().splitlines()) != 1:
+            fail(f"bench --load-embedding with another image: rc {rc} {err}")
+        else:
+            print("   ok  sam bench --load-embedding refuses another image's embedding")
+
         # single mask, boxes, mask input
         out3 = os.path.join(work, "out3")
         mask_in = os.path.join(work, "mask_in.npy")
