@@ -1,6 +1,7 @@
 #include "sam/predictor.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "engine/error.h"
 #include "sam/postprocess.h"
@@ -99,10 +100,13 @@ Prediction Predictor::predict_low_res(const std::vector<PromptSet>& sets, bool m
     }
     prompts.push_back(std::move(p));
   }
-  engine::Tensor sparse, dense;
-  model_->prompt_encoder().forward(prompts, sparse, dense, tracer);
-  MaskDecoder::Output out =
-      model_->mask_decoder().forward(*image_inputs_, sparse, dense, multimask_output, *decoder_arena_, tracer);
+  // Mask inputs reach the decoder as mask_downscaling's features (it folds
+  // the last 1x1 conv into its own products), unless tracing.
+  engine::Tensor sparse, dense, mask_features;
+  model_->prompt_encoder().forward(prompts, sparse, dense, tracer, &mask_features);
+  MaskDecoder::Output out = model_->mask_decoder().forward(
+      *image_inputs_, sparse, dense, multimask_output, *decoder_arena_, tracer,
+      -std::numeric_limits<float>::infinity(), mask_features.defined() ? &mask_features : nullptr);
   Prediction r;
   r.low_res_logits = out.low_res_masks.contiguous();
   r.iou_predictions = out.iou_predictions.contiguous();

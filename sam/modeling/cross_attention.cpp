@@ -98,7 +98,9 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
   if (!(keys.rank() == 3 && keys.dim(0) == n && keys.dim(2) == d && keys.is_contiguous() &&
         key_pe.numel() == p * d && key_pe.is_contiguous() && out.shape() == q_tokens.shape() &&
         q_tokens.is_contiguous() &&
-        (!cached_kv || (cached_kv->k.shape() == Shape{p, di} && cached_kv->v.shape() == Shape{p, di}))))
+        (!cached_kv || ((cached_kv->k.shape() == Shape{p, di} || cached_kv->k.shape() == Shape{n, p, di}) &&
+                        cached_kv->v.shape() == cached_kv->k.shape() && cached_kv->k.is_contiguous() &&
+                        cached_kv->v.is_contiguous()))))
     engine::fail("token_to_image: q {}, keys {}, pe {} -> out {} do not fit", q_tokens.shape().str(),
                  keys.shape().str(), key_pe.shape().str(), out.shape().str());
   const int jp = engine::ops::two_way_columns(static_cast<int>(j));
@@ -122,6 +124,8 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
     float* ft = s.fac_t.data<float>();  // [hd, jph] this head's factors, scaled
     float* yh = s.fac2.data<float>();   // [T, hd] this head's means
     const float* qpd = qp.data<float>();
+    // [P, Di] shared by the prompt sets, or [N, P, Di] one per set.
+    const int64_t set_stride = cached_kv->k.rank() == 3 ? p * di : 0;
     for (int64_t b = 0; b < n; ++b)
       for (int h = 0; h < num_heads_; ++h) {
         for (int64_t c = 0; c < hd; ++c) {
@@ -132,10 +136,10 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
         a.at = ft;
         a.j = static_cast<int>(t);
         a.jp = static_cast<int>(jph);
-        a.q = cached_kv->k.data<float>() + h * hd;
+        a.q = cached_kv->k.data<float>() + b * set_stride + h * hd;
         a.ldq = di;
         a.dq = static_cast<int>(hd);
-        a.x = cached_kv->v.data<float>() + h * hd;
+        a.x = cached_kv->v.data<float>() + b * set_stride + h * hd;
         a.ldx = di;
         a.d = static_cast<int>(hd);
         engine::ops::tokens_to_image(a, p, s.part.data<float>(), part_stride, s.kern.data<float>(), kern_stride, yh);
@@ -195,7 +199,8 @@ void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor&
   if (!(keys.rank() == 3 && keys.dim(0) == n && keys.dim(2) == d && keys.is_contiguous() &&
         key_pe.numel() == p * d && key_pe.is_contiguous() && v_tokens.shape() == k_tokens.shape() &&
         k_tokens.is_contiguous() && v_tokens.is_contiguous() &&
-        (!cached_q || (cached_q->shape() == Shape{p, di} && cached_q->is_contiguous()))))
+        (!cached_q || ((cached_q->shape() == Shape{p, di} || cached_q->shape() == Shape{n, p, di}) &&
+                       cached_q->is_contiguous()))))
     engine::fail("image_to_token: keys {}, pe {}, k {}, v {} do not fit", keys.shape().str(), key_pe.shape().str(),
                  k_tokens.shape().str(), v_tokens.shape().str());
   const int jp = engine::ops::two_way_columns(static_cast<int>(j));
@@ -240,7 +245,7 @@ void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor&
     a.heads = num_heads_;
     a.t = static_cast<int>(t);
     a.jp = jp;
-    a.q = cached_q ? cached_q->data<float>() : xb;
+    a.q = cached_q ? cached_q->data<float>() + (cached_q->rank() == 3 ? b * p * di : 0) : xb;
     a.ldq = dq;
     a.qpe = cached_q ? nullptr : key_pe.data<float>();
     a.ldqpe = d;

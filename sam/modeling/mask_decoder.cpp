@@ -137,10 +137,11 @@ struct MaskDecoder::Workspace {
   Tensor masks;         // [M, 16P]    hyper_in @ upscaled (sub-pixel order) of one prompt set
   Tensor fused;         // per worker: scratch of the fused upscaling kernel
   int64_t fused_stride = 0;
+  Tensor mask_k, mask_v, mask_q;  // [N, P, Di] first-layer projections of src with mask inputs
 };
 
 template <class Alloc>
-MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, Alloc&& alloc) const {
+MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, bool mask_features, Alloc&& alloc) const {
   const int64_t p = static_cast<int64_t>(grid_) * grid_, m = num_mask_tokens_;
   int64_t width = iou_head_.max_width();
   for (const Mlp& h : hyper_mlps_) width = std::max(width, h.max_width());
@@ -160,13 +161,19 @@ MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, Alloc&& alloc) co
       (engine::ops::mask_upscale_scratch_floats(grid_, dim_, dim_ / 4, dim_ / 8, m, up0_bf16_.defined()) + 15) / 16 *
       16);
   w.fused = alloc(Shape{workers * w.fused_stride});
+  if (mask_features) {
+    const int64_t di = mask_k_.out_features();
+    w.mask_k = alloc(Shape{n, p, di});
+    w.mask_v = alloc(Shape{n, p, di});
+    w.mask_q = alloc(Shape{n, p, mask_q_.out_features()});
+  }
   return w;
 }
 
-size_t MaskDecoder::workspace_bytes(int64_t n, int64_t s) const {
+size_t MaskDecoder::workspace_bytes(int64_t n, int64_t s, bool mask_features) const {
   const int64_t t = 1 + num_mask_tokens_ + s;
   size_t bytes = 0;
-  plan(n, t, [&](const Shape& sh) {
+  plan(n, t, mask_features, [&](const Shape& sh) {
     bytes += aligned_bytes(sh);
     return Tensor();
   });
@@ -227,6 +234,42 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w)
     up3_ = engine::ops::Linear(w3, b3);
     if (engine::runtime_options().precision == engine::Precision::Bf16 && up0_.packed())
       up0_bf16_ = engine::ops::Linear(w0, b0, engine::Precision::Bf16);
+  }
+  {
+    // dense = W6 h + b6 with h [.., mc]; src = image + dense. The first layer's
+    // projections of src differ from those of src0 = image + no_mask_embed by
+    // W (W6 h + b6 - no_mask_embed): products and sums in double, stored f32.
+    const Tensor w6 = weights_->get("prompt_encoder.mask_downscaling.6.weight").to(DType::F32).contiguous();
+    const Tensor b6 = weights_->get("prompt_encoder.mask_downscaling.6.bias").to(DType::F32).contiguous();
+    const int64_t mc = w6.dim(1);
+    engine::check(w6.numel() == dim_ * mc && b6.numel() == dim_, "MaskDecoder: mask_downscaling.6 is {}, not [{}, C, 1, 1]",
+                  w6.shape().str(), dim_);
+    mask_dense_ = engine::ops::Linear(w6.reshape({dim_, mc}), b6);
+    const float* a6 = w6.data<float>();
+    const float* c6 = b6.data<float>();
+    auto fold = [&](const std::string& proj) {
+      const Tensor wp = weights_->get(proj + ".weight").to(DType::F32).contiguous();  // [Di, D]
+      const int64_t di = wp.dim(0);
+      engine::check(wp.rank() == 2 && wp.dim(1) == dim_, "MaskDecoder: {}.weight is {}", proj, wp.shape().str());
+      Tensor g = Tensor::empty(DType::F32, {di, mc}), gb = Tensor::empty(DType::F32, {di});
+      const float* w = wp.data<float>();
+      for (int64_t i = 0; i < di; ++i) {
+        for (int64_t k = 0; k < mc; ++k) {
+          double acc = 0;
+          for (int64_t c = 0; c < dim_; ++c) acc += static_cast<double>(w[i * dim_ + c]) * a6[c * mc + k];
+          g.data<float>()[i * mc + k] = static_cast<float>(acc);
+        }
+        double acc = 0;
+        for (int64_t c = 0; c < dim_; ++c)
+          acc += static_cast<double>(w[i * dim_ + c]) * (static_cast<double>(c6[c]) - no_mask_embed_[c]);
+        gb.data<float>()[i] = static_cast<float>(acc);
+      }
+      return engine::ops::Linear(g, gb);
+    };
+    const std::string l0 = p + ".transformer.layers.0.";
+    mask_k_ = fold(l0 + "cross_attn_token_to_image.k_proj");
+    mask_v_ = fold(l0 + "cross_attn_token_to_image.v_proj");
+    mask_q_ = fold(l0 + "cross_attn_image_to_token.q_proj");
   }
   up1_norm_ = NormWeights(*weights_, p + ".output_upscaling.1");
   up3_bias_ = weights_->get(p + ".output_upscaling.3.bias").data<float>();
@@ -289,23 +332,34 @@ MaskDecoder::Output MaskDecoder::forward(const Tensor& image_embedding, const Te
 
 MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor& sparse, const Tensor& dense,
                                          bool multimask_output, engine::Arena& arena, Tracer* t,
-                                         float upscale_iou_above) const {
+                                         float upscale_iou_above, const Tensor* mask_features) const {
   const int64_t g = grid_, p = g * g, m = num_mask_tokens_, c1 = dim_ / 4, c2 = dim_ / 8;
   if (!(sparse.rank() == 3 && sparse.dim(2) == dim_ && sparse.dtype() == DType::F32))
     engine::fail("MaskDecoder: sparse embeddings {} are not [N, S, {}]", sparse.shape().str(), dim_);
   const int64_t n = sparse.dim(0), s = sparse.dim(1), nt = 1 + m + s;
   engine::check(n > 0, "MaskDecoder: empty batch");
-  if (!(dense.rank() == 4 && (dense.dim(0) == n || dense.dim(0) == 1) && dense.dim(1) == dim_ && dense.dim(2) == g &&
-        dense.dim(3) == g && dense.dtype() == DType::F32))
+  const int64_t mc = mask_dense_.in_features();
+  if (mask_features) {
+    if (!(mask_features->shape() == Shape{n, p, mc} && mask_features->is_contiguous() &&
+          mask_features->dtype() == DType::F32))
+      engine::fail("MaskDecoder: mask features {} are not [{}, {}, {}]", mask_features->shape().str(), n, p, mc);
+  } else if (!(dense.rank() == 4 && (dense.dim(0) == n || dense.dim(0) == 1) && dense.dim(1) == dim_ &&
+               dense.dim(2) == g && dense.dim(3) == g && dense.dtype() == DType::F32)) {
     engine::fail("MaskDecoder: dense embeddings {} are not [{}, {}, {}, {}]", dense.shape().str(), n, dim_, g, g);
+  }
   engine::check(image.embedding.numel() == p * dim_ && image.pe.numel() == p * dim_,
                 "MaskDecoder: image inputs not prepared for this model");
 
   // The arena only grows between passes (reserve() needs it empty).
   arena.reset();
-  const size_t need = workspace_bytes(n, s);
+  // The first layer's projections from the image's cache (plus the mask
+  // inputs' rank-mc change): the folded cross attentions only, i.e. unless a
+  // Tracer wants the modules' tensors.
+  const bool folded = !(t && t->needs_tensors()) && image.no_mask.kv.k.defined();
+  const bool mask_cache = mask_features && folded;
+  const size_t need = workspace_bytes(n, s, mask_cache);
   if (need > arena.capacity()) arena.reserve(need);
-  const Workspace ws = plan(n, nt, [&](const Shape& sh) { return arena.tensor(DType::F32, sh); });
+  const Workspace ws = plan(n, nt, mask_cache, [&](const Shape& sh) { return arena.tensor(DType::F32, sh); });
 
   // tokens = cat((output_tokens.expand(N, -1, -1), sparse_prompt_embeddings), dim=1)
   for (int64_t b = 0; b < n; ++b) {
@@ -314,8 +368,36 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
     if (s > 0) tb.slice(0, 1 + m, nt).copy_from(detail::select(sparse, 0, b));
   }
   // src = repeat_interleave(image_embeddings, N) + dense_prompt_embeddings, in
-  // token layout: keys[b, y*G + x, c] = image[y*G + x, c] + dense[b, c, y, x].
-  {
+  // token layout: keys[b, y*G + x, c] = image[y*G + x, c] + dense[b, c, y, x];
+  // from mask features: keys[b] = image + (h[b] W6^T + b6), the GEMM adding into a copy of the image.
+  if (mask_features) {
+    const float* img = image.embedding.data<float>();
+    const float* h = mask_features->data<float>();
+    float* k = ws.keys.data<float>();
+    detail::parallel_rows(n * p, dim_, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) std::copy(img + (r % p) * dim_, img + (r % p + 1) * dim_, k + r * dim_);
+    });
+    mask_dense_.forward_rows(h, n * p, k, true);
+    if (mask_cache) {
+      // Per prompt set: cache + (h W^T + bias) for k_proj, v_proj, q_proj.
+      const struct {
+        const engine::ops::Linear* lin;
+        const Tensor* cached;
+        const Tensor* out;
+      } parts[3] = {{&mask_k_, &image.no_mask.kv.k, &ws.mask_k},
+                    {&mask_v_, &image.no_mask.kv.v, &ws.mask_v},
+                    {&mask_q_, &image.no_mask.q, &ws.mask_q}};
+      for (const auto& part : parts) {
+        const int64_t di = part.lin->out_features();
+        const float* c = part.cached->data<float>();
+        float* o = part.out->data<float>();
+        detail::parallel_rows(n * p, di, [&](int64_t begin, int64_t end) {
+          for (int64_t r = begin; r < end; ++r) std::copy(c + (r % p) * di, c + (r % p + 1) * di, o + r * di);
+        });
+        part.lin->forward_rows(h, n * p, o, true);
+      }
+    }
+  } else {
     const int64_t s0 = dense.dim(0) == 1 ? 0 : dense.stride(0), s1 = dense.stride(1), s2 = dense.stride(2),
                   s3 = dense.stride(3);
     const float* img = image.embedding.data<float>();
@@ -337,8 +419,17 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
 
   // hs, src = transformer(src, pos_src, tokens)
   Tensor queries = ws.queries, keys = ws.keys;
-  const bool cached = image.no_mask.kv.k.defined() && is_no_mask(dense);
-  transformer_.forward(ws.tokens, image.pe, queries, keys, arena, t, cached ? &image.no_mask : nullptr);
+  TwoWayTransformer::FirstLayerCache with_masks;
+  const TwoWayTransformer::FirstLayerCache* first_layer = nullptr;
+  if (mask_cache) {
+    with_masks.kv.k = ws.mask_k;
+    with_masks.kv.v = ws.mask_v;
+    with_masks.q = ws.mask_q;
+    first_layer = &with_masks;
+  } else if (!mask_features && image.no_mask.kv.k.defined() && is_no_mask(dense)) {
+    first_layer = &image.no_mask;
+  }
+  transformer_.forward(ws.tokens, image.pe, queries, keys, arena, t, first_layer);
 
   // Hypernetwork MLPs on the mask tokens hs[:, 1 + i, :] -> hyper_in[:, i, :]
   // ([N, D] row-strided views), and the IoU head on hs[:, 0, :].

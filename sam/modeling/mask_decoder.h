@@ -73,16 +73,26 @@ class MaskDecoder {
   // > upscale_iou_above; the low-res masks of the others are left at -inf.
   // For callers that drop every mask at or below that IoU before reading it
   // (SamAutomaticMaskGenerator's pred_iou_thresh filter); the default computes all.
+  //
+  // mask_features: mask inputs in factored form (PromptEncoder::forward's
+  // mask_features, [N, G*G, mask_in_chans]): dense = mask_downscaling.6 of
+  // them, so `dense` is not read (it may be undefined). The 1x1 conv is folded
+  // into the keys (src = image + W6 h + b6 in one GEMM) and, without a Tracer
+  // that wants tensors, into the first layer's projections: the image's
+  // cached k_proj / v_proj / q_proj plus a rank-mask_in_chans product per
+  // prompt set, so that a refinement click costs about what a first click does.
   Output forward(const ImageInputs& image, const engine::Tensor& sparse, const engine::Tensor& dense,
                  bool multimask_output, engine::Arena& arena, Tracer* t = nullptr,
-                 float upscale_iou_above = -std::numeric_limits<float>::infinity()) const;
+                 float upscale_iou_above = -std::numeric_limits<float>::infinity(),
+                 const engine::Tensor* mask_features = nullptr) const;
   // Convenience: prepare() + forward(). Prefer the above for several prompts per image.
   Output forward(const engine::Tensor& image_embedding, const engine::Tensor& image_pe, const engine::Tensor& sparse,
                  const engine::Tensor& dense, bool multimask_output, engine::Arena& arena,
                  Tracer* t = nullptr) const;
 
   // Arena bytes a forward pass over n prompt sets of s sparse tokens needs.
-  size_t workspace_bytes(int64_t n, int64_t s) const;
+  // With mask_features: also the per-set first-layer projections.
+  size_t workspace_bytes(int64_t n, int64_t s, bool mask_features = false) const;
 
  private:
   // modeling/mask_decoder.py: MLP(input_dim, hidden_dim, output_dim, num_layers):
@@ -96,7 +106,7 @@ class MaskDecoder {
                    const engine::Tensor& scratch_b, Tracer* t, const std::string& path) const;
   struct Workspace;
   template <class Alloc>
-  Workspace plan(int64_t n, int64_t t, Alloc&& alloc) const;
+  Workspace plan(int64_t n, int64_t t, bool mask_features, Alloc&& alloc) const;
   bool is_no_mask(const engine::Tensor& dense) const;
 
   std::shared_ptr<const Weights> weights_;
@@ -110,6 +120,11 @@ class MaskDecoder {
   // --precision bf16: ConvT1's matrix packed in bf16 for the fused upscaling,
   // whose two ConvT products then run in bf16 (the rest of the decoder stays f32).
   engine::ops::Linear up0_bf16_;
+  // Mask inputs in factored form: mask_downscaling.6 (dense = W6 h + b6), and
+  // W6 folded into the first layer's token-to-image k_proj / v_proj and
+  // image-to-token q_proj: W W6 [Di, mc] with bias W (b6 - no_mask_embed), the
+  // change of each projection from the no-mask src (the cached one).
+  engine::ops::Linear mask_dense_, mask_k_, mask_v_, mask_q_;
   NormWeights up1_norm_;             // output_upscaling.1 LayerNorm2d (eps 1e-6)
   const float* up3_bias_ = nullptr;  // output_upscaling.3.bias [D/8] (the fused kernel adds it per channel)
   std::vector<Mlp> hyper_mlps_;

@@ -85,7 +85,7 @@ Tensor PromptEncoder::dense_pe(Tracer* t) const {
   return pe_nchw_;
 }
 
-Tensor PromptEncoder::embed_masks(const std::vector<Prompt>& prompts, Tracer* t) const {
+Tensor PromptEncoder::embed_masks(const std::vector<Prompt>& prompts, Tracer* t, bool features_only) const {
   // PromptEncoder._embed_masks = mask_downscaling:
   //   Conv2d(1, mc/4, k2, s2) -> LayerNorm2d -> GELU -> Conv2d(mc/4, mc, k2, s2)
   //   -> LayerNorm2d -> GELU -> Conv2d(mc, D, 1)
@@ -98,7 +98,7 @@ Tensor PromptEncoder::embed_masks(const std::vector<Prompt>& prompts, Tracer* t)
 
   // One scratch block per call (mask inputs are the rare path); nothing below allocates.
   engine::Arena arena;
-  const int64_t floats = n * s * s + n * h1 * h1 * 4 + n * h1 * h1 * c4 + n * g * g * c4 * 4 + n * g * g * mc;
+  const int64_t floats = n * s * s + n * h1 * h1 * 4 + n * h1 * h1 * c4 + n * g * g * c4 * 4;
   arena.reserve(static_cast<size_t>(floats) * sizeof(float) + 8 * engine::kTensorAlignment);
   Tensor masks = arena.tensor(DType::F32, {n, s, s});
   for (int64_t i = 0; i < n; ++i) {
@@ -125,13 +125,14 @@ Tensor PromptEncoder::embed_masks(const std::vector<Prompt>& prompts, Tracer* t)
   Tensor cols1 = arena.tensor(DType::F32, {n * g * g, c4 * 4});
   for (int64_t i = 0; i < n; ++i)
     patchify2x2(a0.data<float>() + i * h1 * h1 * c4, h1, h1, c4, cols1.data<float>() + i * g * g * c4 * 4);
-  Tensor a1 = arena.tensor(DType::F32, {n, g, g, mc});
+  Tensor a1 = Tensor::empty(DType::F32, {n, g, g, mc});  // outlives the call as the features
   engine::ops::linear(cols1, weights_->get(p + ".3.weight").reshape({mc, c4 * 4}), &weights_->get(p + ".3.bias"), a1);
   trace(t, p + ".3", nchw_view(a1));
   engine::ops::layer_norm(a1, weights_->get(p + ".4.weight"), weights_->get(p + ".4.bias"), 1e-6f, a1);
   trace(t, p + ".4", nchw_view(a1));
   engine::ops::gelu_(a1);
   trace(t, p + ".5", nchw_view(a1));
+  if (features_only) return a1.reshape({n, g * g, mc});
 
   // .6 Conv2d(mc, D, 1): a linear over channels. The result outlives the call.
   Tensor dense = Tensor::empty(DType::F32, {n, g, g, dim_});
@@ -141,7 +142,8 @@ Tensor PromptEncoder::embed_masks(const std::vector<Prompt>& prompts, Tracer* t)
   return dense;
 }
 
-void PromptEncoder::forward(const std::vector<Prompt>& prompts, Tensor& sparse, Tensor& dense, Tracer* t) const {
+void PromptEncoder::forward(const std::vector<Prompt>& prompts, Tensor& sparse, Tensor& dense, Tracer* t,
+                            Tensor* mask_features) const {
   engine::check(!prompts.empty(), "PromptEncoder: no prompts");
   const Prompt& first = prompts.front();
   const size_t npts = first.point_labels.size();
@@ -194,8 +196,12 @@ void PromptEncoder::forward(const std::vector<Prompt>& prompts, Tensor& sparse, 
     }
   }
 
-  if (has_mask) {
-    dense = nchw_view(embed_masks(prompts, t));
+  if (mask_features) *mask_features = Tensor();
+  if (has_mask && mask_features && !t) {
+    *mask_features = embed_masks(prompts, t, true);
+    dense = Tensor();
+  } else if (has_mask) {
+    dense = nchw_view(embed_masks(prompts, t, false));
   } else {
     // no_mask_embed.weight.reshape(1, -1, 1, 1).expand(N, -1, G, G): a broadcast
     // view; the aliasing shared_ptr keeps the weights (and their mapping) alive.

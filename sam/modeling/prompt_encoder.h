@@ -57,15 +57,21 @@ class PromptEncoder {
   // Both outputs are newly allocated (or views) on every call; the inputs are
   // not modified. Traced: "prompt_encoder.mask_downscaling.K" (NCHW views) and
   // the output tuple as "prompt_encoder.0" / "prompt_encoder.1".
+  // With `mask_features`, mask inputs and no Tracer, dense is left undefined
+  // and *mask_features receives mask_downscaling up to .5 (the GELU), [N, G*G,
+  // mask_in_chans] channels-last, of which dense is the 1x1 conv .6: the mask
+  // decoder folds that conv into its own products (MaskDecoder::forward's
+  // mask_features). Otherwise *mask_features is left undefined.
   void forward(const std::vector<Prompt>& prompts, engine::Tensor& sparse, engine::Tensor& dense,
-               Tracer* t = nullptr) const;
+               Tracer* t = nullptr, engine::Tensor* mask_features = nullptr) const;
 
  private:
   // PositionEmbeddingRandom._pe_encoding of one point normalised to [0,1]^2:
   // out[0:D/2] = sin(2*pi*((2c-1) @ G)), out[D/2:D] = cos(...).
   void pe_encoding(float x01, float y01, float* out) const;
-  // PromptEncoder._embed_masks (mask_downscaling) for all prompts, channels-last.
-  engine::Tensor embed_masks(const std::vector<Prompt>& prompts, Tracer* t) const;
+  // PromptEncoder._embed_masks (mask_downscaling) for all prompts, channels-last;
+  // with features_only, up to .5 ([N, G*G, mask_in_chans]).
+  engine::Tensor embed_masks(const std::vector<Prompt>& prompts, Tracer* t, bool features_only) const;
 
   std::shared_ptr<const Weights> weights_;
   int dim_ = 0;                      // D = prompt_embed_dim

@@ -266,6 +266,36 @@ void run_case(const std::shared_ptr<const sam::Weights>& weights, const fs::path
     CHECK(skipped >= 1);
   }
 
+  // Mask inputs as mask_downscaling's features (what Predictor passes): the
+  // 1x1 conv folded into the keys and into the cached first-layer projections.
+  // Same maths as the dense path in another order: equal to it within float
+  // rounding, and to the official code within the usual tolerance.
+  {
+    Tensor sparse2, dense2, features;
+    pe.forward(prompts, sparse2, dense2, nullptr, &features);
+    const bool has_mask = prompts.front().mask_input.has_value();
+    CHECK(features.defined() == has_mask);
+    CHECK(dense2.defined() == !has_mask);
+    if (has_mask) {
+      const int64_t n = static_cast<int64_t>(prompts.size()), g = weights->config().embedding_grid();
+      CHECK(features.shape() == engine::Shape{n, g * g, weights->config().mask_in_chans});
+      const sam::MaskDecoder::Output fact =
+          decoder.forward(img, sparse2, dense2, multimask, *arena, nullptr, -INFINITY, &features);
+      const double to_dense = rel_l2(fact.low_res_masks, again.low_res_masks);
+      const double to_official = rel_l2(fact.low_res_masks, engine::read_npy((dir / "low_res_logits.npy").string()));
+      WARN(dir.filename().string() << ": mask features path: logits rel L2 " << to_dense << " to the dense path, "
+                                   << to_official << " to the official code");
+      CHECK(to_dense <= 1e-6);
+      CHECK(to_official <= kRelL2Tol);
+      CHECK(max_abs_diff(fact.iou_predictions, again.iou_predictions) <= 1e-6);
+      // Traced (module by module, no cache): the features still give src.
+      CaseResult rt(dir / "layers");
+      const sam::MaskDecoder::Output traced =
+          decoder.forward(img, sparse2, dense2, multimask, *arena, &rt.tracer, -INFINITY, &features);
+      CHECK(rel_l2(traced.low_res_masks, again.low_res_masks) <= 1e-6);
+    }
+  }
+
   // A materialised (contiguous NCHW) dense embedding takes the general path
   // (no first-layer cache for a no-mask broadcast) and must agree as well.
   const sam::MaskDecoder::Output general = decoder.forward(img, sparse, dense.contiguous(), multimask, *arena);
