@@ -371,13 +371,25 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
   // token layout: keys[b, y*G + x, c] = image[y*G + x, c] + dense[b, c, y, x];
   // from mask features: keys[b] = image + (h[b] W6^T + b6), the GEMM adding into a copy of the image.
   if (mask_features) {
+    // out [rows, N] += h W^T + b: in the GEMM's epilogue, or (the OpenBLAS
+    // baseline, without fused epilogues) through a temporary.
+    auto add_product = [](const engine::ops::Linear& lin, const float* x, int64_t rows, float* out) {
+      if (lin.fused_epilogues()) {
+        lin.forward_rows(x, rows, out, true);
+        return;
+      }
+      Tensor tmp = Tensor::empty(DType::F32, {rows, lin.out_features()});
+      lin.forward_rows(x, rows, tmp.data<float>());
+      const float* t = tmp.data<float>();
+      for (int64_t i = 0; i < tmp.numel(); ++i) out[i] += t[i];
+    };
     const float* img = image.embedding.data<float>();
     const float* h = mask_features->data<float>();
     float* k = ws.keys.data<float>();
     detail::parallel_rows(n * p, dim_, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) std::copy(img + (r % p) * dim_, img + (r % p + 1) * dim_, k + r * dim_);
     });
-    mask_dense_.forward_rows(h, n * p, k, true);
+    add_product(mask_dense_, h, n * p, k);
     if (mask_cache) {
       // Per prompt set: cache + (h W^T + bias) for k_proj, v_proj, q_proj.
       const struct {
@@ -394,7 +406,7 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
         detail::parallel_rows(n * p, di, [&](int64_t begin, int64_t end) {
           for (int64_t r = begin; r < end; ++r) std::copy(c + (r % p) * di, c + (r % p + 1) * di, o + r * di);
         });
-        part.lin->forward_rows(h, n * p, o, true);
+        add_product(*part.lin, h, n * p, o);
       }
     }
   } else {
