@@ -97,10 +97,5 @@ static int bench_main(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  bench::CommandLine cl;
-  cl.options = {"--n N", "--runs N"};
-  cl.flags = {};
-  cl.positional = {};
-  cl.extra_positional = false;
-  return bench::guarded_main(argc, argv, cl, bench_main);
+  return bench::guarded_main(argc, argv, {{"--n N", "--runs N"}, {}, {}}, bench_main);
 }

@@ -474,10 +474,6 @@ static int bench_main(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  bench::CommandLine cl;
-  cl.options = {"--threads N", "--runs N", "--dim N", "--only NAME", "--precision NAME"};
-  cl.flags = {};
-  cl.positional = {};
-  cl.extra_positional = false;
-  return bench::guarded_main(argc, argv, cl, bench_main);
+  return bench::guarded_main(
+      argc, argv, {{"--threads N", "--runs N", "--dim N", "--only NAME", "--precision NAME"}, {}, {}}, bench_main);
 }

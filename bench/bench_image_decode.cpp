@@ -85,10 +85,5 @@ static int bench_main(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  bench::CommandLine cl;
-  cl.options = {"--runs N"};
-  cl.flags = {};
-  cl.positional = {};
-  cl.extra_positional = true;
-  return bench::guarded_main(argc, argv, cl, bench_main);
+  return bench::guarded_main(argc, argv, {{"--runs N"}, {}, {}, true}, bench_main);
 }

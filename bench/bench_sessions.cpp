@@ -93,10 +93,6 @@ static int bench_main(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  bench::CommandLine cl;
-  cl.options = {"--sessions N", "--threads N"};
-  cl.flags = {"--parallel"};
-  cl.positional = {"MODEL.safetensors"};
-  cl.extra_positional = false;
-  return bench::guarded_main(argc, argv, cl, bench_main);
+  return bench::guarded_main(
+      argc, argv, {{"--sessions N", "--threads N"}, {"--parallel"}, {"MODEL.safetensors"}}, bench_main);
 }
