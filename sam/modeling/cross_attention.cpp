@@ -107,9 +107,8 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
   const float scale = 1.f / std::sqrt(static_cast<float>(hd));
 
   // Qp = q_proj(q) [N*T, Di]. Scores read the image tokens through A =
-  // blockdiag(Qp) Wk (fac [N*J, D]), or the cached k_proj [P, Di] through
-  // blockdiag(Qp) itself; the values are the image tokens [P, D] or the cached
-  // v_proj [P, Di] (then the means are already projected).
+  // blockdiag(Qp) Wk (fac [N*J, D]) and the values are the image tokens; or,
+  // cached, each head reads its columns of k_proj / v_proj (below).
   Tensor qp = view(s.tok_a, {n * t, di});
   q_proj_.forward(q_tokens, qp);
   const int workers = engine::thread_pool().num_threads();

@@ -383,31 +383,26 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
       const float* t = tmp.data<float>();
       for (int64_t i = 0; i < tmp.numel(); ++i) out[i] += t[i];
     };
-    const float* img = image.embedding.data<float>();
+    // Each target [N, P, W] = its per-image base [P, W] (broadcast over the
+    // prompt sets) + h W^T + bias: src from the image (W6, b6), and with the
+    // cache the first layer's k_proj, v_proj, q_proj from their cached values.
+    const struct {
+      const engine::ops::Linear* lin;
+      const Tensor* base;
+      const Tensor* out;
+    } parts[4] = {{&mask_dense_, &image.embedding, &ws.keys},
+                  {&mask_k_, &image.no_mask.kv.k, &ws.mask_k},
+                  {&mask_v_, &image.no_mask.kv.v, &ws.mask_v},
+                  {&mask_q_, &image.no_mask.q, &ws.mask_q}};
     const float* h = mask_features->data<float>();
-    float* k = ws.keys.data<float>();
-    detail::parallel_rows(n * p, dim_, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) std::copy(img + (r % p) * dim_, img + (r % p + 1) * dim_, k + r * dim_);
-    });
-    add_product(mask_dense_, h, n * p, k);
-    if (mask_cache) {
-      // Per prompt set: cache + (h W^T + bias) for k_proj, v_proj, q_proj.
-      const struct {
-        const engine::ops::Linear* lin;
-        const Tensor* cached;
-        const Tensor* out;
-      } parts[3] = {{&mask_k_, &image.no_mask.kv.k, &ws.mask_k},
-                    {&mask_v_, &image.no_mask.kv.v, &ws.mask_v},
-                    {&mask_q_, &image.no_mask.q, &ws.mask_q}};
-      for (const auto& part : parts) {
-        const int64_t di = part.lin->out_features();
-        const float* c = part.cached->data<float>();
-        float* o = part.out->data<float>();
-        detail::parallel_rows(n * p, di, [&](int64_t begin, int64_t end) {
-          for (int64_t r = begin; r < end; ++r) std::copy(c + (r % p) * di, c + (r % p + 1) * di, o + r * di);
-        });
-        add_product(*part.lin, h, n * p, o);
-      }
+    for (int i = 0; i < (mask_cache ? 4 : 1); ++i) {
+      const int64_t w = parts[i].lin->out_features();
+      const float* base = parts[i].base->data<float>();
+      float* o = parts[i].out->data<float>();
+      detail::parallel_rows(n * p, w, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) std::copy(base + (r % p) * w, base + (r % p + 1) * w, o + r * w);
+      });
+      add_product(*parts[i].lin, h, n * p, o);
     }
   } else {
     const int64_t s0 = dense.dim(0) == 1 ? 0 : dense.stride(0), s1 = dense.stride(1), s2 = dense.stride(2),

@@ -96,7 +96,8 @@ Tensor PromptEncoder::embed_masks(const std::vector<Prompt>& prompts, Tracer* t,
   const int64_t s = 4LL * grid_, h1 = 2LL * grid_, g = grid_;
   const int64_t c4 = weights_->config().mask_in_chans / 4, mc = weights_->config().mask_in_chans;
 
-  // One scratch block per call (mask inputs are the rare path); nothing below allocates.
+  // One scratch block per call for the intermediates; the outputs (a1 as the
+  // features, or dense) are allocated for the caller.
   engine::Arena arena;
   const int64_t floats = n * s * s + n * h1 * h1 * 4 + n * h1 * h1 * c4 + n * g * g * c4 * 4;
   arena.reserve(static_cast<size_t>(floats) * sizeof(float) + 8 * engine::kTensorAlignment);

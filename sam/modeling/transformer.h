@@ -132,14 +132,16 @@ class Attention {
   bool can_fold() const { return wq_t_.defined(); }
   // Token-to-image: out [N, T, D] = attention(q = q_tokens [N, T, D],
   // k = keys [N, P, D] + key_pe [P, D], v = keys).
-  // cached_kv: k_proj(keys + key_pe) and v_proj(keys) [P, Di] when keys are the
-  // same for every prompt set; then keys and key_pe are not read.
+  // cached_kv: k_proj(keys + key_pe) and v_proj(keys), [P, Di] when keys are the
+  // same for every prompt set or [N, P, Di] one per set; then keys and key_pe
+  // are not read, and the attention runs head by head on the cached columns.
   void token_to_image(const engine::Tensor& q_tokens, const engine::Tensor& keys, const engine::Tensor& key_pe,
                       engine::Tensor& out, const FactoredScratch& s, const Projected* cached_kv = nullptr) const;
   // Image-to-token, with the block's residual add and LayerNorm:
   // keys = norm(keys + attention(q = keys + key_pe, k = k_tokens, v = v_tokens)).
-  // cached_q: q_proj(keys + key_pe) [P, Di] when keys are the same for every
-  // prompt set (the first layer without mask input); then key_pe is not read.
+  // cached_q: q_proj(keys + key_pe), [P, Di] when keys are the same for every
+  // prompt set (the first layer without mask input) or [N, P, Di] one per set;
+  // then key_pe is not read.
   void image_to_token(engine::Tensor& keys, const engine::Tensor& key_pe, const engine::Tensor& k_tokens,
                       const engine::Tensor& v_tokens, const NormWeights& norm, float eps, const FactoredScratch& s,
                       const engine::Tensor* cached_q = nullptr) const;
@@ -164,6 +166,7 @@ class TwoWayTransformer {
   // first cross_attn_token_to_image projections k_proj(src0 + key_pe) and
   // v_proj(src0) are the same for all of them and for every call on the image,
   // and so is the image-to-token q_proj(src0 + key_pe).
+  // (MaskDecoder also builds one per prompt set, [N, P, Di], for mask inputs.)
   struct FirstLayerCache {
     Attention::Projected kv;  // cross_attn_token_to_image: k_proj(src0 + key_pe), v_proj(src0)
     engine::Tensor q;         // cross_attn_image_to_token: q_proj(src0 + key_pe)
