@@ -95,6 +95,22 @@ def check_interrupted(base, ref, work, name, sig, extra=()):
           f"{sum(s == 'done' for _, s in second)} done; outputs equal the uninterrupted run", flush=True)
 
 
+def holds_flock(pid, path):
+    """True when process `pid` holds a flock() on `path` (Linux /proc/locks: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ...")."""
+    try:
+        st = os.stat(path)
+        with open("/proc/locks") as f:
+            rows = [line.split() for line in f]
+    except OSError:
+        return False
+    for r in rows:
+        if len(r) >= 6 and r[1] == "FLOCK" and r[4] == str(pid):
+            dev_ino = r[5].split(":")
+            if len(dev_ino) == 3 and int(dev_ino[2]) == st.st_ino:
+                return True
+    return False
+
+
 def check_shards(sam, model, work, images, ref):
     """One shard twice at once is refused, as a plain command into the folder; another shard runs beside it."""
     out = os.path.join(work, "shards")
@@ -102,8 +118,12 @@ def check_shards(sam, model, work, images, ref):
     first = subprocess.Popen(base + ["--shard", "0/2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log0 = os.path.join(out, "logs", "shard-0-of-2.jsonl")
     deadline = time.time() + 60
-    while not os.path.exists(log0) and time.time() < deadline and first.poll() is None:
+    # The log is created, then locked: wait for the lock itself (seen in /proc/locks, without
+    # taking it), or a stop between the two would let the second run in.
+    while not holds_flock(first.pid, log0) and time.time() < deadline and first.poll() is None:
         time.sleep(0.005)
+    if not holds_flock(first.pid, log0):
+        fail(f"shard 0/2 never locked its log (rc {first.poll()})")
     first.send_signal(signal.SIGSTOP)  # holds its locks while the others try
     try:
         rc, _, err = run(base + ["--shard", "0/2"])
