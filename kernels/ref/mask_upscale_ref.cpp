@@ -25,10 +25,17 @@ void mask_upscale(const MaskUpscaleArgs& a, bool bf16) {
   std::vector<double> y1(static_cast<size_t>(4 * c1)), up(static_cast<size_t>(4 * c2));
   for (int i = a.row0; i < a.row1; ++i)
     for (int j = 0; j < g; ++j) {
-      const float* x = a.x + (static_cast<int64_t>(i) * g + j) * a.ldx;
+      const int64_t r = static_cast<int64_t>(i) * g + j;
+      const float* x = a.x + r * a.ldx;
       for (int n = 0; n < 4 * c1; ++n) {
-        double acc = a.b1[n];
-        for (int k = 0; k < a.d; ++k) acc += operand(x[k], bf16) * w1(n, k);
+        double acc = 0;
+        if (a.fa) {  // factored: x_scale x + fa fb^T
+          acc = static_cast<double>(a.x_scale[r]) * x[n];
+          for (int k = 0; k < a.fk; ++k) acc += static_cast<double>(a.fa[r * a.ldfa + k]) * a.fb[n * a.ldfb + k];
+        } else {
+          acc = a.b1[n];
+          for (int k = 0; k < a.d; ++k) acc += operand(x[k], bf16) * w1(n, k);
+        }
         y1[static_cast<size_t>(n)] = acc;
       }
       for (int s1 = 0; s1 < 4; ++s1) {  // ConvT1 output pixel (2i + a1, 2j + b1)

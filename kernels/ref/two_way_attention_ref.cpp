@@ -56,6 +56,8 @@ void image_to_tokens(const ImageToTokensArgs& a) {
       for (int t = 0; t < a.t; ++t) sum += std::exp(s[static_cast<size_t>(h * a.t + t)] - mx);
       for (int t = 0; t < a.t; ++t) s[static_cast<size_t>(h * a.t + t)] = std::exp(s[static_cast<size_t>(h * a.t + t)] - mx) / sum;
     }
+    if (a.probs)
+      for (int j = 0; j < J; ++j) a.probs[p * a.ldprobs + j] = static_cast<float>(s[static_cast<size_t>(j)]);
     float* x = a.x + p * a.ldx;
     for (int c = 0; c < a.d; ++c) {
       double acc = 0;
@@ -69,6 +71,7 @@ void image_to_tokens(const ImageToTokensArgs& a) {
       for (double v : row) var += (v - mean) * (v - mean);
       var /= a.d;
       const double rstd = 1.0 / std::sqrt(var + a.ln_eps);
+      if (a.ln_stats) a.ln_stats[2 * p] = static_cast<float>(mean), a.ln_stats[2 * p + 1] = static_cast<float>(rstd);
       for (int c = 0; c < a.d; ++c)
         row[static_cast<size_t>(c)] = (row[static_cast<size_t>(c)] - mean) * rstd * a.ln_weight[c] + a.ln_bias[c];
     }

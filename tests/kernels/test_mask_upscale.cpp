@@ -3,7 +3,8 @@
 // reference: SAM's channel counts and odd ones, grids that are not a multiple
 // of any tile, padded strides, split row ranges, NaN-poisoned outputs. The bf16
 // form (mask_upscale_bf16, through each table's gemm_bf16) against the
-// reference with the same operands rounded to bf16.
+// reference with the same operands rounded to bf16. The factored ConvT1
+// (x_scale x + fa fb^T, as the mask decoder folds it) of every ISA table.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -23,7 +24,8 @@ struct Dims {
   int g, d, c1, c2, m;
 };
 
-void check(const kernels::KernelTable& t, Dims dm, std::mt19937& rng, bool bf16) {
+// fk > 0: ConvT1 in factored form with fk coefficients per token (D = 4*C1).
+void check(const kernels::KernelTable& t, Dims dm, std::mt19937& rng, bool bf16, int fk = 0) {
   std::normal_distribution<float> nd(0.f, 1.f);
   auto fill = [&](size_t n, float sd) {
     std::vector<float> v(n);
@@ -63,6 +65,25 @@ void check(const kernels::KernelTable& t, Dims dm, std::mt19937& rng, bool bf16)
   a.ldh = ldh;
   a.m = dm.m;
   a.out_plane = plane;
+  // Factored: unit-variance ConvT1 outputs from x_scale x + fa fb^T.
+  const int64_t ldfa = fk + 2, ldfb = fk + 1;
+  std::vector<float> xs, fa, fb, fb_packed;
+  if (fk > 0) {  // (only then: the other cases keep their random stream)
+    xs = fill(static_cast<size_t>(dm.g) * dm.g, 0.3f);
+    for (float& v : xs) v = 1.f + v;
+    fa = fill(static_cast<size_t>(dm.g) * dm.g * ldfa, 1.f / std::sqrt(float(fk)));
+    fb = fill(static_cast<size_t>(4 * dm.c1) * ldfb, 1.f);
+    fb_packed.assign(t.gemm_packed_b_floats(4 * dm.c1, fk), kNaN);
+    t.gemm_pack_b_nk(fb.data(), 4 * dm.c1, fk, ldfb, fb_packed.data());
+    a.x_scale = xs.data();
+    a.fa = fa.data();
+    a.ldfa = ldfa;
+    a.fb = fb.data();
+    a.ldfb = ldfb;
+    a.fb_packed = fb_packed.data();
+    a.fk = fk;
+    a.w1_packed = a.w1 = a.b1 = nullptr;  // not read
+  }
   if (bf16) {
     a.gemm_bf16 = &t;
     a.w1_packed_bf16 = packed_bf16.data();
@@ -104,7 +125,7 @@ void check(const kernels::KernelTable& t, Dims dm, std::mt19937& rng, bool bf16)
     for (int64_t k = 0; k < plane; ++k) {
       const float w = want[static_cast<size_t>(m * plane + k)], v = got[static_cast<size_t>(m * plane + k)];
       INFO(kernels::isa_name(t.isa) << " g " << dm.g << " d " << dm.d << " c1 " << dm.c1 << " c2 " << dm.c2 << " m "
-                                    << dm.m << " mask " << m << " at " << k);
+                                    << dm.m << " fk " << fk << " mask " << m << " at " << k);
       if (k >= side * side) {
         REQUIRE(std::isnan(v));  // plane padding untouched
         continue;
@@ -143,5 +164,21 @@ TEST_CASE("fused mask upscaling in bf16 equals the reference on bf16 operands", 
       if (family == "gemm_bf16") gemm = variant;
     INFO("gemm_bf16 " << gemm);
     for (const Dims& d : dims) check(t, d, rng, true);
+  }
+}
+
+TEST_CASE("fused mask upscaling with a factored ConvT1 equals the reference", "[mask_upscale]") {
+  std::mt19937 rng(7);
+  struct Case {
+    Dims d;
+    int fk;
+  };
+  // SAM's dims with one point's 2 x 56 + 5 coefficients (+16 with a mask input), odd sizes.
+  const Case cases[] = {{{5, 256, 64, 32, 3}, 117}, {{4, 256, 64, 32, 1}, 133}, {{3, 32, 8, 4, 4}, 13},
+                        {{7, 44, 11, 5, 1}, 1},     {{13, 20, 5, 9, 3}, 31}};
+  for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(kernels::best_isa())) continue;
+    const kernels::KernelTable t = kernels::table_for(isa);
+    for (const Case& c : cases) check(t, c.d, rng, false, c.fk);
   }
 }

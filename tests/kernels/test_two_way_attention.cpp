@@ -137,10 +137,18 @@ void check_image_to_tokens(const kernels::KernelTable& tab, Dims dm, bool with_p
   a.ln_bias = norm ? b.data() : nullptr;
   a.ln_eps = 1e-5f;
 
+  // The taps: softmax weights [P, J] in a padded buffer, LayerNorm statistics [P, 2].
+  const int64_t ldp = J + 3;
+  std::vector<float> want_p(static_cast<size_t>(dm.p * ldp), kNaN), got_p = want_p;
+  std::vector<float> want_st(static_cast<size_t>(2 * dm.p), kNaN), got_st = want_st;
+  a.ldprobs = ldp;
+
   std::vector<float> want = x0, got = x0;
   kernels::ImageToTokensArgs r = a;
   r.x = want.data();
   r.q = alias ? want.data() : q.data();
+  r.probs = want_p.data();
+  r.ln_stats = norm ? want_st.data() : nullptr;
   kernels::ref::image_to_tokens(r);
 
   std::vector<float> scratch(tab.tw_scratch_floats(std::max(dm.dq, dm.d), jp) + 16, kNaN);
@@ -148,6 +156,8 @@ void check_image_to_tokens(const kernels::KernelTable& tab, Dims dm, bool with_p
   c.x = got.data();
   c.q = alias ? got.data() : q.data();
   c.scratch = scratch.data();
+  c.probs = got_p.data();
+  c.ln_stats = norm ? got_st.data() : nullptr;
   // Two uneven calls, as two threads would split the rows.
   c.p1 = dm.p / 3;
   tab.image_to_tokens(c);
@@ -158,6 +168,10 @@ void check_image_to_tokens(const kernels::KernelTable& tab, Dims dm, bool with_p
   // Per head the softmax weights are a convex combination of rows of u.
   const double mag = max_abs(x0) + max_abs(ob) + dm.heads * max_abs(u);
   const double tol = norm ? 2e-5 * (1 + max_abs(w) * 10 + max_abs(b)) : 1e-5 * mag;
+  // A weight p moves by p (1 - p) times its score's error, and a score is a
+  // float sum of dq products: bounded by eps * dq * max|q + qpe| * max|bt|.
+  const double smax = (max_abs(q) + (with_pe ? max_abs(pe) : 0.0) + (alias ? max_abs(x0) : 0.0)) * max_abs(bt);
+  const double ptol = 0.25 * 1.2e-7 * dm.dq * smax + 1e-7;
   for (int p = 0; p < dm.p; ++p) {
     INFO(kernels::isa_name(tab.isa) << " P " << dm.p << " heads " << dm.heads << " t " << dm.t << " dq " << dm.dq
                                     << " d " << dm.d << " pe " << with_pe << " alias " << alias << " norm " << norm
@@ -165,6 +179,16 @@ void check_image_to_tokens(const kernels::KernelTable& tab, Dims dm, bool with_p
     for (int k = 0; k < dm.d; ++k)
       REQUIRE(std::fabs(got[static_cast<size_t>(p * ldx + k)] - want[static_cast<size_t>(p * ldx + k)]) <= tol);
     for (int64_t k = dm.d; k < ldx; ++k) REQUIRE(std::isnan(got[static_cast<size_t>(p * ldx + k)]));
+    for (int k = 0; k < J; ++k)
+      REQUIRE(std::fabs(got_p[static_cast<size_t>(p * ldp + k)] - want_p[static_cast<size_t>(p * ldp + k)]) <= ptol);
+    for (int64_t k = J; k < ldp; ++k) REQUIRE(std::isnan(got_p[static_cast<size_t>(p * ldp + k)]));
+    if (norm) {  // the mean of O(mag) values; 1/std to float rounding of the variance's sums
+      REQUIRE(std::fabs(got_st[static_cast<size_t>(2 * p)] - want_st[static_cast<size_t>(2 * p)]) <= 1e-5 * mag);
+      REQUIRE(std::fabs(got_st[static_cast<size_t>(2 * p + 1)] - want_st[static_cast<size_t>(2 * p + 1)]) <=
+              1e-5 * std::fabs(want_st[static_cast<size_t>(2 * p + 1)]));
+    } else {
+      REQUIRE(std::isnan(got_st[static_cast<size_t>(2 * p)]));
+    }
   }
 }
 

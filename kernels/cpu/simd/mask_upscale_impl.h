@@ -44,9 +44,29 @@ Args packed_gemm_args(int m, int n, int k, const float* a, int64_t lda, const B*
 template <class G>
 struct MaskUpscaleF32 {
   static size_t packed_y1_floats(const GemmBf16Kernels*, int px, int c1) { return G::packed_b_floats(px, c1); }
-  static void conv1(const MaskUpscaleArgs& a, const float* x, float* y1) {
-    auto g1 = packed_gemm_args<PackedGemmArgs>(a.g, 4 * a.c1, a.d, x, a.ldx, a.w1_packed, y1, 4 * a.c1);
-    g1.epilogue.bias = a.b1;
+  // ConvT1 of the tokens of grid row i, or its factored form (a.fa set).
+  template <class S>
+  static void conv1(const MaskUpscaleArgs& a, int i, float* y1) {
+    const int64_t r0 = static_cast<int64_t>(i) * a.g;
+    const float* x = a.x + r0 * a.ldx;
+    const int n = 4 * a.c1;
+    if (!a.fa) {
+      auto g1 = packed_gemm_args<PackedGemmArgs>(a.g, n, a.d, x, a.ldx, a.w1_packed, y1, n);
+      g1.epilogue.bias = a.b1;
+      G::run(g1, 1, 0, G::jobs(g1, 1));
+      return;
+    }
+    constexpr int L = S::kLanes;
+    for (int r = 0; r < a.g; ++r) {  // y1 = x_scale x, then += fa fb^T in the GEMM
+      const typename S::V sc = S::set1(a.x_scale[r0 + r]);
+      const float* xr = x + r * a.ldx;
+      float* yr = y1 + static_cast<int64_t>(r) * n;
+      int c = 0;
+      for (; c + L <= n; c += L) S::store(yr + c, S::mul(sc, S::load(xr + c)));
+      for (; c < n; ++c) yr[c] = a.x_scale[r0 + r] * xr[c];
+    }
+    auto g1 = packed_gemm_args<PackedGemmArgs>(a.g, n, a.fk, a.fa + r0 * a.ldfa, a.ldfa, a.fb_packed, y1, n);
+    g1.epilogue.accumulate = true;
     G::run(g1, 1, 0, G::jobs(g1, 1));
   }
   static void conv2(const MaskUpscaleArgs& a, const float* y1, int px, float* buf, float* y2) {
@@ -63,7 +83,10 @@ struct MaskUpscaleBf16 {
   static size_t packed_y1_floats(const GemmBf16Kernels* k, int px, int c1) {
     return (k->gemm_bf16_packed_b_elems(px, c1) + 1) / 2;
   }
-  static void conv1(const MaskUpscaleArgs& a, const float* x, float* y1) {
+  template <class S>
+  static void conv1(const MaskUpscaleArgs& a, int i, float* y1) {
+    assert(!a.fa);  // the factored ConvT1 is f32 only
+    const float* x = a.x + static_cast<int64_t>(i) * a.g * a.ldx;
     auto g1 = packed_gemm_args<PackedGemmBf16Args>(a.g, 4 * a.c1, a.d, x, a.ldx, a.w1_packed_bf16, y1, 4 * a.c1);
     g1.epilogue.bias = a.b1;
     a.gemm_bf16->gemm_bf16_run(g1, 1, 0, a.gemm_bf16->gemm_bf16_jobs(g1, 1));
@@ -98,7 +121,7 @@ struct MaskUpscale {
     float* y2 = bp + round16(M::packed_y1_floats(a.gemm_bf16, px, c1));
     float* ms = y2 + round16(static_cast<size_t>(4) * c2 * px);  // [4 sub-pixels, M, px]
     for (int i = a.row0; i < a.row1; ++i) {
-      M::conv1(a, a.x + static_cast<int64_t>(i) * g * a.ldx, y1);
+      M::template conv1<S>(a, i, y1);
       layer_norm<S>(y1, c1, y1, c1, a.ln_weight, a.ln_bias, px, c1, a.ln_eps);
       gelu_inplace<S>(y1, static_cast<int64_t>(px) * c1);
       M::conv2(a, y1, px, bp, y2);

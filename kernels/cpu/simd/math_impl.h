@@ -142,7 +142,7 @@ void softmax_rows(float* x, int64_t rows, int64_t cols, int64_t ld) {
 // LayerNorm over rows: two passes (mean, then centred variance), as torch.
 template <class S>
 void layer_norm(const float* x, int64_t ldx, float* y, int64_t ldy, const float* w, const float* b, int64_t rows,
-                int64_t cols, float eps) {
+                int64_t cols, float eps, float* stats = nullptr) {
   using V = typename S::V;
   constexpr int L = S::kLanes;
   const int64_t full = cols / L * L;
@@ -163,6 +163,7 @@ void layer_norm(const float* x, int64_t ldx, float* y, int64_t ldy, const float*
     float sq = S::reduce_add(vq);
     for (int64_t c = full; c < cols; ++c) sq += (xr[c] - mean) * (xr[c] - mean);
     const float rstd = 1.f / std::sqrt(sq / static_cast<float>(cols) + eps);
+    if (stats) stats[2 * r] = mean, stats[2 * r + 1] = rstd;  // row r: mean, 1/sqrt(var + eps)
     const V vr = S::set1(rstd);
     for (int64_t c = 0; c < full; c += L) {
       const V n = S::mul(S::sub(S::load(xr + c), vmean), vr);

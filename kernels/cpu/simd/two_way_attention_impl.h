@@ -202,6 +202,11 @@ struct TwoWay {
           for (int k = 0; k < T; ++k) S::store(g + k * kBlock + c, S::mul(S::load(g + k * kBlock + c), inv));
         }
       }
+      if (a.probs)
+        for (int r = 0; r < rows; ++r) {
+          float* pr = a.probs + (p + r) * a.ldprobs;
+          for (int j = 0; j < J; ++j) pr[j] = st[static_cast<int64_t>(j) * kBlock + r];
+        }
       // out [rows, D] = e u (element (r, j) of e at st[j * kBlock + r]); then x += out + ob and the LayerNorm.
       float* out = in_buf;
       small_mm(rows, a.d, J, st, 1, kBlock, a.u, a.d, out, ldb, false);
@@ -214,7 +219,9 @@ struct TwoWay {
           S::store(xr + c, S::add(S::load(xr + c), S::add(S::load(o + c), S::load(a.ob + c))));
         for (; c < a.d; ++c) xr[c] = xr[c] + (o[c] + a.ob[c]);
       }
-      if (a.ln_weight) layer_norm<S>(xb, a.ldx, xb, a.ldx, a.ln_weight, a.ln_bias, rows, a.d, a.ln_eps);
+      if (a.ln_weight)
+        layer_norm<S>(xb, a.ldx, xb, a.ldx, a.ln_weight, a.ln_bias, rows, a.d, a.ln_eps,
+                      a.ln_stats ? a.ln_stats + 2 * p : nullptr);
     }
   }
 };

@@ -44,6 +44,19 @@ struct MaskUpscaleArgs {
   // and so are the tokens and the GELU(LayerNorm) activations in between).
   const GemmBf16Kernels* gemm_bf16 = nullptr;
   const uint16_t* w1_packed_bf16 = nullptr;
+  // ConvT1 given in factored form (f32 mask_upscale only; w1, w1_packed and b1 are
+  // then not read): ConvT1's output for token r is
+  //   x_scale[r] * x[r] + fa[r] fb^T            ([4*C1] each; x is then [G*G, 4*C1])
+  // with fa [G*G, fk] per-token coefficients (row stride ldfa) and fb [4*C1, fk]
+  // (row stride ldfb), fb_packed the same packed by table().gemm_pack_b_nk. The
+  // mask decoder folds ConvT1 through the two-way transformer's LayerNorms this way.
+  const float* x_scale = nullptr;
+  const float* fa = nullptr;
+  int64_t ldfa = 0;
+  const float* fb = nullptr;  // read by the reference only
+  int64_t ldfb = 0;
+  const float* fb_packed = nullptr;
+  int fk = 0;
   int row0 = 0, row1 = 0;    // input grid rows [row0, row1) of this call
   float* scratch = nullptr;  // mask_upscale_scratch_floats(...) floats
 };

@@ -69,6 +69,12 @@ struct ImageToTokensArgs {
   const float* ln_weight = nullptr;  // LayerNorm over D after the residual add (null: none)
   const float* ln_bias = nullptr;
   float ln_eps = 1e-5f;
+  // Optional taps of what the image side received (null: not written), rows p0..p1:
+  // probs [P, J] the softmax weights (row p at probs + p * ldprobs, column h*t + k),
+  // ln_stats [P, 2] the LayerNorm's mean and 1/sqrt(var + eps) (ln_weight set).
+  float* probs = nullptr;
+  int64_t ldprobs = 0;
+  float* ln_stats = nullptr;
   float* scratch = nullptr;  // tw_scratch_floats(max(Dq, D), Jp) floats, 64-byte aligned
 };
 

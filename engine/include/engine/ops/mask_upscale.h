@@ -20,6 +20,12 @@ size_t mask_upscale_scratch_floats(int g, int d, int c1, int c2, int m, bool bf1
 // uses scratch0 + w * scratch_stride. With base.w1_packed_bf16 set (ConvT1's
 // matrix packed for the kernel table's gemm_bf16, e.g. Linear::packed_panels_bf16())
 // the ConvT products run in bf16 (base.gemm_bf16 is set here).
+// (A factored ConvT1, base.fa set, is f32 only: base.fb_packed from mask_upscale_pack_fb.)
 void mask_upscale(const MaskUpscaleArgs& base, float* scratch0, int64_t scratch_stride);
+
+// The factored ConvT1's fb [n, k] (row stride ldfb) packed for the kernel table's
+// GEMM into `out` (mask_upscale_packed_fb_floats(n, k) floats).
+size_t mask_upscale_packed_fb_floats(int n, int k);
+void mask_upscale_pack_fb(const float* fb, int n, int k, int64_t ldfb, float* out);
 
 }  // namespace engine::ops
