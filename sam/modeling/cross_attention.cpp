@@ -192,7 +192,7 @@ void Attention::token_to_image(const Tensor& q_tokens, const Tensor& keys, const
 
 void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor& k_tokens, const Tensor& v_tokens,
                                const NormWeights& norm, float eps, const FactoredScratch& s,
-                               const Tensor* cached_q) const {
+                               const Tensor* cached_q, const Taps* taps) const {
   const int64_t n = k_tokens.dim(0), t = k_tokens.dim(1), d = k_tokens.dim(2), p = keys.dim(1);
   const int64_t di = internal_dim_, hd = di / num_heads_, j = num_heads_ * t;
   if (!(keys.rank() == 3 && keys.dim(0) == n && keys.dim(2) == d && keys.is_contiguous() &&
@@ -222,6 +222,7 @@ void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor&
   Tensor u = view(s.fac2, {n * j, d});
   block_diagonal(vp, n, t, num_heads_, di, blk);
   out_proj_.forward_no_bias(blk, u);
+  if (taps) std::copy(u.data<float>(), u.data<float>() + n * j * d, taps->u);
 
   const float* bq = q_proj_.bias()->data<float>();
   const int64_t kern_stride = s.kern.numel() / engine::thread_pool().num_threads();
@@ -257,6 +258,11 @@ void Attention::image_to_token(Tensor& keys, const Tensor& key_pe, const Tensor&
     a.ln_weight = norm.weight->data<float>();
     a.ln_bias = norm.bias->data<float>();
     a.ln_eps = eps;
+    if (taps) {
+      a.probs = taps->probs + b * p * taps->ldprobs;
+      a.ldprobs = taps->ldprobs;
+      a.ln_stats = taps->stats + b * p * 2;
+    }
     engine::ops::image_to_tokens(a, p, s.kern.data<float>(), kern_stride);
   }
 }

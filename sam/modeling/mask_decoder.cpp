@@ -12,6 +12,7 @@
 #include "engine/runtime.h"
 #include "engine/thread_pool.h"
 #include "engine/ops/mask_upscale.h"
+#include "engine/ops/linear.h"
 
 namespace sam {
 namespace {
@@ -21,6 +22,10 @@ using engine::Shape;
 using engine::Tensor;
 
 constexpr float kLayerNorm2dEps = 1e-6f;  // modeling/common.py: LayerNorm2d
+// The factored ConvT1's coefficients of one batch at most this big (else ConvT1 as such):
+// 64 prompt sets of one point (the AMG's points_per_batch) take 123 MB, beside their
+// 268 MB of keys.
+constexpr int64_t kFoldBudgetBytes = int64_t{128} << 20;
 
 size_t aligned_bytes(const Shape& s) {
   const size_t b = static_cast<size_t>(s.numel()) * sizeof(float);
@@ -138,10 +143,19 @@ struct MaskDecoder::Workspace {
   Tensor fused;         // per worker: scratch of the fused upscaling kernel
   int64_t fused_stride = 0;
   Tensor mask_k, mask_v, mask_q;  // [N, P, Di] first-layer projections of src with mask inputs
+  // The factored ConvT1 (K coefficients per token, L transformer layers, J = heads * T):
+  int64_t fold_k = 0;
+  Tensor fa;     // [N, P, K]    probs_l (scaled), -R_l mean_l, R_m, R_0 h
+  Tensor xs;     // [N, P]       R_0, the scale of upscale_base
+  Tensor stats;  // [L, N, P, 2] norm4 mean, rstd per layer
+  Tensor u;      // [L, N*J, D]  values through out_proj per layer
+  Tensor fbt;    // [4*C1, K]    fb of one prompt set
+  Tensor fbp;    //              fb packed
+  Tensor vtmp;   // [J, 4*C1]    u_l G_l^T of one prompt set and layer
 };
 
 template <class Alloc>
-MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, bool mask_features, Alloc&& alloc) const {
+MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, bool mask_features, bool fold, Alloc&& alloc) const {
   const int64_t p = static_cast<int64_t>(grid_) * grid_, m = num_mask_tokens_;
   int64_t width = iou_head_.max_width();
   for (const Mlp& h : hyper_mlps_) width = std::max(width, h.max_width());
@@ -167,13 +181,85 @@ MaskDecoder::Workspace MaskDecoder::plan(int64_t n, int64_t t, bool mask_feature
     w.mask_v = alloc(Shape{n, p, di});
     w.mask_q = alloc(Shape{n, p, mask_q_.out_features()});
   }
+  if (fold) {
+    const int64_t k = fold_width(t, mask_features), layers = transformer_.depth(),
+                  j = int64_t{transformer_.num_heads()} * t, n4 = up0_.out_features();
+    w.fold_k = k;
+    w.fa = alloc(Shape{n, p, k});
+    w.xs = alloc(Shape{n, p});
+    w.stats = alloc(Shape{layers, n, p, 2});
+    w.u = alloc(Shape{layers, n * j, dim_});
+    w.fbt = alloc(Shape{n4, k});
+    w.fbp = alloc(Shape{static_cast<int64_t>(
+        engine::ops::mask_upscale_packed_fb_floats(static_cast<int>(n4), static_cast<int>(k)))});
+    w.vtmp = alloc(Shape{j, n4});
+  }
   return w;
 }
 
-size_t MaskDecoder::workspace_bytes(int64_t n, int64_t s, bool mask_features) const {
+int64_t MaskDecoder::fold_width(int64_t t, bool mask_features) const {
+  const int64_t layers = transformer_.depth(), j = int64_t{transformer_.num_heads()} * t;
+  return layers * j + 2 * layers + 1 + (mask_features ? mask_dense_.in_features() : 0);
+}
+
+bool MaskDecoder::can_fold(const ImageInputs& image, int64_t n, int64_t t, bool mask_features, bool src_is_known,
+                           const Tracer* tr) const {
+  const int64_t p = static_cast<int64_t>(grid_) * grid_;
+  return !fold_g_.empty() && src_is_known && image.upscale_base.defined() && image.no_mask.kv.k.defined() &&
+         !(tr && tr->needs_tensors()) && n * p * fold_width(t, mask_features) * 4 <= kFoldBudgetBytes;
+}
+
+void MaskDecoder::fold_set(const Workspace& ws, int64_t n, int64_t b, int64_t t, const Tensor* mask_features) const {
+  const int64_t p = static_cast<int64_t>(grid_) * grid_, k = ws.fold_k, layers = transformer_.depth();
+  const int64_t j = int64_t{transformer_.num_heads()} * t, n4 = up0_.out_features(), d = dim_;
+  const int64_t mc = mask_features ? mask_dense_.in_features() : 0, c0 = layers * j;  // first constant column
+  // fb^T [4*C1, K]: u_l G_l^T per layer, then the constant columns.
+  float* fbt = ws.fbt.data<float>();
+  float* v = ws.vtmp.data<float>();
+  for (int64_t l = 0; l < layers; ++l) {
+    fold_g_[static_cast<size_t>(l)].forward_rows(ws.u.data<float>() + (l * n + b) * j * d, j, v);
+    for (int64_t jj = 0; jj < j; ++jj)
+      for (int64_t r = 0; r < n4; ++r) fbt[r * k + l * j + jj] = v[jj * n4 + r];
+  }
+  const float* ones = fold_ones_.data<float>();
+  const float* cst = fold_const_.data<float>();
+  for (int64_t r = 0; r < n4; ++r) {
+    float* row = fbt + r * k + c0;
+    for (int64_t l = 0; l < layers; ++l) row[l] = ones[l * n4 + r];
+    for (int64_t m = 0; m <= layers; ++m)
+      row[layers + m] = (m == 0 && mask_features) ? fold_const0_mask_.data<float>()[r] : cst[m * n4 + r];
+    for (int64_t c = 0; c < mc; ++c) row[2 * layers + 1 + c] = fold_mask_cols_.data<float>()[c * n4 + r];
+  }
+  engine::ops::mask_upscale_pack_fb(fbt, static_cast<int>(n4), static_cast<int>(k), k, ws.fbp.data<float>());
+
+  // fa rows in place: probs_l * R_l (R_L = 1, R_l = rstd_l R_{l+1}), -R_l mean_l, R_m, R_0 h.
+  const float* st = ws.stats.data<float>();
+  const float* h = mask_features ? mask_features->data<float>() : nullptr;
+  float* fa = ws.fa.data<float>() + b * p * k;
+  float* xs = ws.xs.data<float>() + b * p;
+  detail::parallel_rows(p, k, [&](int64_t begin, int64_t end) {
+    std::array<double, 8> rr{};
+    for (int64_t q = begin; q < end; ++q) {
+      float* a = fa + q * k;
+      double r = 1.0;
+      rr[static_cast<size_t>(layers)] = 1.0;
+      for (int64_t l = layers - 1; l >= 0; --l) rr[static_cast<size_t>(l)] = r *= st[((l * n + b) * p + q) * 2 + 1];
+      for (int64_t l = 0; l < layers; ++l) {
+        const float s = static_cast<float>(rr[static_cast<size_t>(l)]);
+        for (int64_t jj = 0; jj < j; ++jj) a[l * j + jj] *= s;
+        a[c0 + l] = static_cast<float>(-rr[static_cast<size_t>(l)] * st[((l * n + b) * p + q) * 2]);
+      }
+      for (int64_t m = 0; m <= layers; ++m) a[c0 + layers + m] = static_cast<float>(rr[static_cast<size_t>(m)]);
+      for (int64_t c = 0; c < mc; ++c) a[c0 + 2 * layers + 1 + c] = static_cast<float>(rr[0]) * h[(b * p + q) * mc + c];
+      xs[q] = static_cast<float>(rr[0]);
+    }
+  });
+}
+
+size_t MaskDecoder::workspace_bytes(int64_t n, int64_t s, bool mask_features, bool fold) const {
   const int64_t t = 1 + num_mask_tokens_ + s;
   size_t bytes = 0;
-  plan(n, t, mask_features, [&](const Shape& sh) {
+  plan(n, t, mask_features, fold, [&](const Shape& sh) {
     bytes += aligned_bytes(sh);
     return Tensor();
   });
@@ -271,6 +357,72 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w)
     mask_v_ = fold(l0 + "cross_attn_token_to_image.v_proj");
     mask_q_ = fold(l0 + "cross_attn_image_to_token.q_proj");
   }
+  // The factored ConvT1 (mask_decoder.h): G_l = C diag(prod_{m >= l} gamma_m) and
+  // the constant columns, in double from the weights, stored f32.
+  const int layers = transformer_.depth();
+  if (up0_.packed() && !up0_bf16_.defined() && c.attention_downsample_rate != 1 && layers >= 1 && layers < 8) {
+    auto vec = [&](const std::string& name) {
+      const Tensor x = weights_->get(name).to(DType::F32).contiguous();
+      return std::vector<double>(x.data<float>(), x.data<float>() + x.numel());
+    };
+    std::vector<std::vector<double>> beta, bo;
+    std::vector<std::vector<double>> scale(static_cast<size_t>(layers) + 1, std::vector<double>(dim_, 1.0));
+    for (int l = 0; l < layers; ++l) {
+      const std::string lp = p + ".transformer.layers." + std::to_string(l);
+      beta.push_back(vec(lp + ".norm4.bias"));
+      bo.push_back(vec(lp + ".cross_attn_image_to_token.out_proj.bias"));
+    }
+    for (int l = layers - 1; l >= 0; --l) {
+      const std::vector<double> gamma = vec(p + ".transformer.layers." + std::to_string(l) + ".norm4.weight");
+      for (int64_t ch = 0; ch < dim_; ++ch)
+        scale[static_cast<size_t>(l)][ch] = scale[static_cast<size_t>(l) + 1][ch] * gamma[static_cast<size_t>(ch)];
+    }
+    const Tensor w0 = up0_.weight().contiguous();  // C [4*C1, D]
+    const float* cw = w0.data<float>();
+    const float* cb = up0_.bias()->data<float>();
+    const int64_t n4 = w0.dim(0);
+    const std::vector<double> w6 = vec("prompt_encoder.mask_downscaling.6.weight"),
+                              b6 = vec("prompt_encoder.mask_downscaling.6.bias");
+    const int64_t mc = mask_dense_.in_features();
+    fold_ones_ = Tensor::empty(DType::F32, {layers, n4});
+    fold_const_ = Tensor::empty(DType::F32, {layers + 1, n4});
+    fold_const0_mask_ = Tensor::empty(DType::F32, {n4});
+    fold_mask_cols_ = Tensor::empty(DType::F32, {mc, n4});
+    std::vector<double> g(static_cast<size_t>(dim_));
+    for (int l = 0; l <= layers; ++l) {
+      Tensor gl = Tensor::empty(DType::F32, {n4, dim_});
+      for (int64_t r = 0; r < n4; ++r) {
+        for (int64_t ch = 0; ch < dim_; ++ch) {
+          g[static_cast<size_t>(ch)] = static_cast<double>(cw[r * dim_ + ch]) * scale[static_cast<size_t>(l)][ch];
+          gl.data<float>()[r * dim_ + ch] = static_cast<float>(g[static_cast<size_t>(ch)]);
+        }
+        auto dot = [&](const std::vector<double>& x) {
+          double acc = 0;
+          for (int64_t ch = 0; ch < dim_; ++ch) acc += g[static_cast<size_t>(ch)] * x[static_cast<size_t>(ch)];
+          return acc;
+        };
+        double e = l == layers ? cb[r] : 0.0;  // E_l
+        if (l < layers) {
+          fold_ones_.data<float>()[l * n4 + r] = static_cast<float>(dot(std::vector<double>(dim_, 1.0)));
+          e += dot(bo[static_cast<size_t>(l)]);
+        }
+        if (l >= 1) e += dot(beta[static_cast<size_t>(l) - 1]);
+        fold_const_.data<float>()[l * n4 + r] = static_cast<float>(e);
+        if (l == 0) {  // src = image + W6 h + b6 instead of image + no_mask_embed
+          double dm = 0;
+          for (int64_t ch = 0; ch < dim_; ++ch)
+            dm += g[static_cast<size_t>(ch)] * (b6[static_cast<size_t>(ch)] - no_mask_embed_[ch]);
+          fold_const0_mask_.data<float>()[r] = static_cast<float>(e + dm);
+          for (int64_t k = 0; k < mc; ++k) {
+            double acc = 0;
+            for (int64_t ch = 0; ch < dim_; ++ch) acc += g[static_cast<size_t>(ch)] * w6[static_cast<size_t>(ch * mc + k)];
+            fold_mask_cols_.data<float>()[k * n4 + r] = static_cast<float>(acc);
+          }
+        }
+      }
+      fold_g_.emplace_back(gl, std::nullopt);
+    }
+  }
   up1_norm_ = NormWeights(*weights_, p + ".output_upscaling.1");
   up3_bias_ = weights_->get(p + ".output_upscaling.3.bias").data<float>();
   // output_hypernetworks_mlps: MLP(D, D, D/8, 3) per mask token; iou head MLP(D, hidden, M, depth).
@@ -281,7 +433,10 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w)
 
 std::unique_ptr<engine::Arena> MaskDecoder::make_arena(int max_batch) const {
   auto arena = std::make_unique<engine::Arena>();
-  arena->reserve(workspace_bytes(std::max(max_batch, 1), kReservedSparseTokens));
+  const int64_t n = std::max(max_batch, 1), p = static_cast<int64_t>(grid_) * grid_;
+  const bool fold = !fold_g_.empty() && n * p * fold_width(1 + num_mask_tokens_ + kReservedSparseTokens, false) * 4 <=
+                                            kFoldBudgetBytes;
+  arena->reserve(workspace_bytes(n, kReservedSparseTokens, false, fold));
   return arena;
 }
 
@@ -311,6 +466,10 @@ MaskDecoder::ImageInputs MaskDecoder::prepare(const Tensor& image_embedding, con
   for (int64_t r = 0; r < p; ++r)
     for (int64_t c = 0; c < dim_; ++c) dst[r * dim_ + c] = emb[r * dim_ + c] + no_mask_embed_[c];
   in.no_mask = transformer_.precompute_first_layer(src0, in.pe);
+  if (!fold_g_.empty()) {  // G_0 src0 (the factored ConvT1)
+    in.upscale_base = Tensor::empty(DType::F32, {p, up0_.out_features()});
+    fold_g_.front().forward(src0, in.upscale_base);
+  }
   return in;
 }
 
@@ -357,9 +516,11 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
   // Tracer wants the modules' tensors.
   const bool folded = !(t && t->needs_tensors()) && image.no_mask.kv.k.defined();
   const bool mask_cache = mask_features && folded;
-  const size_t need = workspace_bytes(n, s, mask_cache);
+  const bool no_mask = !mask_features && is_no_mask(dense);
+  const bool fold = can_fold(image, n, nt, mask_cache, mask_cache || no_mask, t);
+  const size_t need = workspace_bytes(n, s, mask_cache, fold);
   if (need > arena.capacity()) arena.reserve(need);
-  const Workspace ws = plan(n, nt, mask_cache, [&](const Shape& sh) { return arena.tensor(DType::F32, sh); });
+  const Workspace ws = plan(n, nt, mask_cache, fold, [&](const Shape& sh) { return arena.tensor(DType::F32, sh); });
 
   // tokens = cat((output_tokens.expand(N, -1, -1), sparse_prompt_embeddings), dim=1)
   for (int64_t b = 0; b < n; ++b) {
@@ -433,10 +594,12 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
     with_masks.kv.v = ws.mask_v;
     with_masks.q = ws.mask_q;
     first_layer = &with_masks;
-  } else if (!mask_features && image.no_mask.kv.k.defined() && is_no_mask(dense)) {
+  } else if (no_mask && image.no_mask.kv.k.defined()) {
     first_layer = &image.no_mask;
   }
-  transformer_.forward(ws.tokens, image.pe, queries, keys, arena, t, first_layer);
+  TwoWayTransformer::ImageSideTaps taps;
+  if (fold) taps = {ws.fa.data<float>(), ws.fold_k, ws.stats.data<float>(), ws.u.data<float>()};
+  transformer_.forward(ws.tokens, image.pe, queries, keys, arena, t, first_layer, fold ? &taps : nullptr);
 
   // Hypernetwork MLPs on the mask tokens hs[:, 1 + i, :] -> hyper_in[:, i, :]
   // ([N, D] row-strided views), and the IoU head on hs[:, 0, :].
@@ -510,6 +673,18 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
     a.m = static_cast<int>(nsel);
     a.out = o.low_res_masks.data<float>() + b * nsel * 16 * p;
     a.out_plane = 16 * p;
+    if (fold) {  // ConvT1 = R_0 upscale_base + fa fb^T
+      fold_set(ws, n, b, nt, mask_cache ? mask_features : nullptr);
+      a.x = image.upscale_base.data<float>();
+      a.ldx = image.upscale_base.dim(1);
+      a.x_scale = ws.xs.data<float>() + b * p;
+      a.fa = ws.fa.data<float>() + b * p * ws.fold_k;
+      a.ldfa = ws.fold_k;
+      a.fb = ws.fbt.data<float>();
+      a.ldfb = ws.fold_k;
+      a.fb_packed = ws.fbp.data<float>();
+      a.fk = static_cast<int>(ws.fold_k);
+    }
     engine::ops::mask_upscale(a, ws.fused.data<float>(), ws.fused_stride);
   }
   for (int64_t b = 0; !fused && b < n; ++b) {

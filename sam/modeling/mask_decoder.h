@@ -48,10 +48,13 @@ class MaskDecoder {
   //   no_mask:   the transformer's first-layer key/value projections of
   //              src = embedding + no_mask_embed, used for every prompt set
   //              without a mask input (dense = PromptEncoder's broadcast view).
+  //   upscale_base: ConvT1 (output_upscaling.0, no bias) of that src with the
+  //              transformer's norm4 scales folded in, [G*G, 4*C1] (see below).
   struct ImageInputs {
     engine::Tensor embedding;
     engine::Tensor pe;
     TwoWayTransformer::FirstLayerCache no_mask;
+    engine::Tensor upscale_base;
   };
   // image_embedding [1, D, G, G] (any strides); image_pe [1, D, G, G] (any
   // strides) or already in token layout [G*G, D] (PromptEncoder::dense_pe_tokens()).
@@ -74,6 +77,16 @@ class MaskDecoder {
   // For callers that drop every mask at or below that IoU before reading it
   // (SamAutomaticMaskGenerator's pred_iou_thresh filter); the default computes all.
   //
+  // ConvT1 is folded through the transformer: the keys that reach it are
+  // keys_L, with keys_{l+1} = norm4_l(keys_l + probs_l u_l + bo_l) and keys_0 =
+  // src, so with R_l = prod_{m >= l} rstd_m and G_l = C diag(prod_{m >= l} gamma_m):
+  //   C keys_L = R_0 G_0 src + sum_l R_l (probs_l (u_l G_l^T) + G_l bo_l - mean_l G_l 1)
+  //              + sum_{l >= 1} R_l G_l beta_{l-1} + C beta_{L-1}
+  // G_0 src is the image's upscale_base (plus, with mask inputs, rank mask_in_chans);
+  // the rest is a GEMM with K = L*J + 2L + 1 (+ mask_in_chans) instead of D per
+  // token (J = heads * tokens: 117 against 256 for one point). Unless tracing
+  // tensors, in f32 with the packed GEMM, and while the coefficients of the
+  // batch stay under 128 MiB (up to ~70 prompt sets of one point).
   // mask_features: mask inputs in factored form (PromptEncoder::forward's
   // mask_features, [N, G*G, mask_in_chans]): dense = mask_downscaling.6 of
   // them, so `dense` is not read (it may be undefined). The 1x1 conv is folded
@@ -92,7 +105,8 @@ class MaskDecoder {
 
   // Arena bytes a forward pass over n prompt sets of s sparse tokens needs.
   // With mask_features: also the per-set first-layer projections.
-  size_t workspace_bytes(int64_t n, int64_t s, bool mask_features = false) const;
+  // With fold: also the factored ConvT1's coefficients.
+  size_t workspace_bytes(int64_t n, int64_t s, bool mask_features = false, bool fold = false) const;
 
  private:
   // modeling/mask_decoder.py: MLP(input_dim, hidden_dim, output_dim, num_layers):
@@ -106,8 +120,16 @@ class MaskDecoder {
                    const engine::Tensor& scratch_b, Tracer* t, const std::string& path) const;
   struct Workspace;
   template <class Alloc>
-  Workspace plan(int64_t n, int64_t t, bool mask_features, Alloc&& alloc) const;
+  Workspace plan(int64_t n, int64_t t, bool mask_features, bool fold, Alloc&& alloc) const;
   bool is_no_mask(const engine::Tensor& dense) const;
+  // Coefficients per token of the factored ConvT1 for t tokens per prompt set.
+  int64_t fold_width(int64_t t, bool mask_features) const;
+  // src_is_known: src = image + no_mask_embed, or image + the mask features' dense.
+  bool can_fold(const ImageInputs& image, int64_t n, int64_t t, bool mask_features, bool src_is_known,
+                const Tracer* tr) const;
+  // The factored ConvT1 of prompt set b: the coefficient rows fa (in place over
+  // the transformer's probs), x_scale, and fb^T packed (kernels/mask_upscale.h).
+  void fold_set(const Workspace& ws, int64_t n, int64_t b, int64_t t, const engine::Tensor* mask_features) const;
 
   std::shared_ptr<const Weights> weights_;
   TwoWayTransformer transformer_;
@@ -125,6 +147,11 @@ class MaskDecoder {
   // image-to-token q_proj: W W6 [Di, mc] with bias W (b6 - no_mask_embed), the
   // change of each projection from the no-mask src (the cached one).
   engine::ops::Linear mask_dense_, mask_k_, mask_v_, mask_q_;
+  // The factored ConvT1 (see forward()): G_l for l = 0..L as linears (u_l G_l^T),
+  // and [4*C1] columns of fb: G_l 1 (l < L), E_m (m = 0..L; the constant part of
+  // R_m's term, C's bias in E_L), E_0 with mask inputs, (G_0 W6)^T rows [mc, 4*C1].
+  std::vector<engine::ops::Linear> fold_g_;
+  engine::Tensor fold_ones_, fold_const_, fold_const0_mask_, fold_mask_cols_;
   NormWeights up1_norm_;             // output_upscaling.1 LayerNorm2d (eps 1e-6)
   const float* up3_bias_ = nullptr;  // output_upscaling.3.bias [D/8] (the fused kernel adds it per channel)
   std::vector<Mlp> hyper_mlps_;

@@ -329,7 +329,7 @@ TwoWayTransformer::FirstLayerCache TwoWayTransformer::precompute_first_layer(con
 
 void TwoWayTransformer::block_forward(const Block& b, const std::string& path, const Tensor& query_pe,
                                       const Tensor& key_pe, Tensor& queries, Tensor& keys, const Workspace& ws,
-                                      Tracer* t, const FirstLayerCache* cache) const {
+                                      Tracer* t, const FirstLayerCache* cache, const Attention::Taps* taps) const {
   const int64_t n = queries.dim(0), nt = queries.dim(1), np = keys.dim(1);
   Tensor small_in = view(ws.small_in, {n, nt, dim_});
   Tensor small_out = view(ws.small_out, {n, nt, dim_});
@@ -390,8 +390,9 @@ void TwoWayTransformer::block_forward(const Block& b, const std::string& path, c
   add(small_in, queries, query_pe);
   if (folded) {
     b.cross_attn_image_to_token.image_to_token(keys, key_pe, small_in, queries, b.norm4, kLayerNormEps, ws.factored,
-                                               cache ? &cache->q : nullptr);
+                                               cache ? &cache->q : nullptr, taps);
   } else {
+    if (taps) engine::fail("{}: image-side taps need the folded cross attentions", path);
     b.cross_attn_image_to_token.forward(big_in, small_in, queries, big_in, image_to_token, t,
                                         detail::subpath(t, path, ".cross_attn_image_to_token"));
     add(keys, keys, big_in);
@@ -403,7 +404,8 @@ void TwoWayTransformer::block_forward(const Block& b, const std::string& path, c
 }
 
 void TwoWayTransformer::forward(const Tensor& point_embedding, const Tensor& key_pe, Tensor& queries, Tensor& keys,
-                                engine::Arena& arena, Tracer* t, const FirstLayerCache* first_layer) const {
+                                engine::Arena& arena, Tracer* t, const FirstLayerCache* first_layer,
+                                const ImageSideTaps* taps) const {
   if (!(point_embedding.rank() == 3 && point_embedding.dim(2) == dim_ && point_embedding.is_contiguous()))
     engine::fail("TwoWayTransformer: point_embedding must be contiguous [N, T, {}], got {}", dim_,
                  point_embedding.shape().str());
@@ -420,9 +422,16 @@ void TwoWayTransformer::forward(const Tensor& point_embedding, const Tensor& key
 
   // queries = point_embedding; keys = image_embedding (already token layout).
   queries.copy_from(point_embedding);
-  for (size_t i = 0; i < layers_.size(); ++i)
+  const int64_t j = static_cast<int64_t>(num_heads_) * nt;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Attention::Taps layer_taps;
+    if (taps) {
+      const int64_t l = static_cast<int64_t>(i);
+      layer_taps = {taps->probs + l * j, taps->ldprobs, taps->stats + l * n * np * 2, taps->u + l * n * j * dim_};
+    }
     block_forward(layers_[i], detail::subpath(t, prefix_, ".layers.", static_cast<int>(i)), point_embedding, key_pe,
-                  queries, keys, ws, t, i == 0 ? first_layer : nullptr);
+                  queries, keys, ws, t, i == 0 ? first_layer : nullptr, taps ? &layer_taps : nullptr);
+  }
 
   // Final attention layer from the points to the image:
   // queries = norm_final_attn(queries + final_attn(q=queries + pe, k=keys + key_pe, v=keys)).

@@ -142,9 +142,16 @@ class Attention {
   // cached_q: q_proj(keys + key_pe), [P, Di] when keys are the same for every
   // prompt set (the first layer without mask input) or [N, P, Di] one per set;
   // then key_pe is not read.
+  // taps: where to also put what the image tokens received (see ImageSideTaps), or null.
+  struct Taps {
+    float* probs = nullptr;  // [N, P, ldprobs]: the softmax weights, column h*T + t (J = heads*T of them)
+    int64_t ldprobs = 0;
+    float* stats = nullptr;  // [N, P, 2]: norm's mean and 1/sqrt(var + eps) per image token
+    float* u = nullptr;      // [N*J, D]: head h's values through out_proj (no bias), row (n*heads + h)*T + t
+  };
   void image_to_token(engine::Tensor& keys, const engine::Tensor& key_pe, const engine::Tensor& k_tokens,
                       const engine::Tensor& v_tokens, const NormWeights& norm, float eps, const FactoredScratch& s,
-                      const engine::Tensor* cached_q = nullptr) const;
+                      const engine::Tensor* cached_q = nullptr, const Taps* taps = nullptr) const;
 
  private:
   engine::ops::Linear q_proj_, k_proj_, v_proj_, out_proj_;
@@ -173,6 +180,21 @@ class TwoWayTransformer {
   };
   FirstLayerCache precompute_first_layer(const engine::Tensor& src0, const engine::Tensor& key_pe) const;
 
+  int depth() const { return static_cast<int>(layers_.size()); }
+  int num_heads() const { return num_heads_; }
+  // Each layer's image-to-token attention as the image tokens received it:
+  //   keys_{l+1} = norm4_l(keys_l + probs_l u_l + out_proj.bias),
+  // probs_l [N, P, J] and u_l [N*J, D] (J = heads * T), with the norm's
+  // statistics. MaskDecoder rebuilds ConvT1 of the final keys from them.
+  // Layer l writes probs + l*J (the same row stride ldprobs, set stride P*ldprobs),
+  // stats + l*N*P*2 ([N, P, 2]) and u + l*N*J*D. The folded cross attentions only.
+  struct ImageSideTaps {
+    float* probs = nullptr;
+    int64_t ldprobs = 0;
+    float* stats = nullptr;
+    float* u = nullptr;
+  };
+
   // Arena bytes forward() takes for n prompt sets of t tokens over p image tokens.
   size_t workspace_bytes(int64_t n, int64_t t, int64_t p) const;
 
@@ -189,9 +211,10 @@ class TwoWayTransformer {
   // later layers overwrite: a Tracer must copy what it keeps.
   // `first_layer`: precompute_first_layer() of the keys every prompt set starts
   // from (the caller guarantees that they do); saves two [P, D] GEMMs per set.
+  // `taps`: see ImageSideTaps (refused unless the cross attentions run folded).
   void forward(const engine::Tensor& point_embedding, const engine::Tensor& key_pe, engine::Tensor& queries,
                engine::Tensor& keys, engine::Arena& arena, Tracer* t = nullptr,
-               const FirstLayerCache* first_layer = nullptr) const;
+               const FirstLayerCache* first_layer = nullptr, const ImageSideTaps* taps = nullptr) const;
 
  private:
   struct Block {  // TwoWayAttentionBlock
@@ -205,7 +228,7 @@ class TwoWayTransformer {
   Workspace plan(int64_t n, int64_t t, int64_t p, Alloc&& alloc) const;
   void block_forward(const Block& b, const std::string& path, const engine::Tensor& query_pe,
                      const engine::Tensor& key_pe, engine::Tensor& queries, engine::Tensor& keys, const Workspace& ws,
-                     Tracer* t, const FirstLayerCache* cache) const;
+                     Tracer* t, const FirstLayerCache* cache, const Attention::Taps* taps) const;
 
   std::shared_ptr<const Weights> weights_;
   std::string prefix_;

@@ -229,12 +229,16 @@ void run_case(const std::shared_ptr<const sam::Weights>& weights, const fs::path
   // and two untraced passes on the same decoder (prepared image, arena reused)
   // agree bit for bit.
   const sam::MaskDecoder::ImageInputs img = decoder.prepare(embedding, pe.dense_pe_tokens());
-  const size_t capacity = arena->capacity();
+  // (The untraced pass may need more arena than the traced one, for the
+  // factored ConvT1; a second untraced pass no more.)
   const sam::MaskDecoder::Output again = decoder.forward(img, sparse, dense, multimask, *arena);
-  CHECK(arena->capacity() == capacity);
-  CHECK(rel_l2(again.low_res_masks, engine::read_npy((dir / "low_res_logits.npy").string())) <= kRelL2Tol);
+  const size_t capacity = arena->capacity();
+  const double again_l2 = rel_l2(again.low_res_masks, engine::read_npy((dir / "low_res_logits.npy").string()));
+  WARN(dir.filename().string() << ": untraced (folded) low-res logits rel L2 " << again_l2);
+  CHECK(again_l2 <= kRelL2Tol);
   CHECK(max_abs_diff(again.iou_predictions, engine::read_npy((dir / "iou_predictions.npy").string())) <= kIouAbsTol);
   const sam::MaskDecoder::Output third = decoder.forward(img, sparse, dense, multimask, *arena);
+  CHECK(arena->capacity() == capacity);
   CHECK(max_abs_diff(third.low_res_masks, again.low_res_masks) == 0.0);
   CHECK(max_abs_diff(third.iou_predictions, again.iou_predictions) == 0.0);
 
