@@ -7,7 +7,8 @@
 //     -> hyper product, fused. Peer: the same stages unfused (packed GEMMs over
 //     the whole grid, LayerNorm / GELU passes, OpenBLAS for the mask product),
 //     as the decoder ran them before. Its bf16 form (--precision bf16: the two
-//     ConvT products through the table's gemm_bf16): peer, the f32 kernel.
+//     ConvT products through the table's gemm_bf16): peer, the f32 kernel. Its
+//     factored-ConvT1 form (K = 2J + 5, as the decoder folds it): peer, the f32 kernel.
 //   resample_row / blend_rows_threshold (kernels/resample.h): the rows of one
 //     mask's upscaling to a 1800x1200 image (683 rows 1024 -> 1800 wide, then
 //     1200 blended + thresholded rows). Peer: the plain loops (kernels::ref::,
@@ -283,6 +284,36 @@ static int bench_main(int argc, char** argv) {
     const double fused_ms = 1e3 * bench::median_seconds(runs, fused);
     rows.push_back({"mask_upscale (M = 3)", flops, fused_ms, 1e3 * bench::median_seconds(runs, unfused), err,
                     "unfused stages"});
+
+    // ConvT1 in factored form (what the decoder runs, mask_decoder.h): x_scale x +
+    // fa fb^T with K = 2 J + 5 coefficients per token (one point); peer, the f32
+    // kernel above with ConvT1 as such.
+    {
+      const int fk = 2 * J + 5;
+      const std::vector<float> fa = random_vec(size_t{P} * fk, 1.f / std::sqrt(float(fk)), rng),
+                               fb = random_vec(size_t{4} * c1 * fk, 1.f, rng);
+      std::vector<float> xs = random_vec(P, 0.1f, rng);
+      for (float& v : xs) v += 1.f;
+      const std::vector<float> fbp = pack(t, fb, 4 * c1, fk);
+      kernels::MaskUpscaleArgs af = a;
+      af.x_scale = xs.data();
+      af.fa = fa.data();
+      af.ldfa = fk;
+      af.fb = fb.data();
+      af.ldfb = fk;
+      af.fb_packed = fbp.data();
+      af.fk = fk;
+      auto factored = [&] { split_rows(af, t.mask_upscale, us.data(), sf); };
+      factored();
+      kernels::MaskUpscaleArgs rf = af;
+      rf.out = want.data();
+      rf.row0 = 0;
+      rf.row1 = G;
+      kernels::ref::mask_upscale(rf);
+      const double fflops = 2.0 * P * fk * 4 * c1 + 2.0 * 4 * P * c1 * 4 * c2 + 2.0 * 16 * P * c2 * M;
+      rows.push_back({fmt::format("mask_upscale factored K={}", fk), fflops, 1e3 * bench::median_seconds(runs, factored),
+                      fused_ms, rel_l2(out.data(), want.data(), want.size()), "ConvT1 as such"});
+    }
 
     // The same with the two ConvT products in bf16 (--precision bf16), through
     // this table's gemm_bf16; its peer is the f32 kernel above. The error is
