@@ -175,6 +175,13 @@ std::string bf16_gemm_description() {
          ", attention " + (hardware(attention) ? "bf16: " + attention : std::string("f32 (no bf16 hardware)"));
 }
 
+bool bf16_gemm_in_hardware() {
+  kernel_table();
+  for (const auto& [family, variant] : kernels::selected_variants())
+    if (family == "gemm_bf16") return variant != "scalar" && variant != "ref" && variant != "none";
+  return false;
+}
+
 std::string cpu_description() {
   return fmt::format("{} -> kernels {}", kernels::cpu_features().str(), kernel_isa());
 }

@@ -139,8 +139,9 @@ class MaskDecoder {
   // output_upscaling ConvTranspose2d(k2, s2) weights as GEMM matrices: row
   // (a*2 + b)*Cout + co, column ci = weight[ci, co, a, b]; bias repeated 4x.
   engine::ops::Linear up0_, up3_;
-  // --precision bf16: ConvT1's matrix packed in bf16 for the fused upscaling,
-  // whose two ConvT products then run in bf16 (the rest of the decoder stays f32).
+  // --precision bf16 on bf16 hardware (AMX / AVX512-BF16): ConvT1's matrix packed
+  // in bf16 for the fused upscaling, whose two ConvT products then run in bf16
+  // (the rest of the decoder stays f32; without the hardware all of it does).
   engine::ops::Linear up0_bf16_;
   // Mask inputs in factored form: mask_downscaling.6 (dense = W6 h + b6), and
   // W6 folded into the first layer's token-to-image k_proj / v_proj and

@@ -57,6 +57,9 @@ std::string kernel_isa();
 // avx512_bf16", or "gemm bf16: scalar (no AMX or AVX512-BF16: emulated, slower
 // than f32), attention f32 (no bf16 hardware)".
 std::string bf16_gemm_description();
+// True when the kernel table's bf16 GEMM runs on bf16 hardware (AMX or
+// AVX512-BF16), not the portable emulation (correct but slower than f32).
+bool bf16_gemm_in_hardware();
 // The GEMM backend in use and the baselines this build has, e.g. "packed
 // (baselines: openblas, onednn = oneDNN 2.6.3 (OpenMP runtime))".
 std::string gemm_description();
