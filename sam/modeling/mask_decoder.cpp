@@ -360,8 +360,21 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w)
     mask_v_ = fold(l0 + "cross_attn_token_to_image.v_proj");
     mask_q_ = fold(l0 + "cross_attn_image_to_token.q_proj");
   }
-  // The factored ConvT1 (mask_decoder.h): G_l = C diag(prod_{m >= l} gamma_m) and
-  // the constant columns, in double from the weights, stored f32.
+  init_fold();
+  up1_norm_ = NormWeights(*weights_, p + ".output_upscaling.1");
+  up3_bias_ = weights_->get(p + ".output_upscaling.3.bias").data<float>();
+  // output_hypernetworks_mlps: MLP(D, D, D/8, 3) per mask token; iou head MLP(D, hidden, M, depth).
+  for (int i = 0; i < num_mask_tokens_; ++i)
+    hyper_mlps_.push_back(load_mlp(p + ".output_hypernetworks_mlps." + std::to_string(i), 3));
+  iou_head_ = load_mlp(p + ".iou_prediction_head", c.iou_head_depth);
+}
+
+// The factored ConvT1 (mask_decoder.h): G_l = C diag(prod_{m >= l} gamma_m) and
+// the constant columns, in double from the weights, stored f32. Only for the
+// f32 packed upscaling (the path that takes the factored form).
+void MaskDecoder::init_fold() {
+  const SamConfig& c = weights_->config();
+  const std::string p = "mask_decoder";
   const int layers = transformer_.depth();
   if (up0_.packed() && !up0_bf16_.defined() && c.attention_downsample_rate != 1 && layers >= 1 && layers < 8) {
     auto vec = [&](const std::string& name) {
@@ -426,12 +439,6 @@ MaskDecoder::MaskDecoder(std::shared_ptr<const Weights> w)
       fold_g_.emplace_back(gl, std::nullopt);
     }
   }
-  up1_norm_ = NormWeights(*weights_, p + ".output_upscaling.1");
-  up3_bias_ = weights_->get(p + ".output_upscaling.3.bias").data<float>();
-  // output_hypernetworks_mlps: MLP(D, D, D/8, 3) per mask token; iou head MLP(D, hidden, M, depth).
-  for (int i = 0; i < num_mask_tokens_; ++i)
-    hyper_mlps_.push_back(load_mlp(p + ".output_hypernetworks_mlps." + std::to_string(i), 3));
-  iou_head_ = load_mlp(p + ".iou_prediction_head", c.iou_head_depth);
 }
 
 std::unique_ptr<engine::Arena> MaskDecoder::make_arena(int max_batch) const {

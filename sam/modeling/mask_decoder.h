@@ -122,6 +122,7 @@ class MaskDecoder {
   template <class Alloc>
   Workspace plan(int64_t n, int64_t t, bool mask_features, bool fold, Alloc&& alloc) const;
   bool is_no_mask(const engine::Tensor& dense) const;
+  void init_fold();  // fold_g_ and the fold_* columns (constructor only)
   // Coefficients per token of the factored ConvT1 for t tokens per prompt set.
   int64_t fold_width(int64_t t, bool mask_features) const;
   // src_is_known: src = image + no_mask_embed, or image + the mask features' dense.
