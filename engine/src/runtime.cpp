@@ -163,6 +163,11 @@ std::string kernel_variants() {
   return out;
 }
 
+namespace {
+// A bf16 kernel variant on bf16 hardware (AMX, AVX512-BF16), not the portable emulation.
+bool bf16_hardware_variant(const std::string& v) { return v != "scalar" && v != "ref" && v != "none"; }
+}  // namespace
+
 std::string bf16_gemm_description() {
   kernel_table();
   std::string gemm = "none", attention = "none";
@@ -170,15 +175,16 @@ std::string bf16_gemm_description() {
     if (family == "gemm_bf16") gemm = variant;
     if (family == "attention_bf16") attention = variant;
   }
-  const auto hardware = [](const std::string& v) { return v != "scalar" && v != "ref" && v != "none"; };
-  return "gemm bf16: " + gemm + (hardware(gemm) ? "" : " (no AMX or AVX512-BF16: emulated, slower than f32)") +
-         ", attention " + (hardware(attention) ? "bf16: " + attention : std::string("f32 (no bf16 hardware)"));
+  return "gemm bf16: " + gemm +
+         (bf16_hardware_variant(gemm) ? "" : " (no AMX or AVX512-BF16: emulated, slower than f32)") +
+         ", attention " +
+         (bf16_hardware_variant(attention) ? "bf16: " + attention : std::string("f32 (no bf16 hardware)"));
 }
 
 bool bf16_gemm_in_hardware() {
   kernel_table();
   for (const auto& [family, variant] : kernels::selected_variants())
-    if (family == "gemm_bf16") return variant != "scalar" && variant != "ref" && variant != "none";
+    if (family == "gemm_bf16") return bf16_hardware_variant(variant);
   return false;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <numeric>
 #include <string>
 
 #include "engine/error.h"
@@ -202,11 +203,15 @@ int64_t MaskDecoder::fold_width(int64_t t, bool mask_features) const {
   return layers * j + 2 * layers + 1 + (mask_features ? mask_dense_.in_features() : 0);
 }
 
+bool MaskDecoder::fold_fits(int64_t n, int64_t t, bool mask_features) const {
+  const int64_t p = static_cast<int64_t>(grid_) * grid_;
+  return !fold_g_.empty() && n * p * fold_width(t, mask_features) * 4 <= kFoldBudgetBytes;
+}
+
 bool MaskDecoder::can_fold(const ImageInputs& image, int64_t n, int64_t t, bool mask_features, bool src_is_known,
                            const Tracer* tr) const {
-  const int64_t p = static_cast<int64_t>(grid_) * grid_;
-  return !fold_g_.empty() && src_is_known && image.upscale_base.defined() && image.no_mask.kv.k.defined() &&
-         !(tr && tr->needs_tensors()) && n * p * fold_width(t, mask_features) * 4 <= kFoldBudgetBytes;
+  return fold_fits(n, t, mask_features) && src_is_known && image.upscale_base.defined() &&
+         image.no_mask.kv.k.defined() && !(tr && tr->needs_tensors());
 }
 
 void MaskDecoder::fold_set(const Workspace& ws, int64_t n, int64_t b, int64_t t, const Tensor* mask_features) const {
@@ -419,7 +424,7 @@ void MaskDecoder::init_fold() {
         };
         double e = l == layers ? cb[r] : 0.0;  // E_l
         if (l < layers) {
-          fold_ones_.data<float>()[l * n4 + r] = static_cast<float>(dot(std::vector<double>(dim_, 1.0)));
+          fold_ones_.data<float>()[l * n4 + r] = static_cast<float>(std::accumulate(g.begin(), g.end(), 0.0));
           e += dot(bo[static_cast<size_t>(l)]);
         }
         if (l >= 1) e += dot(beta[static_cast<size_t>(l) - 1]);
@@ -443,9 +448,8 @@ void MaskDecoder::init_fold() {
 
 std::unique_ptr<engine::Arena> MaskDecoder::make_arena(int max_batch) const {
   auto arena = std::make_unique<engine::Arena>();
-  const int64_t n = std::max(max_batch, 1), p = static_cast<int64_t>(grid_) * grid_;
-  const bool fold = !fold_g_.empty() && n * p * fold_width(1 + num_mask_tokens_ + kReservedSparseTokens, false) * 4 <=
-                                            kFoldBudgetBytes;
+  const int64_t n = std::max(max_batch, 1);
+  const bool fold = fold_fits(n, 1 + num_mask_tokens_ + kReservedSparseTokens, false);
   arena->reserve(workspace_bytes(n, kReservedSparseTokens, false, fold));
   return arena;
 }
@@ -467,7 +471,7 @@ MaskDecoder::ImageInputs MaskDecoder::prepare(const Tensor& image_embedding, con
     }
     return out;
   };
-  ImageInputs in{tokens(image_embedding, "image_embedding"), tokens(image_pe, "image_pe"), {}};
+  ImageInputs in{tokens(image_embedding, "image_embedding"), tokens(image_pe, "image_pe"), {}, {}};
   // src = image + no_mask_embed (as forward() builds it), then the first
   // layer's prompt-independent projections.
   Tensor src0 = Tensor::empty(DType::F32, {p, dim_});
@@ -607,7 +611,7 @@ MaskDecoder::Output MaskDecoder::forward(const ImageInputs& image, const Tensor&
   } else if (no_mask && image.no_mask.kv.k.defined()) {
     first_layer = &image.no_mask;
   }
-  TwoWayTransformer::ImageSideTaps taps;
+  Attention::Taps taps;
   if (fold) taps = {ws.fa.data<float>(), ws.fold_k, ws.stats.data<float>(), ws.u.data<float>()};
   transformer_.forward(ws.tokens, image.pe, queries, keys, arena, t, first_layer, fold ? &taps : nullptr);
 

@@ -125,6 +125,8 @@ class MaskDecoder {
   void init_fold();  // fold_g_ and the fold_* columns (constructor only)
   // Coefficients per token of the factored ConvT1 for t tokens per prompt set.
   int64_t fold_width(int64_t t, bool mask_features) const;
+  // Built, and the coefficients of n prompt sets within kFoldBudgetBytes.
+  bool fold_fits(int64_t n, int64_t t, bool mask_features) const;
   // src_is_known: src = image + no_mask_embed, or image + the mask features' dense.
   bool can_fold(const ImageInputs& image, int64_t n, int64_t t, bool mask_features, bool src_is_known,
                 const Tracer* tr) const;

@@ -405,7 +405,7 @@ void TwoWayTransformer::block_forward(const Block& b, const std::string& path, c
 
 void TwoWayTransformer::forward(const Tensor& point_embedding, const Tensor& key_pe, Tensor& queries, Tensor& keys,
                                 engine::Arena& arena, Tracer* t, const FirstLayerCache* first_layer,
-                                const ImageSideTaps* taps) const {
+                                const Attention::Taps* taps) const {
   if (!(point_embedding.rank() == 3 && point_embedding.dim(2) == dim_ && point_embedding.is_contiguous()))
     engine::fail("TwoWayTransformer: point_embedding must be contiguous [N, T, {}], got {}", dim_,
                  point_embedding.shape().str());

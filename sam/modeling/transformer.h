@@ -142,7 +142,8 @@ class Attention {
   // cached_q: q_proj(keys + key_pe), [P, Di] when keys are the same for every
   // prompt set (the first layer without mask input) or [N, P, Di] one per set;
   // then key_pe is not read.
-  // taps: where to also put what the image tokens received (see ImageSideTaps), or null.
+  // taps: where to also put what the image tokens received, or null (one layer's
+  // view; TwoWayTransformer::forward spreads one over its layers).
   struct Taps {
     float* probs = nullptr;  // [N, P, ldprobs]: the softmax weights, column h*T + t (J = heads*T of them)
     int64_t ldprobs = 0;
@@ -182,19 +183,6 @@ class TwoWayTransformer {
 
   int depth() const { return static_cast<int>(layers_.size()); }
   int num_heads() const { return num_heads_; }
-  // Each layer's image-to-token attention as the image tokens received it:
-  //   keys_{l+1} = norm4_l(keys_l + probs_l u_l + out_proj.bias),
-  // probs_l [N, P, J] and u_l [N*J, D] (J = heads * T), with the norm's
-  // statistics. MaskDecoder rebuilds ConvT1 of the final keys from them.
-  // Layer l writes probs + l*J (the same row stride ldprobs, set stride P*ldprobs),
-  // stats + l*N*P*2 ([N, P, 2]) and u + l*N*J*D. The folded cross attentions only.
-  struct ImageSideTaps {
-    float* probs = nullptr;
-    int64_t ldprobs = 0;
-    float* stats = nullptr;
-    float* u = nullptr;
-  };
-
   // Arena bytes forward() takes for n prompt sets of t tokens over p image tokens.
   size_t workspace_bytes(int64_t n, int64_t t, int64_t p) const;
 
@@ -211,10 +199,15 @@ class TwoWayTransformer {
   // later layers overwrite: a Tracer must copy what it keeps.
   // `first_layer`: precompute_first_layer() of the keys every prompt set starts
   // from (the caller guarantees that they do); saves two [P, D] GEMMs per set.
-  // `taps`: see ImageSideTaps (refused unless the cross attentions run folded).
+  // `taps`: each layer's image-to-token attention as the image tokens received it,
+  //   keys_{l+1} = norm4_l(keys_l + probs_l u_l + out_proj.bias),
+  // probs_l [N, P, J] and u_l [N*J, D] (J = heads * T) with the norm's statistics
+  // (MaskDecoder rebuilds ConvT1 of the final keys from them). Layer l writes
+  // probs + l*J (row stride ldprobs, set stride P*ldprobs), stats + l*N*P*2 and
+  // u + l*N*J*D. Refused unless the cross attentions run folded.
   void forward(const engine::Tensor& point_embedding, const engine::Tensor& key_pe, engine::Tensor& queries,
                engine::Tensor& keys, engine::Arena& arena, Tracer* t = nullptr,
-               const FirstLayerCache* first_layer = nullptr, const ImageSideTaps* taps = nullptr) const;
+               const FirstLayerCache* first_layer = nullptr, const Attention::Taps* taps = nullptr) const;
 
  private:
   struct Block {  // TwoWayAttentionBlock
